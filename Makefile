@@ -1,0 +1,83 @@
+# gitops.bootstrap: set-up, demo and tests.
+#
+#   make demo    create the virtualenv, build and start the local control plane, run the
+#                main playbook against it and print a summary
+#   make test    the same set-up, then every test suite
+#
+# Everything is installed by these targets; nothing has to be set up by hand.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON        ?= python3
+VENV          ?= .venv
+CACHE         ?= $(or $(GITOPS_BOOTSTRAP_CACHE),$(HOME)/.cache/gitops-bootstrap)
+BUILD         := $(CURDIR)/.build
+COLLECTIONS   := $(BUILD)/collections
+COLLECTION    := $(COLLECTIONS)/ansible_collections/gitops/bootstrap
+ARGOCD_MANIFESTS ?= $(abspath $(CURDIR)/../shared/argocd)
+TEST_CLUSTER  ?= gitops-test
+
+export GITOPS_BOOTSTRAP_CACHE := $(CACHE)
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := true
+export ANSIBLE_ROLES_PATH := $(CURDIR)/roles
+export ANSIBLE_NOCOLOR := 1
+export ANSIBLE_FORCE_COLOR := 0
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export GITOPS_ARGOCD_MANIFESTS := $(ARGOCD_MANIFESTS)
+export PY_COLORS := 0
+
+STAMP_VENV := $(VENV)/.installed-$(shell cat requirements.txt requirements-test.txt | sha256sum | cut -c1-12)
+
+# Test suites add themselves to TEST_TARGETS in mk/*.mk.
+TEST_TARGETS :=
+
+.PHONY: help
+help:
+	@echo "make demo        set up everything and bootstrap local clusters with the collection"
+	@echo "make test        set up everything and run every test suite"
+	@echo "make venv        create $(VENV) with the pinned Python and Ansible dependencies"
+	@echo "make controlplane  build (or reuse) the local control plane binaries"
+	@echo "make cluster     start the local test cluster '$(TEST_CLUSTER)'"
+	@echo "make clean-clusters  stop and delete every local cluster"
+	@echo "make lint | sanity | unit   single suites"
+
+# ---------------------------------------------------------------------------- set-up
+$(STAMP_VENV): requirements.txt requirements-test.txt
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11" >&2; exit 1; }
+	@[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
+	@rm -f $(VENV)/.installed-*; touch $@
+
+.PHONY: venv
+venv: $(STAMP_VENV) collection
+
+# The collection is found by Ansible through a symlink laid out as ansible_collections/gitops/bootstrap.
+.PHONY: collection
+collection:
+	@mkdir -p $(dir $(COLLECTION))
+	@[ -L $(COLLECTION) ] || ln -sfn $(CURDIR) $(COLLECTION)
+
+.PHONY: controlplane
+controlplane:
+	$(PYTHON) hack/localcluster.py build
+
+.PHONY: cluster
+cluster: controlplane
+	$(PYTHON) hack/localcluster.py up $(TEST_CLUSTER)
+
+.PHONY: clean-clusters
+clean-clusters:
+	-$(PYTHON) hack/localcluster.py down --all
+
+include $(sort $(wildcard mk/*.mk))
+
+.PHONY: test
+test: venv controlplane
+	@failed=""; for t in $(TEST_TARGETS); do \
+	  echo "=== $$t"; \
+	  $(MAKE) --no-print-directory $$t || failed="$$failed $$t"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "FAILED suites:$$failed"; exit 1; fi; \
+	echo "all test suites passed: $(TEST_TARGETS)"
