@@ -208,10 +208,250 @@ def cmd_build(_args) -> int:
     return 0
 
 
+
+# ------------------------------------------------------------------------------- clusters
+NODE_COUNT = int(os.environ.get("LOCALCLUSTER_NODES", "3"))
+CLUSTER_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$")
+
+
+def kwok_workdir() -> str:
+    return os.path.join(CACHE, "kwok")
+
+
+def cluster_dir(name: str) -> str:
+    return os.path.join(kwok_workdir(), "clusters", name)
+
+
+def kubeconfig_path(name: str) -> str:
+    return os.path.join(cluster_dir(name), "kubeconfig.yaml")
+
+
+def kwok_env() -> dict:
+    env = dict(os.environ)
+    env["KWOK_WORKDIR"] = kwok_workdir()
+    env["KWOK_KUBE_VERSION"] = KUBERNETES_VERSION
+    env["KWOK_RUNTIME"] = "binary"
+    # kwokctl shells out to kubectl for a few operations; use the one built with the control plane.
+    env["PATH"] = bindir("kubernetes", KUBERNETES_VERSION) + os.pathsep + env.get("PATH", "")
+    return env
+
+
+def kwokctl(args: list[str], check: bool = True, capture: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run([kwok_bin("kwokctl")] + args, env=kwok_env(), text=True,
+                          stdout=subprocess.PIPE if capture else None, stderr=subprocess.STDOUT if capture else None)
+    if check and proc.returncode != 0:
+        raise LocalClusterError(f"kwokctl {' '.join(args)} failed (exit {proc.returncode}):\n{(proc.stdout or '').strip()[-3000:]}")
+    return proc
+
+
+def kubectl(name: str, args: list[str], input_text: str | None = None, check: bool = True, timeout: int = 60) -> subprocess.CompletedProcess:
+    proc = subprocess.run([k8s_bin("kubectl"), "--kubeconfig", kubeconfig_path(name)] + args, input=input_text,
+                          text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise LocalClusterError(f"kubectl {' '.join(args)} on cluster {name} failed: {proc.stderr.strip()}")
+    return proc
+
+
+def require_binaries() -> None:
+    needed = [k8s_bin(b) for b in K8S_BINARIES] + [etcd_bin(), kwok_bin("kwok"), kwok_bin("kwokctl")]
+    missing = [p for p in needed if not os.path.exists(p)]
+    if missing:
+        raise LocalClusterError(
+            "the control plane binaries are not built yet (missing: " + ", ".join(os.path.basename(m) for m in missing)
+            + "). Run `make controlplane` (or `hack/localcluster.py build`) first."
+        )
+
+
+def known_clusters() -> list[str]:
+    if not os.path.exists(kwok_bin("kwokctl")):
+        return []
+    proc = kwokctl(["get", "clusters"], check=False)
+    return [line.strip() for line in (proc.stdout or "").splitlines() if line.strip() and " " not in line.strip()]
+
+
+def cluster_healthy(name: str) -> bool:
+    if not os.path.exists(kubeconfig_path(name)):
+        return False
+    try:
+        proc = kubectl(name, ["get", "--raw", "/readyz"], check=False, timeout=15)
+    except subprocess.TimeoutExpired:
+        return False
+    return proc.returncode == 0 and proc.stdout.strip() == "ok"
+
+
+def port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def node_manifest(index: int) -> str:
+    node = f"kwok-node-{index}"
+    return json.dumps({
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": node,
+            "annotations": {"node.alpha.kubernetes.io/ttl": "0", "kwok.x-k8s.io/node": "fake"},
+            "labels": {
+                "beta.kubernetes.io/arch": "amd64", "beta.kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64", "kubernetes.io/os": "linux",
+                "kubernetes.io/hostname": node, "kubernetes.io/role": "agent",
+                "node-role.kubernetes.io/agent": "", "type": "kwok",
+                "topology.kubernetes.io/zone": f"zone-{index % 3}",
+            },
+        },
+        "spec": {},
+        "status": {
+            "allocatable": {"cpu": "32", "memory": "256Gi", "pods": "110"},
+            "capacity": {"cpu": "32", "memory": "256Gi", "pods": "110"},
+            "nodeInfo": {"architecture": "amd64", "kubeletVersion": "fake", "kubeProxyVersion": "fake",
+                         "operatingSystem": "linux"},
+            "phase": "Running",
+        },
+    })
+
+
+def wait_nodes_ready(name: str, timeout: float = 60) -> None:
+    deadline = time.time() + timeout
+    while True:
+        proc = kubectl(name, ["get", "nodes", "-o", "json"], check=False)
+        ready = 0
+        if proc.returncode == 0:
+            for item in json.loads(proc.stdout).get("items", []):
+                for cond in item.get("status", {}).get("conditions", []) or []:
+                    if cond.get("type") == "Ready" and cond.get("status") == "True":
+                        ready += 1
+        if ready >= NODE_COUNT:
+            return
+        if time.time() > deadline:
+            raise LocalClusterError(f"cluster {name}: only {ready}/{NODE_COUNT} KWOK nodes became Ready within {timeout:.0f}s; "
+                                    f"see the kwok-controller log under {cluster_dir(name)}/logs")
+        time.sleep(0.5)
+
+
+def wait_default_serviceaccount(name: str, timeout: float = 60) -> None:
+    deadline = time.time() + timeout
+    while kubectl(name, ["-n", "default", "get", "serviceaccount", "default"], check=False).returncode != 0:
+        if time.time() > deadline:
+            raise LocalClusterError(f"cluster {name}: the controller manager did not create the default ServiceAccount "
+                                    f"within {timeout:.0f}s; see {cluster_dir(name)}/logs")
+        time.sleep(0.5)
+
+
+def cluster_up(name: str, port: int | None = None) -> str:
+    if not CLUSTER_NAME_RE.match(name):
+        raise LocalClusterError(f"invalid cluster name {name!r}: use lower-case letters, digits and '-', at most 32 characters")
+    require_binaries()
+    if name in known_clusters() or os.path.exists(cluster_dir(name)):
+        if cluster_healthy(name):
+            log(f"cluster {name} is already running; reusing it")
+            return kubeconfig_path(name)
+        log(f"cluster {name} exists but is not healthy (left by a crashed run?); trying to start it again")
+        kwokctl(["start", "cluster", "--name", name, "--wait", "60s"], check=False)
+        if cluster_healthy(name):
+            log(f"cluster {name} recovered")
+            ensure_nodes(name)
+            return kubeconfig_path(name)
+        log(f"cluster {name} could not be recovered; replacing it")
+        kwokctl(["delete", "cluster", "--name", name, "--kubeconfig", kubeconfig_path(name) + ".ignored"], check=False)
+        shutil.rmtree(cluster_dir(name), ignore_errors=True)
+    if port is not None and not port_free(port):
+        raise LocalClusterError(f"port {port} on 127.0.0.1 is already in use; choose another with --port, or leave it out to "
+                                "pick a free port")
+    args = [
+        "create", "cluster", "--name", name, "--runtime", "binary",
+        "--kube-apiserver-binary", k8s_bin("kube-apiserver"),
+        "--kube-controller-manager-binary", k8s_bin("kube-controller-manager"),
+        "--kube-scheduler-binary", k8s_bin("kube-scheduler"),
+        "--etcd-binary", etcd_bin(),
+        "--kwok-controller-binary", kwok_bin("kwok"),
+        "--kube-authorization", "--kube-admission",
+        "--kubeconfig", os.path.join(cluster_dir(name) + ".kubeconfig-merge"),
+        "--wait", "120s",
+    ]
+    if port is not None:
+        args += ["--kube-apiserver-port", str(port)]
+    t0 = time.time()
+    log(f"starting cluster {name}")
+    kwokctl(args)
+    try:
+        os.remove(cluster_dir(name) + ".kubeconfig-merge")
+    except OSError:
+        pass
+    ensure_nodes(name)
+    wait_default_serviceaccount(name)
+    log(f"cluster {name} ready in {time.time() - t0:.1f}s; kubeconfig: {kubeconfig_path(name)}")
+    return kubeconfig_path(name)
+
+
+def ensure_nodes(name: str) -> None:
+    docs = "\n---\n".join(node_manifest(i) for i in range(NODE_COUNT))
+    kubectl(name, ["apply", "-f", "-"], input_text=docs)
+    wait_nodes_ready(name)
+
+
+def cluster_down(name: str) -> None:
+    if name not in known_clusters() and not os.path.exists(cluster_dir(name)):
+        log(f"cluster {name} does not exist; nothing to do")
+        return
+    kwokctl(["delete", "cluster", "--name", name, "--kubeconfig", cluster_dir(name) + ".kubeconfig-merge"], check=False)
+    shutil.rmtree(cluster_dir(name), ignore_errors=True)
+    try:
+        os.remove(cluster_dir(name) + ".kubeconfig-merge")
+    except OSError:
+        pass
+    log(f"cluster {name} deleted")
+
+
+def cmd_up(args) -> int:
+    print(cluster_up(args.name, args.port))
+    return 0
+
+
+def cmd_down(args) -> int:
+    names = known_clusters() if args.all else [args.name]
+    if not args.all and not args.name:
+        raise LocalClusterError("name the cluster to delete, or pass --all")
+    for name in names:
+        cluster_down(name)
+    return 0
+
+
+def cmd_kubeconfig(args) -> int:
+    path = kubeconfig_path(args.name)
+    if not os.path.exists(path):
+        raise LocalClusterError(f"cluster {args.name} has no kubeconfig; start it with `hack/localcluster.py up {args.name}`")
+    print(path)
+    return 0
+
+
+def cmd_list(_args) -> int:
+    for name in known_clusters():
+        print(f"{name}\t{'ready' if cluster_healthy(name) else 'not-ready'}\t{kubeconfig_path(name)}")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("build").set_defaults(func=cmd_build)
+    sub.add_parser("build", help="build (or reuse) every binary").set_defaults(func=cmd_build)
+    up = sub.add_parser("up", help="start a named cluster and print its kubeconfig path")
+    up.add_argument("name")
+    up.add_argument("--port", type=int, default=None, help="kube-apiserver port (default: a free port)")
+    up.set_defaults(func=cmd_up)
+    down = sub.add_parser("down", help="stop and delete a named cluster")
+    down.add_argument("name", nargs="?")
+    down.add_argument("--all", action="store_true", help="delete every local cluster")
+    down.set_defaults(func=cmd_down)
+    kc = sub.add_parser("kubeconfig", help="print the kubeconfig path of a cluster")
+    kc.add_argument("name")
+    kc.set_defaults(func=cmd_kubeconfig)
+    sub.add_parser("list", help="list local clusters").set_defaults(func=cmd_list)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
