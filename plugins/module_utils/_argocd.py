@@ -1,0 +1,854 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gitops.bootstrap contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Argo CD knowledge shared by the argocd_* modules of gitops.bootstrap.
+
+This module util is PRIVATE to the collection. It can change or be removed at any time;
+do not use it from other collections.
+
+Everything here works offline (no API calls) so that the modules can refuse bad input
+before they touch a cluster: name checks, Application spec generation and validation,
+RBAC policy line generation and validation, AppProject role policy checks, summaries of
+Application status that a person can read, known_hosts merging, secret masking for diffs,
+and a small polling helper.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+import fnmatch
+import hashlib
+import re
+import time
+
+from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import (
+    GitopsK8sError,
+    clean_object,
+    describe_exception,
+    object_ref,
+)
+
+API_VERSION = "argoproj.io/v1alpha1"
+PART_OF_LABEL = "app.kubernetes.io/part-of"
+SECRET_TYPE_LABEL = "argocd.argoproj.io/secret-type"
+REFRESH_ANNOTATION = "argocd.argoproj.io/refresh"
+RESOURCES_FINALIZER = "resources-finalizer.argocd.argoproj.io"
+FIELD_MANAGER = "gitops.bootstrap"
+DEFAULT_SERVER = "https://kubernetes.default.svc"
+
+RBAC_CONFIGMAP = "argocd-rbac-cm"
+KNOWN_HOSTS_CONFIGMAP = "argocd-ssh-known-hosts-cm"
+KNOWN_HOSTS_KEY = "ssh_known_hosts"
+TLS_CERTS_CONFIGMAP = "argocd-tls-certs-cm"
+
+CRD_NAMES = (
+    "applications.argoproj.io",
+    "applicationsets.argoproj.io",
+    "appprojects.argoproj.io",
+)
+
+# ------------------------------------------------------------------------------ RBAC facts
+# Resources and actions of the Argo CD RBAC model of the pinned major version (v3):
+# util/rbac/rbac.go (Resources, Actions) and the table in docs/operator-manual/rbac.md.
+RBAC_ACTIONS = {
+    "applications": ("get", "create", "update", "delete", "sync", "override", "action"),
+    "applicationsets": ("get", "create", "update", "delete"),
+    "clusters": ("get", "create", "update", "delete"),
+    "projects": ("get", "create", "update", "delete"),
+    "repositories": ("get", "create", "update", "delete"),
+    "write-repositories": ("get", "create", "update", "delete"),
+    "accounts": ("get", "update"),
+    "certificates": ("get", "create", "update", "delete"),
+    "gpgkeys": ("get", "create", "delete"),
+    "logs": ("get",),
+    "exec": ("create",),
+    "extensions": ("invoke",),
+}
+RBAC_RESOURCES = tuple(sorted(RBAC_ACTIONS))
+ALL_RBAC_ACTIONS = tuple(sorted(set(a for acts in RBAC_ACTIONS.values() for a in acts)))
+# Actions written with a sub-resource path, e.g. update/apps/Deployment/ns/name.
+RBAC_SUBRESOURCE_ACTIONS = {
+    "applications": ("update/", "delete/", "action/"),
+}
+# Resources whose object is <project>/<name> (util/rbac/rbac.go ProjectScoped); for the first
+# four the project part is required, clusters and repositories also accept a bare object.
+RBAC_PROJECT_OBJECT_REQUIRED = ("applications", "applicationsets", "logs", "exec")
+# Resources an AppProject role may grant (AppProject validatePolicy accepts the project-scoped ones).
+PROJECT_ROLE_RESOURCES = ("applications", "applicationsets", "clusters", "exec", "logs", "repositories")
+BUILTIN_ROLES = ("role:admin", "role:readonly")
+RBAC_EFFECTS = ("allow", "deny")
+
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_PROJECT_ROLE_NAME = re.compile(r"^[a-zA-Z0-9]([-_a-zA-Z0-9]*[a-zA-Z0-9])?$")
+_POLICY_NAME = re.compile(r"^[A-Za-z0-9]([-_A-Za-z0-9]*[A-Za-z0-9])?$")
+
+
+class ArgoCDValidationError(Exception):
+    """Input that cannot be applied; the message says what is wrong and what to do."""
+
+    def __init__(self, msg):
+        super(ArgoCDValidationError, self).__init__(msg)
+        self.msg = msg
+
+
+# ------------------------------------------------------------------------------ names
+def dns1123_subdomain_error(value, what):
+    """Return an error message when value is not a valid object name, else None."""
+    if not value:
+        return "%s must not be empty." % what
+    if len(value) > 253 or not _DNS1123_SUBDOMAIN.match(value):
+        return (
+            "%s %r is not a valid Kubernetes object name: use at most 253 lower-case letters, digits, '-' and '.', "
+            "starting and ending with a letter or digit." % (what, value)
+        )
+    return None
+
+
+def dns1123_label_error(value, what):
+    """Return an error message when value is not a valid DNS-1123 label (namespaces), else None."""
+    if not value:
+        return "%s must not be empty." % what
+    if len(value) > 63 or not _DNS1123_LABEL.match(value):
+        return (
+            "%s %r is not a valid DNS-1123 label: use at most 63 lower-case letters, digits and '-', "
+            "starting and ending with a letter or digit." % (what, value)
+        )
+    return None
+
+
+def check_errors(errors, what):
+    """Raise one ArgoCDValidationError listing every problem found."""
+    errors = [e for e in errors if e]
+    if not errors:
+        return
+    if len(errors) == 1:
+        raise ArgoCDValidationError("%s: %s" % (what, errors[0]))
+    raise ArgoCDValidationError("%s: %d problems: %s" % (what, len(errors), " ".join("(%d) %s" % (i + 1, e) for i, e in enumerate(errors))))
+
+
+def field_manager_for(suffix):
+    """A field manager name for one ConfigMap key (or key set) shared with other owners.
+
+    Server-side apply removes fields a manager stopped sending, so two callers that merge
+    different keys into the same ConfigMap must use different managers; otherwise the second
+    would delete the keys of the first. Names stay within the API's 128 character limit.
+    """
+    name = "%s/%s" % (FIELD_MANAGER, suffix)
+    if len(name) > 128:
+        digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:12]
+        name = name[:115] + "-" + digest
+    return name
+
+
+# ------------------------------------------------------------------------------ generic helpers
+def merge_patch(module, kind, api_version, name, namespace, patch, field_manager=FIELD_MANAGER):
+    """JSON merge patch of one object (a dry run in check mode); returns the cleaned result.
+
+    Used for what server-side apply cannot express: removing keys that others may co-own,
+    and one-shot triggers (refresh annotation, sync operation) that must not stay owned by us.
+    """
+    resource = module.resource(kind, api_version)
+    params = {"content_type": "application/merge-patch+json", "field_manager": field_manager}
+    if module.check_mode:
+        params["dry_run"] = "All"
+    try:
+        result = resource.patch(body=patch, name=name, namespace=namespace, **params)
+    except Exception as exc:  # pylint: disable=broad-except
+        raise GitopsK8sError(describe_exception(exc, "Patching %s" % object_ref(kind, name, namespace)))
+    return clean_object(result.to_dict())
+
+
+def deep_merge(base, override):
+    """Merge override into a copy of base: dicts recursively, everything else replaced."""
+    result = copy.deepcopy(base)
+    for key, value in (override or {}).items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = deep_merge(result[key], value)
+        else:
+            result[key] = copy.deepcopy(value)
+    return result
+
+
+def drop_none(data):
+    """A copy of a dict without keys whose value is None."""
+    return dict((k, v) for k, v in data.items() if v is not None)
+
+
+def data_as_text(data):
+    """ConfigMap-style data as YAML-like text, multi-line values as blocks, for readable diffs."""
+    import json
+
+    lines = []
+    for key in sorted(data or {}):
+        value = data[key]
+        if value is None:
+            continue
+        value = str(value)
+        if "\n" in value:
+            lines.append("%s: |" % key)
+            lines.extend(("  " + line) if line else "" for line in value.splitlines())
+        else:
+            lines.append("%s: %s" % (key, json.dumps(value)))
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def object_as_text(obj):
+    """An object as YAML text for diffs (empty string for a missing object)."""
+    if not obj:
+        return ""
+    import yaml
+
+    return yaml.safe_dump(obj, default_flow_style=False, sort_keys=True)
+
+
+def wait_until(fetch, done, timeout, interval=2.0, sleep=time.sleep, clock=time.time):
+    """Call fetch() until done(result) is true or timeout seconds pass.
+
+    Returns ``(finished, last_result)``. fetch runs at least once, even with timeout 0.
+    """
+    deadline = clock() + max(0, timeout)
+    while True:
+        result = fetch()
+        if done(result):
+            return True, result
+        remaining = deadline - clock()
+        if remaining <= 0:
+            return False, result
+        sleep(min(interval, remaining))
+
+
+# ------------------------------------------------------------------------------ Application
+def build_application(params):
+    """Generate an Application definition from the module parameters.
+
+    Raises ArgoCDValidationError (listing every problem) when the result cannot work;
+    nothing here talks to the API.
+    """
+    errors = []
+    name = params.get("name")
+    namespace = params.get("namespace") or "argocd"
+    errors.append(dns1123_subdomain_error(name, "Application name"))
+    errors.append(dns1123_label_error(namespace, "namespace"))
+    project = params.get("project") or "default"
+    errors.append(dns1123_subdomain_error(project, "project"))
+
+    raw = params.get("spec") or {}
+    if not isinstance(raw, dict):
+        errors.append("spec must be a dictionary of Application spec fields.")
+        raw = {}
+
+    source = drop_none(
+        {
+            "repoURL": params.get("repo_url"),
+            "path": params.get("path"),
+            "targetRevision": params.get("target_revision") or "HEAD",
+        }
+    )
+    server = params.get("destination_server")
+    dest_name = params.get("destination_name")
+    if server is None and dest_name is None:
+        server = DEFAULT_SERVER
+    destination = drop_none({"server": server, "name": dest_name, "namespace": params.get("destination_namespace")})
+
+    spec = {"project": project, "destination": destination}
+    if "sources" in raw or "sourceHydrator" in raw:
+        if params.get("repo_url") or params.get("path"):
+            errors.append(
+                "repo_url/path describe a single source, but spec also sets %s; give the sources in one place only."
+                % ("sources" if "sources" in raw else "sourceHydrator")
+            )
+    else:
+        spec["source"] = source
+
+    sync_policy = params.get("sync_policy") or {}
+    policy = {}
+    if sync_policy.get("automated", True):
+        policy["automated"] = {
+            "enabled": True,
+            "prune": bool(sync_policy.get("prune", True)),
+            "selfHeal": bool(sync_policy.get("self_heal", True)),
+            "allowEmpty": bool(sync_policy.get("allow_empty", False)),
+        }
+    retry = sync_policy.get("retry") or {}
+    backoff = retry.get("backoff") or {}
+    limit = retry.get("limit", 5)
+    if limit is None:
+        limit = 5
+    policy["retry"] = {
+        "limit": int(limit),
+        "backoff": {
+            "duration": str(backoff.get("duration") or "5s"),
+            "factor": int(backoff.get("factor") or 2),
+            "maxDuration": str(backoff.get("max_duration") or "3m"),
+        },
+    }
+    if sync_policy.get("sync_options"):
+        policy["syncOptions"] = list(sync_policy["sync_options"])
+    spec["syncPolicy"] = policy
+
+    spec = deep_merge(spec, raw)
+    errors.extend(application_spec_errors(spec))
+    check_errors(errors, "Application %s/%s is invalid" % (namespace, name))
+
+    metadata = {"name": name, "namespace": namespace}
+    if params.get("labels"):
+        metadata["labels"] = dict((k, str(v)) for k, v in params["labels"].items())
+    if params.get("annotations"):
+        metadata["annotations"] = dict((k, str(v)) for k, v in params["annotations"].items())
+    if params.get("finalizer", True):
+        metadata["finalizers"] = [RESOURCES_FINALIZER]
+    return {"apiVersion": API_VERSION, "kind": "Application", "metadata": metadata, "spec": spec}
+
+
+_DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$|^[0-9]+$")
+
+
+def _source_errors(source, where):
+    errors = []
+    if not isinstance(source, dict):
+        return ["%s must be a dictionary." % where]
+    if not source.get("repoURL"):
+        errors.append("%s has no repository URL: set repo_url (or repoURL in spec)." % where)
+    has_path = source.get("path") not in (None, "")
+    has_chart = bool(source.get("chart"))
+    has_ref = bool(source.get("ref"))
+    if not (has_path or has_chart or has_ref):
+        errors.append("%s has neither a path nor a Helm chart: set path (use '.' for the repository root) or chart in spec." % where)
+    if has_path and has_chart:
+        errors.append("%s sets both path and chart; a source is either a directory in a repository or a Helm chart." % where)
+    path = source.get("path") or ""
+    if path.startswith("/") or ".." in path.split("/"):
+        errors.append("%s path %r must be relative to the repository root and must not leave it." % (where, path))
+    return errors
+
+
+def application_spec_errors(spec):
+    """Every problem in an Application spec that can be seen without a cluster."""
+    errors = []
+    sources = spec.get("sources")
+    if sources is not None:
+        if not isinstance(sources, list) or not sources:
+            errors.append("spec.sources must be a non-empty list of sources.")
+        else:
+            for index, src in enumerate(sources):
+                errors.extend(_source_errors(src, "spec.sources[%d]" % index))
+        if spec.get("source"):
+            errors.append("spec sets both source and sources; use one.")
+    elif "sourceHydrator" in spec:
+        if not isinstance(spec["sourceHydrator"], dict) or not (spec["sourceHydrator"].get("drySource") or {}).get("repoURL"):
+            errors.append("spec.sourceHydrator needs drySource.repoURL.")
+    else:
+        errors.extend(_source_errors(spec.get("source"), "the source"))
+
+    dest = spec.get("destination")
+    if not isinstance(dest, dict):
+        errors.append("spec.destination must be a dictionary.")
+    else:
+        if dest.get("server") and dest.get("name"):
+            errors.append(
+                "the destination sets both server (%s) and name (%s); Argo CD accepts only one. Give destination_server "
+                "or destination_name." % (dest.get("server"), dest.get("name"))
+            )
+        elif not dest.get("server") and not dest.get("name"):
+            errors.append("the destination needs a cluster: set destination_server or destination_name.")
+        if dest.get("server") and not re.match(r"^https?://", dest["server"]):
+            errors.append("destination_server %r must be the https:// URL of a Kubernetes API server." % dest["server"])
+        if dest.get("namespace"):
+            errors.append(dns1123_label_error(dest["namespace"], "destination_namespace"))
+
+    policy = spec.get("syncPolicy") or {}
+    retry = policy.get("retry") or {}
+    if "limit" in retry:
+        try:
+            if int(retry["limit"]) < -1:
+                errors.append("sync_policy.retry.limit must be -1 (unlimited), 0 (no retries) or a positive number.")
+        except (TypeError, ValueError):
+            errors.append("sync_policy.retry.limit must be a number.")
+    backoff = retry.get("backoff") or {}
+    for key, label in (("duration", "duration"), ("maxDuration", "max_duration")):
+        if key in backoff and not _DURATION.match(str(backoff[key])):
+            errors.append("sync_policy.retry.backoff.%s %r is not a duration like '5s', '2m' or '1h'." % (label, backoff[key]))
+    if "factor" in backoff:
+        try:
+            if int(backoff["factor"]) < 1:
+                errors.append("sync_policy.retry.backoff.factor must be at least 1.")
+        except (TypeError, ValueError):
+            errors.append("sync_policy.retry.backoff.factor must be a whole number.")
+    for option in policy.get("syncOptions") or []:
+        if not isinstance(option, str) or "=" not in option:
+            errors.append("sync option %r must be written Name=value, e.g. CreateNamespace=true." % (option,))
+    return [e for e in errors if e]
+
+
+def application_spec_is_compared(app):
+    """Whether the controller's last comparison was made against the current spec.
+
+    Argo CD records the source and destination it compared in status.sync.comparedTo. When
+    that is absent we cannot tell and accept the status as it is.
+    """
+    spec = app.get("spec") or {}
+    compared = ((app.get("status") or {}).get("sync") or {}).get("comparedTo")
+    if not compared:
+        return True
+    for key in ("source", "sources", "destination"):
+        if key in compared or key in spec:
+            if _norm(compared.get(key)) != _norm(spec.get(key)):
+                return False
+    return True
+
+
+def _norm(value):
+    if isinstance(value, dict):
+        return dict((k, _norm(v)) for k, v in value.items() if v not in (None, "", [], {}))
+    if isinstance(value, list):
+        return [_norm(v) for v in value]
+    return value
+
+
+def resource_ref(res):
+    """A short, readable reference to one resource of an Application."""
+    kind = res.get("kind") or "?"
+    group = res.get("group")
+    name = res.get("name") or "?"
+    ns = res.get("namespace")
+    ref = "%s/%s" % (group, kind) if group else kind
+    return "%s %s/%s" % (ref, ns, name) if ns else "%s %s" % (ref, name)
+
+
+def summarise_application(app):
+    """Summarise an Application's status as data and as sentences a person can act on."""
+    status = (app or {}).get("status") or {}
+    sync = status.get("sync") or {}
+    health = status.get("health") or {}
+    op_state = status.get("operationState") or {}
+    conditions = [
+        {"type": c.get("type"), "message": c.get("message")}
+        for c in status.get("conditions") or []
+        if isinstance(c, dict)
+    ]
+    not_synced = []
+    unhealthy = []
+    for res in status.get("resources") or []:
+        if not isinstance(res, dict):
+            continue
+        entry = {
+            "group": res.get("group") or "",
+            "kind": res.get("kind"),
+            "namespace": res.get("namespace") or "",
+            "name": res.get("name"),
+            "status": res.get("status"),
+            "health": (res.get("health") or {}).get("status"),
+            "message": (res.get("health") or {}).get("message"),
+        }
+        if res.get("status") and res.get("status") != "Synced":
+            not_synced.append(entry)
+        if entry["health"] and entry["health"] != "Healthy":
+            unhealthy.append(entry)
+
+    sync_status = sync.get("status") or "Unknown"
+    health_status = health.get("status") or "Unknown"
+    reasons = []
+    if not status:
+        reasons.append("the application has no status yet: the Argo CD application controller has not reconciled it (is it running?)")
+    else:
+        if not application_spec_is_compared(app):
+            reasons.append("the application controller has not yet compared the current spec (status describes an older spec)")
+        if sync_status != "Synced":
+            text = "sync status is %s" % sync_status
+            if not_synced:
+                text += ": %d resource(s) not synced: %s" % (
+                    len(not_synced),
+                    ", ".join("%s (%s)" % (resource_ref(r), r["status"]) for r in not_synced),
+                )
+            reasons.append(text)
+        if health_status != "Healthy":
+            text = "health is %s" % health_status
+            if unhealthy:
+                text += ": %s" % ", ".join(
+                    "%s is %s%s" % (resource_ref(r), r["health"], (": " + r["message"]) if r.get("message") else "")
+                    for r in unhealthy
+                )
+            reasons.append(text)
+    for cond in conditions:
+        reasons.append("condition %s: %s" % (cond["type"], cond["message"]))
+    phase = op_state.get("phase")
+    if phase in ("Failed", "Error"):
+        text = "the last sync operation %s" % ("failed" if phase == "Failed" else "ended in an error")
+        if op_state.get("message"):
+            text += ": %s" % op_state["message"]
+        failed = [
+            r
+            for r in ((op_state.get("syncResult") or {}).get("resources") or [])
+            if isinstance(r, dict) and r.get("status") == "SyncFailed"
+        ]
+        if failed:
+            text += " (%s)" % ", ".join("%s: %s" % (resource_ref(r), r.get("message") or "sync failed") for r in failed)
+        reasons.append(text)
+    elif phase == "Running":
+        reasons.append("a sync operation is still running%s" % ((": " + op_state["message"]) if op_state.get("message") else ""))
+    if (app or {}).get("operation") and phase != "Running":
+        reasons.append("a requested operation has not been started by the application controller yet")
+    annotations = ((app or {}).get("metadata") or {}).get("annotations") or {}
+    if REFRESH_ANNOTATION in annotations:
+        reasons.append("a %s refresh was requested and the controller has not processed it yet" % annotations[REFRESH_ANNOTATION])
+
+    return {
+        "sync": sync_status,
+        "health": health_status,
+        "revision": sync.get("revision") or (sync.get("revisions") or [None])[0],
+        "conditions": conditions,
+        "resources_not_synced": not_synced,
+        "resources_unhealthy": unhealthy,
+        "operation_phase": phase,
+        "reasons": reasons,
+        "message": "; ".join(reasons) if reasons else "Synced and Healthy",
+    }
+
+
+def application_ready(app):
+    """Synced, Healthy, nothing pending, and the status describes the current spec."""
+    if not app:
+        return False
+    summary = summarise_application(app)
+    return summary["sync"] == "Synced" and summary["health"] == "Healthy" and not summary["reasons"]
+
+
+# ------------------------------------------------------------------------------ RBAC lines
+def split_policy_line(line):
+    """Split one policy line into trimmed fields the way Argo CD reads its CSV."""
+    return [field.strip() for field in line.split(",")]
+
+
+def _matches_any(pattern, names, match_mode):
+    if pattern == "*":
+        return list(names)
+    if match_mode == "regex":
+        try:
+            regex = re.compile(pattern)
+        except re.error:
+            return []
+        return [n for n in names if regex.fullmatch(n)]
+    return [n for n in names if fnmatch.fnmatchcase(n, pattern)]
+
+
+def _field_error(value, label):
+    if value is None or str(value).strip() == "":
+        return "%s is empty" % label
+    text = str(value)
+    if "," in text or "\n" in text or "\r" in text:
+        return "%s %r contains a comma or line break, which would split the CSV line" % (label, text)
+    if text != text.strip():
+        return "%s %r has leading or trailing spaces" % (label, text)
+    return None
+
+
+def policy_line_errors(fields, match_mode="glob"):
+    """Problems of one `p` policy given as [subject, resource, action, object, effect]."""
+    subject, resource, action, obj, effect = fields
+    errors = [
+        _field_error(subject, "subject"),
+        _field_error(resource, "resource"),
+        _field_error(action, "action"),
+        _field_error(obj, "object"),
+    ]
+    errors = [e for e in errors if e]
+    if errors:
+        return errors
+    resources = _matches_any(resource, RBAC_RESOURCES, match_mode)
+    if not resources:
+        errors.append(
+            "resource %r is not an Argo CD resource (known: %s)" % (resource, ", ".join(RBAC_RESOURCES))
+        )
+    else:
+        ok = False
+        for res in resources:
+            if _matches_any(action, RBAC_ACTIONS[res], match_mode):
+                ok = True
+                break
+            prefixes = RBAC_SUBRESOURCE_ACTIONS.get(res, ())
+            if any(action.startswith(p) and len(action) > len(p) for p in prefixes):
+                ok = True
+                break
+        if not ok:
+            known = sorted(set(a for r in resources for a in RBAC_ACTIONS[r]))
+            extra = sorted(set(p + "..." for r in resources for p in RBAC_SUBRESOURCE_ACTIONS.get(r, ())))
+            errors.append(
+                "action %r is not valid for resource %r (valid: %s)" % (action, resource, ", ".join(known + extra + ["*"]))
+            )
+        if (
+            match_mode == "glob"
+            and resource in RBAC_PROJECT_OBJECT_REQUIRED
+            and obj != "*"
+            and "/" not in obj
+        ):
+            errors.append(
+                "object %r of a %s policy must be written <project>/<name> (for example %s/*), or * for all"
+                % (obj, resource, obj)
+            )
+    if effect not in RBAC_EFFECTS:
+        errors.append("effect %r must be allow or deny" % (effect,))
+    return errors
+
+
+def render_p_line(subject, resource, action, obj, effect):
+    return "p, %s, %s, %s, %s, %s" % (subject, resource, action, obj, effect)
+
+
+def render_g_line(subject, role):
+    return "g, %s, %s" % (subject, role)
+
+
+def roles_defined_in_csv(text):
+    """Subjects of `p` lines (roles that hold permissions) and roles granted by `g` lines."""
+    subjects = set()
+    for raw in (text or "").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        fields = split_policy_line(line)
+        if fields[0] == "p" and len(fields) == 6:
+            subjects.add(fields[1])
+        elif fields[0] == "g" and len(fields) == 3:
+            # a role inheriting from another role also counts as defined once it holds permissions;
+            # treat role:... names used as the member of a g line as defined too
+            if fields[1].startswith("role:"):
+                subjects.add(fields[1])
+    return subjects
+
+
+def build_policy_csv(policies, groups, match_mode="glob", other_roles=(), check_roles=True):
+    """Render structured policies and group bindings into policy CSV text.
+
+    policies: list of dicts {subject, resource, action, object, effect}
+    groups:   list of dicts {group, role}
+    other_roles: roles defined elsewhere (other policy.*.csv keys), accepted by g lines.
+    check_roles: False skips the check that g lines bind defined roles (for an offline first pass
+    before the other keys of the live ConfigMap are known).
+
+    Lines are de-duplicated and sorted (p lines, then g lines) so the text is stable whatever the
+    input order. Raises ArgoCDValidationError naming every bad line.
+    """
+    errors = []
+    p_lines = set()
+    subjects = set()
+    for index, pol in enumerate(policies or []):
+        if not isinstance(pol, dict):
+            errors.append("policies[%d] must be a dictionary with subject, resource, action, object and effect." % index)
+            continue
+        unknown = sorted(set(pol) - set(("subject", "resource", "action", "object", "effect")))
+        fields = [pol.get("subject"), pol.get("resource"), pol.get("action"), pol.get("object"), pol.get("effect") or "allow"]
+        fields = [f if f is None else str(f) for f in fields]
+        line_errors = policy_line_errors(fields, match_mode)
+        if unknown:
+            line_errors.append("unknown key(s) %s (expected subject, resource, action, object, effect)" % ", ".join(unknown))
+        if line_errors:
+            errors.append(
+                "policies[%d] %r: %s." % (index, render_p_line(*[f if f is not None else "" for f in fields]), "; ".join(line_errors))
+            )
+            continue
+        p_lines.add(render_p_line(*fields))
+        subjects.add(fields[0])
+
+    defined = set(BUILTIN_ROLES) | subjects | set(other_roles or ())
+    g_lines = set()
+    for index, grp in enumerate(groups or []):
+        if not isinstance(grp, dict):
+            errors.append("groups[%d] must be a dictionary with group and role." % index)
+            continue
+        subject, role = grp.get("group"), grp.get("role")
+        line = render_g_line(subject if subject is not None else "", role if role is not None else "")
+        line_errors = [e for e in (_field_error(subject, "group"), _field_error(role, "role")) if e]
+        if not line_errors and check_roles and role not in defined:
+            line_errors.append(
+                "role %r is not defined: no policy line grants it anything and it is not built in (%s). Add policies for "
+                "it, or bind an existing role" % (role, ", ".join(BUILTIN_ROLES))
+            )
+        if line_errors:
+            errors.append("groups[%d] %r: %s." % (index, line, "; ".join(line_errors)))
+            continue
+        g_lines.add(line)
+    check_errors(errors, "Invalid Argo CD RBAC policy")
+    return "\n".join(sorted(p_lines) + sorted(g_lines)) + ("\n" if (p_lines or g_lines) else "")
+
+
+def policy_key(policy_name):
+    """The argocd-rbac-cm key holding the policy of one owner."""
+    if not policy_name:
+        return "policy.csv"
+    if not _POLICY_NAME.match(policy_name) or len(policy_name) > 200:
+        raise ArgoCDValidationError(
+            "policy_name %r is invalid: use letters, digits, '-' and '_' (it becomes the key policy.<policy_name>.csv)." % policy_name
+        )
+    return "policy.%s.csv" % policy_name
+
+
+def render_scopes(scopes):
+    return "[%s]" % ", ".join(scopes)
+
+
+# ------------------------------------------------------------------------------ AppProject
+def project_role_errors(project, role):
+    """Problems of one AppProject role (name, policies, groups)."""
+    errors = []
+    if not isinstance(role, dict):
+        return ["each role must be a dictionary with name, description, policies and groups"]
+    name = role.get("name")
+    if not name or not _PROJECT_ROLE_NAME.match(str(name)):
+        errors.append("role name %r must be letters, digits, '-' and '_', starting and ending with a letter or digit" % (name,))
+        return errors
+    seen = set()
+    for policy in role.get("policies") or []:
+        where = "role %s policy %r" % (name, policy)
+        if policy in seen:
+            errors.append("%s is listed twice" % where)
+            continue
+        seen.add(policy)
+        fields = split_policy_line(str(policy))
+        if len(fields) != 6 or fields[0] != "p":
+            errors.append("%s must have 6 fields: p, proj:%s:%s, <resource>, <action>, %s/<application>, allow|deny" % (where, project, name, project))
+            continue
+        expected = "proj:%s:%s" % (project, name)
+        if fields[1] != expected:
+            errors.append("%s: the subject must be %s, not %s" % (where, expected, fields[1]))
+        if fields[2] not in PROJECT_ROLE_RESOURCES:
+            errors.append("%s: resource %r cannot be granted by a project role (allowed: %s)" % (where, fields[2], ", ".join(PROJECT_ROLE_RESOURCES)))
+        else:
+            errors.extend("%s: %s" % (where, e) for e in policy_line_errors(fields[1:], "glob") if not e.startswith("object"))
+        if not fields[4].startswith(project + "/"):
+            errors.append("%s: the object must start with %s/ (for example %s/*)" % (where, project, project))
+    for group in role.get("groups") or []:
+        text = str(group)
+        if not text.strip() or "," in text or "\n" in text:
+            errors.append("role %s group %r must be a non-empty name without commas or line breaks" % (name, group))
+    return errors
+
+
+def sync_window_errors(window, index):
+    errors = []
+    where = "sync_windows[%d]" % index
+    if not isinstance(window, dict):
+        return ["%s must be a dictionary" % where]
+    if window.get("kind") not in ("allow", "deny"):
+        errors.append("%s kind must be allow or deny" % where)
+    if not window.get("schedule") or len(str(window["schedule"]).split()) != 5:
+        errors.append("%s schedule must be a cron expression with 5 fields, e.g. '0 22 * * *'" % where)
+    if not window.get("duration") or not _DURATION.match(str(window["duration"])):
+        errors.append("%s duration must be a duration like '1h' or '30m'" % where)
+    if not (window.get("applications") or window.get("namespaces") or window.get("clusters")):
+        errors.append("%s needs at least one of applications, namespaces or clusters" % where)
+    return errors
+
+
+# ------------------------------------------------------------------------------ repositories
+_SCP_LIKE = re.compile(r"^(?:[^@/]+@)?([^:/]+):(?!//)")
+
+
+def repo_host(url):
+    """The host (and port, as known_hosts writes it) of a repository URL, or None."""
+    if not url:
+        return None, None
+    match = re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://(?:[^@/]*@)?(\[[^\]]+\]|[^:/]+)(?::([0-9]+))?", url)
+    if match:
+        host = match.group(1).strip("[]")
+        return host, match.group(2)
+    match = _SCP_LIKE.match(url)
+    if match:
+        return match.group(1), None
+    return None, None
+
+
+def is_ssh_url(url):
+    return bool(url) and (url.startswith("ssh://") or (_SCP_LIKE.match(url) is not None and "://" not in url))
+
+
+def known_hosts_line_error(line):
+    fields = line.split()
+    if not fields or line.strip().startswith("#"):
+        return None
+    if fields[0].startswith("@"):
+        fields = fields[1:]
+    if len(fields) < 3:
+        return "known_hosts line %r must have at least three fields: host key-type base64-key" % line
+    if not (fields[1].startswith("ssh-") or fields[1].startswith("ecdsa-") or fields[1].startswith("sk-")):
+        return "known_hosts line %r: %r is not an SSH key type (ssh-ed25519, ecdsa-sha2-nistp256, ssh-rsa...)" % (line, fields[1])
+    return None
+
+
+def merge_known_hosts(existing, wanted):
+    """Existing known_hosts text plus the wanted lines that are missing; existing order kept."""
+    lines = (existing or "").splitlines()
+    present = set(" ".join(l.split()) for l in lines if l.strip())
+    added = []
+    for line in wanted or []:
+        norm = " ".join(str(line).split())
+        if norm and norm not in present:
+            present.add(norm)
+            added.append(norm)
+    if not added:
+        return existing, []
+    text = "\n".join(lines).rstrip("\n")
+    text = (text + "\n" if text else "") + "\n".join(added) + "\n"
+    return text, added
+
+
+# Keys of a repository Secret that carry no secret and are shown in diffs and results.
+REPO_PLAIN_KEYS = (
+    "url",
+    "type",
+    "name",
+    "project",
+    "username",
+    "insecure",
+    "enableLfs",
+    "enableOCI",
+    "proxy",
+    "noProxy",
+    "forceHttpBasicAuth",
+    "githubAppID",
+    "githubAppInstallationID",
+    "githubAppEnterpriseBaseUrl",
+    "tlsClientCertData",
+    "depth",
+)
+MASK = "<hidden>"
+MASK_CHANGED = "<hidden, changed>"
+
+
+def decode_secret_data(data):
+    import base64
+
+    out = {}
+    for key, value in (data or {}).items():
+        try:
+            out[key] = base64.b64decode(value).decode("utf-8")
+        except Exception:  # pylint: disable=broad-except
+            out[key] = None
+    return out
+
+
+def masked_secret(obj, other=None):
+    """A copy of a Secret for output: plain keys decoded, every other value masked.
+
+    When other (the counterpart in a diff) is given, a masked value that differs from it is
+    shown as MASK_CHANGED, so a diff tells that a secret changed without showing it.
+    """
+    if obj is None:
+        return None
+    obj = copy.deepcopy(obj)
+    data = decode_secret_data(obj.pop("data", None) or {})
+    other_data = decode_secret_data((other or {}).get("data") or {}) if other is not None else None
+    shown = {}
+    for key in sorted(data):
+        if key in REPO_PLAIN_KEYS:
+            shown[key] = data[key]
+        elif other_data is not None and other_data.get(key) != data[key]:
+            shown[key] = MASK_CHANGED
+        else:
+            shown[key] = MASK
+    if shown:
+        obj["data"] = shown
+    obj.pop("stringData", None)
+    return obj

@@ -1,0 +1,503 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gitops.bootstrap contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: argocd_application
+short_description: Manage an Argo CD Application and wait until it is Synced and Healthy
+version_added: 0.1.0
+description:
+  - Creates, updates or deletes an Argo CD C(Application) with server-side apply.
+  - The spec is generated from simple options and checked offline before any API call
+    (repository URL and path or chart, exactly one destination cluster, valid names, durations
+    and sync options). O(spec) is merged over the generated spec for fields without an option.
+  - O(wait) waits until Argo CD reports the application Synced and Healthy for the current spec.
+    On timeout the error lists, in words, the resources that are out of sync or not healthy, the
+    application conditions (C(ComparisonError), C(InvalidSpecError), repository errors) and a failed
+    sync operation.
+  - O(refresh) and O(sync) ask the Argo CD application controller to refresh or sync the application.
+author:
+  - gitops.bootstrap contributors
+extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
+  - gitops.bootstrap.attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Changes are computed by a server-side dry run; no refresh or sync is requested and nothing is waited for.
+  diff_mode:
+    support: full
+  idempotent:
+    support: partial
+    details:
+      - The Application itself is idempotent. O(refresh) and O(sync) are requests and report a change each time they are made.
+options:
+  name:
+    description: Name of the Application.
+    type: str
+    required: true
+  namespace:
+    description: Namespace of the Application, normally the Argo CD namespace.
+    type: str
+    default: argocd
+  state:
+    description: Whether the Application should exist.
+    type: str
+    choices: [present, absent]
+    default: present
+  project:
+    description: AppProject the Application belongs to.
+    type: str
+    default: default
+  repo_url:
+    description:
+      - URL of the Git repository (or Helm repository with a chart in O(spec)).
+      - Required when O(state=present) unless O(spec) gives C(source), C(sources) or C(sourceHydrator).
+    type: str
+  path:
+    description:
+      - Directory in the repository, relative to its root (V(.) for the root).
+      - Required with O(repo_url) unless O(spec) gives C(source.chart).
+    type: str
+  target_revision:
+    description: Branch, tag or commit to follow.
+    type: str
+    default: HEAD
+  destination_server:
+    description:
+      - API server URL of the destination cluster.
+      - Defaults to V(https://kubernetes.default.svc) (the cluster Argo CD runs in) when O(destination_name) is not given.
+    type: str
+  destination_name:
+    description: Name of the destination cluster as registered in Argo CD. Mutually exclusive with O(destination_server).
+    type: str
+  destination_namespace:
+    description: Namespace for namespaced resources that do not set one.
+    type: str
+  sync_policy:
+    description: Automated sync, retry and sync options.
+    type: dict
+    default: {}
+    suboptions:
+      automated:
+        description: Sync automatically when the repository changes. V(false) leaves syncing to people (or O(sync)).
+        type: bool
+        default: true
+      prune:
+        description: Delete resources that were removed from the repository (automated sync).
+        type: bool
+        default: true
+      self_heal:
+        description: Revert changes made to the cluster outside Git (automated sync).
+        type: bool
+        default: true
+      allow_empty:
+        description: Allow the application to have no resources (automated sync).
+        type: bool
+        default: false
+      retry:
+        description: Retry failed syncs with backoff.
+        type: dict
+        default: {}
+        suboptions:
+          limit:
+            description: Number of retries; V(-1) for unlimited, V(0) for none.
+            type: int
+            default: 5
+          backoff:
+            description: Backoff between retries.
+            type: dict
+            default: {}
+            suboptions:
+              duration:
+                description: First delay.
+                type: str
+                default: 5s
+              factor:
+                description: Multiplier applied to the delay after each retry.
+                type: int
+                default: 2
+              max_duration:
+                description: Longest delay.
+                type: str
+                default: 3m
+      sync_options:
+        description: Sync options such as V(CreateNamespace=true) or V(ServerSideApply=true).
+        type: list
+        elements: str
+        default: []
+  finalizer:
+    description:
+      - Add the C(resources-finalizer.argocd.argoproj.io) finalizer, so that deleting the Application
+        also deletes the resources it deployed.
+      - Deleting such an Application needs a running Argo CD application controller.
+    type: bool
+    default: true
+  labels:
+    description: Labels of the Application.
+    type: dict
+  annotations:
+    description: Annotations of the Application.
+    type: dict
+  spec:
+    description:
+      - Application spec fields merged over the generated spec (dictionaries merged, everything else replaced),
+        for example C(ignoreDifferences), C(source.helm) or C(sources).
+    type: dict
+  wait:
+    description: Wait until the Application is Synced and Healthy (O(state=present)) or gone (O(state=absent)).
+    type: bool
+    default: false
+  wait_timeout:
+    description: Seconds to wait.
+    type: int
+    default: 300
+  wait_sleep:
+    description: Seconds between two checks while waiting.
+    type: int
+    default: 2
+  refresh:
+    description: Ask the application controller to refresh the application (V(hard) also discards cached manifests).
+    type: str
+    choices: [none, normal, hard]
+    default: none
+  sync:
+    description:
+      - Request a sync operation (as C(argocd app sync) does) unless one is already pending or running.
+    type: bool
+    default: false
+notes:
+  - Applications are namespaced in the Argo CD namespace; apps in other namespaces need Argo CD's
+    C(application.namespaces) setting.
+seealso:
+  - module: gitops.bootstrap.argocd_project
+  - module: gitops.bootstrap.argocd_info
+"""
+
+EXAMPLES = r"""
+---
+- name: Root application of a cluster, waiting until everything is deployed
+  gitops.bootstrap.argocd_application:
+    name: root
+    project: platform
+    repo_url: https://git.example.com/infra.git
+    path: clusters/prod
+    destination_namespace: argocd
+    sync_policy:
+      sync_options: [ServerSideApply=true]
+    wait: true
+    wait_timeout: 600
+
+- name: A Helm chart with values, synced by hand
+  gitops.bootstrap.argocd_application:
+    name: ingress
+    project: platform
+    repo_url: https://kubernetes.github.io/ingress-nginx
+    destination_namespace: ingress-nginx
+    sync_policy:
+      automated: false
+      sync_options: [CreateNamespace=true]
+    spec:
+      source:
+        chart: ingress-nginx
+        targetRevision: 4.11.3
+        helm:
+          valuesObject:
+            controller: {replicaCount: 2}
+    sync: true
+
+- name: Remove an application and wait until Argo CD deleted its resources
+  gitops.bootstrap.argocd_application:
+    name: old-app
+    state: absent
+    wait: true
+"""
+
+RETURN = r"""
+application:
+  description: The Application after the run, without server-owned fields and status.
+  returned: success
+  type: dict
+status:
+  description: Summary of the Application status as the controller last reported it.
+  returned: success, and on wait failure
+  type: dict
+  contains:
+    sync:
+      description: Sync status (Synced, OutOfSync, Unknown).
+      type: str
+      sample: Synced
+    health:
+      description: Health status (Healthy, Progressing, Degraded, Suspended, Missing, Unknown).
+      type: str
+      sample: Healthy
+    revision:
+      description: Revision the application was last compared with.
+      type: str
+    conditions:
+      description: Application conditions, each with type and message.
+      type: list
+      elements: dict
+    resources_not_synced:
+      description: Resources whose sync status is not Synced (group, kind, namespace, name, status, health, message).
+      type: list
+      elements: dict
+    resources_unhealthy:
+      description: Resources whose health is not Healthy.
+      type: list
+      elements: dict
+    operation_phase:
+      description: Phase of the last operation (Running, Succeeded, Failed, Error, Terminating).
+      type: str
+    reasons:
+      description: Sentences explaining why the application is not Synced and Healthy; empty when it is.
+      type: list
+      elements: str
+    message:
+      description: The reasons joined into one line, or C(Synced and Healthy).
+      type: str
+requested:
+  description: Requests made to the controller in this run (C(refresh), C(sync)).
+  returned: success
+  type: list
+  elements: str
+  sample: [sync]
+"""
+
+from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import (
+    GitopsK8sError,
+    GitopsK8sModule,
+    clean_object,
+)
+from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import (
+    API_VERSION,
+    FIELD_MANAGER,
+    REFRESH_ANNOTATION,
+    ArgoCDValidationError,
+    application_ready,
+    application_spec_is_compared,
+    build_application,
+    merge_patch,
+    object_as_text,
+    summarise_application,
+    wait_until,
+)
+
+KIND = "Application"
+
+
+class ApplicationManager(object):
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.name = self.params["name"]
+        self.namespace = self.params["namespace"]
+        self.ref = "Application %s/%s" % (self.namespace, self.name)
+        self.changed = False
+
+    def get(self):
+        return self.module.get(KIND, API_VERSION, self.name, self.namespace)
+
+    def run(self):
+        if self.params["state"] == "absent":
+            return self.absent()
+        return self.present()
+
+    # -- present --------------------------------------------------------------------------
+    def present(self):
+        definition = build_application(self.params)  # offline validation, raises on bad input
+        live = self.get()
+        if live and (live.get("metadata") or {}).get("deletionTimestamp"):
+            raise GitopsK8sError(
+                "%s is being deleted (finalizers: %s). Wait until the Argo CD application controller has removed its "
+                "resources and the object is gone, then run again." % (self.ref, ", ".join((live["metadata"].get("finalizers") or [])) or "none")
+            )
+        changed, before, after = self.module.apply(definition, field_manager=FIELD_MANAGER)
+        requested = []
+        if self.params["refresh"] != "none":
+            requested.append("refresh")
+            if not (self.module.check_mode and live is None):
+                merge_patch(
+                    self.module, KIND, API_VERSION, self.name, self.namespace,
+                    {"metadata": {"annotations": {REFRESH_ANNOTATION: self.params["refresh"]}}},
+                    field_manager=FIELD_MANAGER + "/refresh",
+                )
+        sync_note = None
+        if self.params["sync"]:
+            current = live if self.module.check_mode else self.get()
+            phase = (((current or {}).get("status") or {}).get("operationState") or {}).get("phase")
+            if (current or {}).get("operation") or phase == "Running":
+                sync_note = "a sync operation is already pending or running; no new one was requested"
+            else:
+                requested.append("sync")
+                if not (self.module.check_mode and live is None):
+                    merge_patch(self.module, KIND, API_VERSION, self.name, self.namespace, self.sync_operation(), field_manager=FIELD_MANAGER + "/sync")
+        changed = changed or bool(requested)
+        self.changed = changed
+
+        app = after
+        current = None
+        if not self.module.check_mode:
+            current = self.get()
+        if self.params["wait"] and not self.module.check_mode:
+            finished, current = wait_until(
+                self.get, self.is_ready, self.params["wait_timeout"], interval=max(1, self.params["wait_sleep"])
+            )
+            if not finished:
+                summary = summarise_application(current)
+                self.module.fail_json(
+                    msg="%s did not become Synced and Healthy within %ss: %s"
+                    % (self.ref, self.params["wait_timeout"], summary["message"]),
+                    changed=changed,
+                    application=clean_object(current),
+                    status=summary,
+                    requested=requested,
+                )
+        result = {
+            "changed": changed,
+            "application": app,
+            "status": summarise_application(current if current is not None else live),
+            "requested": requested,
+        }
+        if sync_note:
+            result["warnings"] = [sync_note]
+        if self.module._diff:
+            result["diff"] = {
+                "before": object_as_text(before),
+                "after": object_as_text(after),
+                "before_header": self.ref + " (before)",
+                "after_header": self.ref + " (after)",
+            }
+        return result
+
+    @staticmethod
+    def is_ready(app):
+        if application_ready(app):
+            return True
+        # A spec the controller rejected will not become healthy by waiting.
+        status = (app or {}).get("status") or {}
+        if any(c.get("type") == "InvalidSpecError" for c in status.get("conditions") or []) and application_spec_is_compared(app):
+            raise _StopWaiting(app)
+        return False
+
+    def sync_operation(self):
+        policy = self.params.get("sync_policy") or {}
+        sync = {"syncStrategy": {"hook": {}}, "prune": bool(policy.get("prune", True))}
+        if policy.get("sync_options"):
+            sync["syncOptions"] = list(policy["sync_options"])
+        return {"operation": {"initiatedBy": {"username": FIELD_MANAGER, "automated": False}, "sync": sync}}
+
+    # -- absent ---------------------------------------------------------------------------
+    def absent(self):
+        live = self.get()
+        if live is None:
+            return {"changed": False, "application": None, "requested": []}
+        deleting = bool((live.get("metadata") or {}).get("deletionTimestamp"))
+        changed = not deleting
+        if not deleting:
+            self.module.delete(KIND, API_VERSION, self.name, self.namespace)
+        result = {"changed": changed, "application": None, "requested": []}
+        if self.params["wait"] and not self.module.check_mode:
+            finished, current = wait_until(self.get, lambda obj: obj is None, self.params["wait_timeout"], interval=max(1, self.params["wait_sleep"]))
+            if not finished:
+                finalizers = (current.get("metadata") or {}).get("finalizers") or []
+                hint = ""
+                if finalizers:
+                    hint = (
+                        " Its finalizers (%s) are still set: the Argo CD application controller removes them after deleting the "
+                        "application's resources; check that it is running and look at the application's conditions: %s"
+                        % (", ".join(finalizers), summarise_application(current)["message"])
+                    )
+                self.module.fail_json(
+                    msg="%s was not deleted within %ss.%s" % (self.ref, self.params["wait_timeout"], hint),
+                    changed=changed,
+                    application=clean_object(current),
+                )
+        if self.module._diff:
+            result["diff"] = {
+                "before": object_as_text(clean_object(live)),
+                "after": "",
+                "before_header": self.ref + " (before)",
+                "after_header": self.ref + " (after)",
+            }
+        return result
+
+
+class _StopWaiting(Exception):
+    def __init__(self, app):
+        super(_StopWaiting, self).__init__("stop waiting")
+        self.app = app
+
+
+def main():
+    backoff = dict(
+        duration=dict(type="str", default="5s"),
+        factor=dict(type="int", default=2),
+        max_duration=dict(type="str", default="3m"),
+    )
+    retry = dict(
+        limit=dict(type="int", default=5),
+        backoff=dict(type="dict", default={}, options=backoff, apply_defaults=True),
+    )
+    sync_policy = dict(
+        automated=dict(type="bool", default=True),
+        prune=dict(type="bool", default=True),
+        self_heal=dict(type="bool", default=True),
+        allow_empty=dict(type="bool", default=False),
+        retry=dict(type="dict", default={}, options=retry, apply_defaults=True),
+        sync_options=dict(type="list", elements="str", default=[]),
+    )
+    argument_spec = dict(
+        name=dict(type="str", required=True),
+        namespace=dict(type="str", default="argocd"),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        project=dict(type="str", default="default"),
+        repo_url=dict(type="str"),
+        path=dict(type="str"),
+        target_revision=dict(type="str", default="HEAD"),
+        destination_server=dict(type="str"),
+        destination_name=dict(type="str"),
+        destination_namespace=dict(type="str"),
+        sync_policy=dict(type="dict", default={}, options=sync_policy, apply_defaults=True),
+        finalizer=dict(type="bool", default=True),
+        labels=dict(type="dict"),
+        annotations=dict(type="dict"),
+        spec=dict(type="dict"),
+        wait=dict(type="bool", default=False),
+        wait_timeout=dict(type="int", default=300),
+        wait_sleep=dict(type="int", default=2),
+        refresh=dict(type="str", choices=["none", "normal", "hard"], default="none"),
+        sync=dict(type="bool", default=False),
+    )
+    module = GitopsK8sModule(
+        argument_spec=argument_spec,
+        supports_check_mode=True,
+        mutually_exclusive=[("destination_server", "destination_name")],
+    )
+    manager = ApplicationManager(module)
+    try:
+        result = manager.run()
+    except ArgoCDValidationError as exc:
+        module.fail_json(msg=exc.msg)
+    except GitopsK8sError as exc:
+        module.fail(exc)
+    except _StopWaiting as stop:
+        summary = summarise_application(stop.app)
+        module.fail_json(
+            msg="%s cannot become Synced and Healthy, the controller rejected its spec: %s" % (manager.ref, summary["message"]),
+            changed=manager.changed,
+            application=clean_object(stop.app),
+            status=summary,
+        )
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
