@@ -18,6 +18,13 @@ sanity test-sanity: venv
 	@rm -rf $(SANITY_TREE) && mkdir -p $(SANITY_TREE)
 	@git ls-files -z --cached --others --exclude-standard | grep -zv '^hack/\|^benchmarks/\|^\.ci/' | \
 	  xargs -0 -I{} cp --parents {} $(SANITY_TREE)/ 2>/dev/null; true
+	@# The copy lives inside this (ignored) .build folder: give it its own git index so that
+	@# ansible-test lists its files instead of treating them as ignored.
+	@cd $(SANITY_TREE) && git init -q && git add -A
+	@# Dependencies resolve beside the collection (ansible-doc needs kubernetes.core's doc fragments).
+	@rm -rf $(SANITY_ROOT)/ansible_collections/kubernetes && mkdir -p $(SANITY_ROOT)/ansible_collections/kubernetes && \
+	  cp -r $$(python -c 'import ansible_collections.kubernetes.core as m;print(list(m.__path__)[0])') \
+	    $(SANITY_ROOT)/ansible_collections/kubernetes/core
 	cd $(SANITY_TREE) && ansible-test sanity --local --python 3.11 --color no $(SANITY_ARGS)
 
 .PHONY: test-controlplane
