@@ -1,0 +1,723 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gitops.bootstrap contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: infra_repo
+short_description: Scaffold and maintain the GitOps infra repository of a cluster
+version_added: 0.1.0
+author:
+  - gitops.bootstrap contributors
+description:
+  - Creates or updates the single infra repository that Argo CD in each cluster pulls from, with the layout
+    C(clusters/<cluster>/{argocd,projects,apps}), C(platform/<component>/), C(apps/<app>/base) and
+    C(apps/<app>/overlays/<environment>), a C(README.md) that explains how to change infrastructure (branch,
+    pull request, review, merge), C(CODEOWNERS), a pull request template, a validation pipeline (GitHub Actions
+    or GitLab CI) and C(.gitops/validate.py), which runs the same checks locally with C(make validate).
+  - Generated files are recorded with their SHA-256 in C(.gitops/managed.yaml). A re-run updates a generated
+    file only while the user has not edited it; an edited file is kept and reported in RV(conflicts) unless
+    O(force=true). Files the module did not generate are never changed or deleted.
+  - A run with nothing to change makes no commit and reports C(changed=false).
+  - The target is a local directory (initialised when missing or empty; commits stay local) or a remote URL
+    (C(ssh://), C(user@host:path), C(https://), C(http://), C(git://) or C(file://)) cloned into a work directory;
+    the commit is pushed to O(branch), or to O(review_branch) for review through a pull request.
+  - When the remote branch moves on between fetch and push, the commit is rebased onto it and pushed again;
+    a rebase conflict fails the run with nothing pushed.
+  - Credentials (SSH key, HTTPS token) are handed to git through C(GIT_SSH_COMMAND) and a C(GIT_ASKPASS)
+    helper for the duration of the run; they are never written into C(.git/config) or returned.
+  - Requires the C(git) command line on the host that runs the module (and C(ssh) for SSH URLs).
+options:
+  repo:
+    description:
+      - The infra repository. A local directory path, or a remote URL over SSH, HTTPS, HTTP, git or file.
+      - A URL must not contain a password or token; use O(https_token).
+    type: str
+    required: true
+  branch:
+    description:
+      - The branch that Argo CD follows (the C(targetRevision) of the generated Applications) and that commits go to.
+      - On a remote that has branches, the branch must exist; on an empty remote it is created.
+    type: str
+    default: main
+  review_branch:
+    description:
+      - Commit to this branch instead of O(branch) and push it, for review through a pull request (protected
+        default branch). It is created from O(branch), or continued when it already exists on the remote.
+    type: str
+  work_dir:
+    description:
+      - For a remote O(repo), the directory holding the clone. Kept after the run; it must be empty, missing,
+        or a clean clone of O(repo).
+      - Default is a temporary directory that is removed after the run.
+    type: path
+  cluster:
+    description:
+      - Name of the cluster whose folder C(clusters/<cluster>/) is generated. A DNS-1123 label.
+      - Other clusters' folders are never touched, so bootstrapping another cluster adds only its folder.
+    type: str
+    required: true
+  cluster_environment:
+    description:
+      - The environment the cluster runs; its C(apps/) Applications point at C(apps/<app>/overlays/<environment>).
+      - Default is the first of O(environments).
+    type: str
+  environments:
+    description: Environments in promotion order (each change is promoted from one to the next by pull request).
+    type: list
+    elements: str
+    default: [dev, staging, prod]
+  platform_components:
+    description:
+      - Folders C(platform/<component>/) to create, each with an Application in every bootstrapped cluster.
+      - The component C(namespaces) holds a Namespace per application in O(apps).
+    type: list
+    elements: str
+    default: [namespaces]
+  apps:
+    description: Applications to scaffold under C(apps/<name>/) with a base and an overlay per environment.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: Application name, a DNS-1123 label; also its namespace.
+        type: str
+        required: true
+      image:
+        description: Container image (without tag).
+        type: str
+        default: nginxinc/nginx-unprivileged
+      tag:
+        description: Image tag pinned in every overlay (promotion copies it from one overlay to the next).
+        type: str
+        default: 1.27-alpine
+      port:
+        description: Container port.
+        type: int
+        default: 8080
+  argocd_version:
+    description:
+      - Argo CD release pinned in C(clusters/<cluster>/argocd/kustomization.yaml) (self-management). A release tag.
+    type: str
+    default: v3.5.1
+  argocd_namespace:
+    description: Namespace of Argo CD; the generated Applications and AppProjects live there.
+    type: str
+    default: argocd
+  argocd_repo_url:
+    description:
+      - The URL Argo CD reads the repository from (C(repoURL) of the generated Applications and AppProjects).
+      - Default is O(repo) for a remote, and C(file://<path>) for a local directory.
+    type: str
+  kubernetes_version:
+    description:
+      - Kubernetes version of the clusters, C(vMAJOR.MINOR.PATCH). Manifests are schema-checked against its
+        minor version; the pipeline installs this kubectl.
+    type: str
+    default: v1.36.3
+  pipeline:
+    description: Which pipeline definition and review files to generate.
+    type: str
+    choices: [github, gitlab, none]
+    default: github
+  owners:
+    description: Code owners of the repository (C(CODEOWNERS)).
+    type: list
+    elements: str
+    default: ['@platform-team']
+  prod_owners:
+    description: Code owners of the overlays of the last environment. Default is O(owners).
+    type: list
+    elements: str
+  force:
+    description: Overwrite generated files the user has edited (and files that exist but were not generated by this module).
+    type: bool
+    default: false
+  fail_on_conflict:
+    description: Fail, with nothing committed, when a file the module would write was edited by the user.
+    type: bool
+    default: false
+  commit_message:
+    description: Commit message. Default names the cluster.
+    type: str
+  author_name:
+    description: Commit author and committer name.
+    type: str
+    default: gitops.bootstrap
+  author_email:
+    description: Commit author and committer email.
+    type: str
+    default: gitops-bootstrap@localhost
+  push_retries:
+    description: How many times a push rejected because the remote branch moved on is rebased and retried.
+    type: int
+    default: 3
+  ssh_private_key:
+    description: Private key (content) for SSH URLs, e.g. a deploy key with write access. Mutually exclusive with O(ssh_key_file).
+    type: str
+  ssh_key_file:
+    description: Path of the private key for SSH URLs.
+    type: path
+  ssh_known_hosts:
+    description:
+      - known_hosts lines pinning the SSH server's host key, such as C([git.example.com]:2222 ssh-ed25519 AAAA...).
+      - Without O(ssh_known_hosts) and O(ssh_known_hosts_file), the user's C(~/.ssh/known_hosts) is used.
+    type: list
+    elements: str
+  ssh_known_hosts_file:
+    description: A known_hosts file pinning the SSH server's host key.
+    type: path
+  ssh_host_key_checking:
+    description:
+      - C(strict) refuses unknown and changed host keys. C(accept-new) trusts a key seen for the first time
+        (trust on first use). C(no) disables the check and is only for throw-away test servers.
+    type: str
+    choices: [strict, accept-new, 'no']
+    default: strict
+  https_username:
+    description: User name for HTTPS URLs (GitHub accepts C(x-access-token) with a token, GitLab C(oauth2)).
+    type: str
+    default: git
+  https_token:
+    description: Token or password for HTTPS URLs, given to git through an askpass helper, never stored.
+    type: str
+attributes:
+  check_mode:
+    support: full
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    details:
+      - The remote is fetched into a temporary directory (or O(work_dir) is fetched) but nothing is written,
+        committed or pushed.
+  diff_mode:
+    support: full
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    details:
+      - One diff per file that is created or updated.
+  idempotent:
+    support: full
+    description:
+      - When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
+notes:
+  - The generated validation (C(make validate) in the infra repository) needs Python 3 with
+    C(pip install -r .gitops/requirements.txt) and C(kubectl) or C(kustomize). C(make validate OFFLINE=1) never
+    downloads; remote resources (the pinned Argo CD install manifest) are then read from C(.gitops/cache/remote/)
+    or the directory in E(GITOPS_REMOTE_CACHE).
+  - HTTP without TLS is accepted for loopback test servers; use HTTPS for real servers.
+seealso:
+  - name: Infra repository layout
+    description: The layout, the generated files and the validation, in the collection docs.
+    link: https://github.com/gitops-bootstrap/gitops.bootstrap/blob/main/docs/infra_repo.md
+"""
+
+EXAMPLES = r"""
+---
+- name: Bootstrap the infra repository for cluster prod-eu1 over SSH with a pinned host key
+  gitops.bootstrap.infra_repo:
+    repo: ssh://git@git.example.com/platform/infra.git
+    cluster: prod-eu1
+    cluster_environment: prod
+    apps:
+      - name: web
+    ssh_private_key: "{{ lookup('ansible.builtin.file', 'deploy_key') }}"
+    ssh_known_hosts:
+      - git.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleExampleExampleExampleExampleExample
+  register: infra
+
+- name: Propose the change on a branch for review instead of pushing to main
+  gitops.bootstrap.infra_repo:
+    repo: https://github.com/example/infra.git
+    https_username: x-access-token
+    https_token: "{{ github_token }}"
+    cluster: dev
+    review_branch: gitops/bootstrap-dev
+  register: proposal
+
+- name: Show the branch and commit to open a pull request for
+  ansible.builtin.debug:
+    msg: "{{ proposal.branch }} at {{ proposal.commit }}"
+
+- name: Scaffold into a local directory (initialised when empty), GitLab CI flavour
+  gitops.bootstrap.infra_repo:
+    repo: /srv/infra
+    cluster: lab
+    pipeline: gitlab
+"""
+
+RETURN = r"""
+commit:
+  description: The commit made by this run, or the current head of the branch when nothing changed (null for an empty repository).
+  returned: always
+  type: str
+  sample: 3f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39
+branch:
+  description: The branch committed to (O(review_branch) when set, else O(branch)).
+  returned: always
+  type: str
+  sample: main
+pushed:
+  description: Whether a commit was pushed to the remote.
+  returned: always
+  type: bool
+created:
+  description: Files created (or that would be created in check mode).
+  returned: always
+  type: list
+  elements: str
+  sample: [clusters/prod-eu1/kustomization.yaml]
+updated:
+  description: Generated files updated because the generator's output changed and the user had not edited them.
+  returned: always
+  type: list
+  elements: str
+forced:
+  description: Files overwritten despite user edits because of O(force).
+  returned: always
+  type: list
+  elements: str
+conflicts:
+  description: Files left as they are because the user edited them (or created them); the generated content was not written.
+  returned: always
+  type: list
+  elements: str
+  sample: [README.md]
+unchanged:
+  description: Number of generated files already up to date.
+  returned: always
+  type: int
+rebased:
+  description: How many times the commit was rebased because the remote branch moved on.
+  returned: always
+  type: int
+layout:
+  description: Paths of the cluster in the repository and what Argo CD needs to sync it.
+  returned: always
+  type: dict
+  contains:
+    cluster:
+      description: Cluster name.
+      type: str
+    root:
+      description: Path of the cluster folder, the path of its root Application.
+      type: str
+      sample: clusters/prod-eu1
+    argocd:
+      description: Folder of Argo CD's own installation.
+      type: str
+    projects:
+      description: Folder of the AppProjects.
+      type: str
+    apps:
+      description: Folder of the Applications.
+      type: str
+    environment:
+      description: The cluster's environment.
+      type: str
+    repo_url:
+      description: The URL Argo CD reads the repository from.
+      type: str
+    target_revision:
+      description: The branch Argo CD follows.
+      type: str
+    argocd_version:
+      description: The pinned Argo CD version.
+      type: str
+    argocd_namespace:
+      description: Argo CD's namespace.
+      type: str
+work_dir:
+  description: The work directory holding the clone, when O(work_dir) was given or the target is local.
+  returned: when kept
+  type: str
+"""
+
+import os
+import shutil
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.gitops.bootstrap.plugins.module_utils import _layout
+from ansible_collections.gitops.bootstrap.plugins.module_utils import _scaffold
+from ansible_collections.gitops.bootstrap.plugins.module_utils._git import (
+    Git,
+    GitAuth,
+    GitError,
+    PushRejected,
+    REMOTE,
+    check_url_has_no_secret,
+    is_remote_url,
+)
+
+
+class InfraRepoError(Exception):
+    pass
+
+
+class InfraRepo(object):
+    """Read the repository, compute the files, diff, then write/commit/push unless in check mode."""
+
+    def __init__(self, module):
+        self.module = module
+        self.p = module.params
+        self.check_mode = module.check_mode
+        self.tmp = None
+        self.git = None
+        self.workdir = None
+        self.remote = is_remote_url(self.p["repo"])
+        self.result = {
+            "changed": False, "commit": None, "branch": self.p["review_branch"] or self.p["branch"],
+            "pushed": False, "created": [], "updated": [], "forced": [], "conflicts": [], "unchanged": 0,
+            "rebased": 0,
+        }
+
+    # ----------------------------------------------------------- inputs
+    def spec(self):
+        p = self.p
+        if self.remote:
+            repo_url = p["argocd_repo_url"] or p["repo"]
+        else:
+            repo_url = p["argocd_repo_url"] or "file://" + os.path.abspath(p["repo"])
+        spec = {
+            "cluster": p["cluster"], "cluster_environment": p["cluster_environment"],
+            "environments": p["environments"], "apps": p["apps"], "platform_components": p["platform_components"],
+            "argocd_version": p["argocd_version"], "argocd_namespace": p["argocd_namespace"], "repo_url": repo_url,
+            "target_revision": p["branch"], "kubernetes_version": p["kubernetes_version"], "pipeline": p["pipeline"],
+            "owners": p["owners"], "prod_owners": p["prod_owners"],
+        }
+        try:
+            files = _scaffold.render_files(spec)
+            spec = _scaffold.normalise_spec(spec)
+        except _layout.LayoutError as e:
+            raise InfraRepoError(str(e))
+        for name in ("branch", "review_branch"):
+            value = p[name]
+            if value is not None and (not value or value.startswith("-") or ".." in value or " " in value or value.endswith("/")):
+                raise InfraRepoError("invalid %s %r: use a git branch name such as 'main' or 'gitops/bootstrap'" % (name, value))
+        if p["review_branch"] and p["review_branch"] == p["branch"]:
+            raise InfraRepoError("review_branch must differ from branch (%s)" % p["branch"])
+        layout = _layout.cluster_layout(spec["cluster"])
+        layout.update({
+            "environment": spec["cluster_environment"], "repo_url": repo_url, "target_revision": p["branch"],
+            "argocd_version": spec["argocd_version"], "argocd_namespace": spec["argocd_namespace"],
+        })
+        self.result["layout"] = layout
+        return files
+
+    # ----------------------------------------------------------- preparing the work tree
+    def _new_git(self, workdir):
+        auth = GitAuth(
+            self.tmp, ssh_key_file=self.p["ssh_key_file"], ssh_private_key=self.p["ssh_private_key"],
+            ssh_known_hosts=self.p["ssh_known_hosts"], ssh_known_hosts_file=self.p["ssh_known_hosts_file"],
+            ssh_host_key_checking=self.p["ssh_host_key_checking"], https_username=self.p["https_username"],
+            https_token=self.p["https_token"])
+        return Git(self.module.run_command, workdir, auth, self.p["author_name"], self.p["author_email"])
+
+    def _require_clean(self, where):
+        status = self.git.status_porcelain()
+        if status:
+            files = [line[3:] for line in status.splitlines()][:5]
+            raise InfraRepoError(
+                "%s has uncommitted changes (%s); commit, stash or discard them first, or use another directory"
+                % (where, ", ".join(files)))
+
+    def prepare_remote(self):
+        url = self.p["repo"]
+        try:
+            check_url_has_no_secret(url)
+        except GitError as e:
+            raise InfraRepoError(str(e))
+        if self.p["work_dir"]:
+            self.workdir = os.path.abspath(self.p["work_dir"])
+            self.result["work_dir"] = self.workdir
+        else:
+            self.workdir = os.path.join(self.tmp, "repo")
+        self.git = self._new_git(self.workdir)
+        if os.path.isdir(self.workdir) and os.listdir(self.workdir):
+            if not self.git.is_work_tree(self.workdir):
+                raise InfraRepoError("work_dir %s is not empty and is not a git repository; give an empty or missing directory" % self.workdir)
+            existing = self.git.remote_url()
+            if existing and existing != url:
+                raise InfraRepoError("work_dir %s is a clone of %s, not of %s; use another work_dir" % (self.workdir, existing, url))
+            self._require_clean("work_dir %s" % self.workdir)
+        else:
+            if not os.path.isdir(self.workdir):
+                os.makedirs(self.workdir, 0o700)
+            self.git.init(self.p["branch"])
+        self.git.set_remote(url)
+        self.git.fetch(url)
+        self._checkout_remote_base()
+
+    def _remote_branches(self):
+        out = self.git.out(["for-each-ref", "--format=%(refname:strip=3)", "refs/remotes/%s/" % REMOTE], "listing remote branches")
+        return [b for b in out.splitlines() if b and b != "HEAD"]
+
+    def _checkout_remote_base(self):
+        branch, review = self.p["branch"], self.p["review_branch"]
+        branches = self._remote_branches()
+        target = review or branch
+        if review and review in branches:
+            base = "%s/%s" % (REMOTE, review)
+        elif branch in branches:
+            base = "%s/%s" % (REMOTE, branch)
+        elif branches:
+            raise InfraRepoError(
+                "branch %r does not exist on %s (it has: %s); set branch to the branch Argo CD should follow"
+                % (branch, self.p["repo"], ", ".join(sorted(branches)[:10])))
+        else:
+            base = None  # empty remote: the first commit creates the branch
+        if base:
+            self.git.checkout_from(target, base)
+        else:
+            self.git.run(["symbolic-ref", "HEAD", "refs/heads/%s" % target], "preparing branch %s" % target)
+        self.base = base
+
+    def prepare_local(self):
+        path = os.path.abspath(self.p["repo"])
+        self.workdir = path
+        self.result["work_dir"] = path
+        self.git = self._new_git(path)
+        self.base = None
+        empty = not os.path.exists(path) or (os.path.isdir(path) and not os.listdir(path))
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise InfraRepoError("repo %s is a file, not a directory or a URL" % path)
+        if empty:
+            if self.check_mode:
+                self.git = None  # nothing to read: everything would be created
+                return
+            if not os.path.isdir(path):
+                os.makedirs(path)
+            self.git.init(self.p["branch"])
+        elif not self.git.is_work_tree(path):
+            raise InfraRepoError(
+                "repo %s is not a git repository (and not empty); run 'git init' there, give an empty directory, "
+                "or give the top directory of the repository" % path)
+        self._require_clean("repo %s" % path)
+        branch, review = self.p["branch"], self.p["review_branch"]
+        head = self.git.rev("HEAD")
+        self.original_branch = self.git.current_branch()
+        target = review or branch
+        if head is None:
+            self.git.run(["symbolic-ref", "HEAD", "refs/heads/%s" % target], "preparing branch %s" % target)
+            return
+        if self.git.rev("refs/heads/%s" % branch) is None:
+            raise InfraRepoError("branch %r does not exist in %s; set branch to an existing branch" % (branch, path))
+        review_exists = bool(review) and self.git.rev("refs/heads/%s" % review) is not None
+        self.base = target
+        if self.original_branch == target:
+            return
+        if self.check_mode:
+            # Read the branch the run would commit to without switching the user's work tree.
+            self.read_ref = review if review_exists else branch
+            return
+        if review and not review_exists:
+            self.git.run(["checkout", "--quiet", "-b", review, branch], "creating branch %s" % review)
+        else:
+            self.git.run(["checkout", "--quiet", target], "checking out %s" % target)
+
+    # ----------------------------------------------------------- reading
+    def read(self, path):
+        ref = getattr(self, "read_ref", None)
+        if ref and self.git is not None:
+            rc, out, dummy = self.git.run(["show", "%s:%s" % (ref, path)], "reading %s" % path, check=False)
+            return out if rc == 0 else None
+        if self.git is None and not self.remote:
+            return None
+        full = os.path.join(self.workdir, path)
+        if os.path.islink(full):
+            return os.readlink(full) + "\0symlink"
+        if not os.path.isfile(full):
+            return None
+        with open(full, "rb") as f:
+            data = f.read()
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            return data.decode("latin-1") + "\0binary"
+
+    # ----------------------------------------------------------- planning
+    def plan(self, desired):
+        managed_text = self.read(_layout.MANAGED_FILE)
+        managed = _scaffold.parse_managed(managed_text)
+        new_managed = dict(managed)
+        writes = {}
+        force = self.p["force"]
+        for path in sorted(desired):
+            content = desired[path]
+            want = _scaffold.sha256(content)
+            current = self.read(path)
+            if current is None:
+                writes[path] = (None, content)
+                self.result["created"].append(path)
+                new_managed[path] = want
+                continue
+            if current == content:
+                self.result["unchanged"] += 1
+                new_managed[path] = want
+                continue
+            recorded = managed.get(path)
+            user_edited = recorded is None or _scaffold.sha256(current) != recorded
+            if not user_edited:
+                writes[path] = (current, content)
+                self.result["updated"].append(path)
+                new_managed[path] = want
+            elif force:
+                writes[path] = (current, content)
+                self.result["forced"].append(path)
+                new_managed[path] = want
+            else:
+                self.result["conflicts"].append(path)
+        new_text = _scaffold.dump_managed(new_managed)
+        if new_text != managed_text and (writes or new_managed != managed or managed_text is None):
+            writes[_layout.MANAGED_FILE] = (managed_text, new_text)
+            if managed_text is None:
+                self.result["created"].append(_layout.MANAGED_FILE)
+            else:
+                self.result["updated"].append(_layout.MANAGED_FILE)
+        return writes
+
+    def diff(self, writes):
+        return [
+            {"before_header": path if before is not None else "/dev/null", "after_header": path,
+             "before": before or "", "after": after}
+            for path, (before, after) in sorted(writes.items())
+        ]
+
+    # ----------------------------------------------------------- writing
+    def write(self, writes):
+        for path, (dummy, content) in writes.items():
+            full = os.path.join(self.workdir, path)
+            parent = os.path.dirname(full)
+            if not os.path.isdir(parent):
+                os.makedirs(parent)
+            if os.path.islink(full):
+                os.unlink(full)
+            with open(full, "w") as f:
+                f.write(content)
+
+    def commit_message(self):
+        if self.p["commit_message"]:
+            return self.p["commit_message"]
+        return "gitops.bootstrap: scaffold infra repository for cluster %s\n\nGenerated by %s; see .gitops/managed.yaml." % (
+            self.p["cluster"], _scaffold.GENERATOR)
+
+    def push(self):
+        target = self.p["review_branch"] or self.p["branch"]
+        url = self.p["repo"]
+        attempts = 0
+        while True:
+            try:
+                self.git.push(url, target)
+                return
+            except PushRejected:
+                if attempts >= self.p["push_retries"]:
+                    raise InfraRepoError(
+                        "the remote branch %s kept moving: push rejected %d times; nothing was pushed, re-run later"
+                        % (target, attempts + 1))
+                attempts += 1
+                self.result["rebased"] = attempts
+                self.git.fetch(url)
+                self.git.rebase_onto("%s/%s" % (REMOTE, target))
+
+    # ----------------------------------------------------------- main flow
+    def run(self):
+        desired = self.spec()
+        self.tmp = tempfile.mkdtemp(prefix="gitops-infra-repo-")
+        os.chmod(self.tmp, 0o700)
+        try:
+            if self.remote:
+                self.prepare_remote()
+            else:
+                self.prepare_local()
+            writes = self.plan(desired)
+            if self.p["fail_on_conflict"] and self.result["conflicts"]:
+                raise InfraRepoError(
+                    "files edited by the user would be overwritten: %s; nothing was committed. Keep them (fail_on_conflict=false) "
+                    "or overwrite them (force=true)" % ", ".join(self.result["conflicts"]))
+            if self.result["conflicts"]:
+                self.module.warn(
+                    "kept %d file(s) edited outside the generator: %s (use force=true to overwrite)"
+                    % (len(self.result["conflicts"]), ", ".join(self.result["conflicts"])))
+            self.result["changed"] = bool(writes)
+            if self.module._diff:
+                self.result["diff"] = self.diff(writes)
+            if self.git is not None:
+                self.result["commit"] = self.git.rev("HEAD")
+            if not writes or self.check_mode:
+                return self.result
+            self.write(writes)
+            commit = self.git.commit(list(writes), self.commit_message())
+            self.result["commit"] = commit or self.git.rev("HEAD")
+            if self.remote:
+                self.push()
+                self.result["pushed"] = True
+                self.result["commit"] = self.git.rev("HEAD")
+            elif getattr(self, "original_branch", None) and self.original_branch != (self.p["review_branch"] or self.p["branch"]):
+                # Leave the local repository on the branch it was on; the commit waits on its branch.
+                self.git.run(["checkout", "--quiet", self.original_branch], "checking out %s" % self.original_branch)
+            return self.result
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def main():
+    argument_spec = dict(
+        repo=dict(type="str", required=True),
+        branch=dict(type="str", default="main"),
+        review_branch=dict(type="str"),
+        work_dir=dict(type="path"),
+        cluster=dict(type="str", required=True),
+        cluster_environment=dict(type="str"),
+        environments=dict(type="list", elements="str", default=["dev", "staging", "prod"]),
+        platform_components=dict(type="list", elements="str", default=["namespaces"]),
+        apps=dict(type="list", elements="dict", default=[], options=dict(
+            name=dict(type="str", required=True),
+            image=dict(type="str", default=_scaffold.DEFAULT_APP_IMAGE),
+            tag=dict(type="str", default=_scaffold.DEFAULT_APP_TAG),
+            port=dict(type="int", default=_scaffold.DEFAULT_APP_PORT),
+        )),
+        argocd_version=dict(type="str", default=_layout.DEFAULT_ARGOCD_VERSION),
+        argocd_namespace=dict(type="str", default=_layout.DEFAULT_ARGOCD_NAMESPACE),
+        argocd_repo_url=dict(type="str"),
+        kubernetes_version=dict(type="str", default="v1.36.3"),
+        pipeline=dict(type="str", choices=["github", "gitlab", "none"], default="github"),
+        owners=dict(type="list", elements="str", default=["@platform-team"]),
+        prod_owners=dict(type="list", elements="str"),
+        force=dict(type="bool", default=False),
+        fail_on_conflict=dict(type="bool", default=False),
+        commit_message=dict(type="str"),
+        author_name=dict(type="str", default="gitops.bootstrap"),
+        author_email=dict(type="str", default="gitops-bootstrap@localhost"),
+        push_retries=dict(type="int", default=3),
+        ssh_private_key=dict(type="str", no_log=True),
+        ssh_key_file=dict(type="path"),
+        ssh_known_hosts=dict(type="list", elements="str"),
+        ssh_known_hosts_file=dict(type="path"),
+        ssh_host_key_checking=dict(type="str", choices=["strict", "accept-new", "no"], default="strict"),
+        https_username=dict(type="str", default="git"),
+        https_token=dict(type="str", no_log=True),
+    )
+    module = AnsibleModule(
+        argument_spec=argument_spec,
+        supports_check_mode=True,
+        mutually_exclusive=[("ssh_private_key", "ssh_key_file"), ("ssh_known_hosts", "ssh_known_hosts_file")],
+    )
+    if module.get_bin_path("git") is None:
+        module.fail_json(msg="the git command line is required on the host running gitops.bootstrap.infra_repo; install git")
+    repo = InfraRepo(module)
+    try:
+        result = repo.run()
+    except (InfraRepoError, GitError) as e:
+        repo.result["msg"] = str(e)
+        repo.result["changed"] = False
+        module.fail_json(**repo.result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
