@@ -436,7 +436,8 @@ class _StopWaiting(Exception):
         self.app = app
 
 
-def main():
+def build_argument_spec():
+    """The module options (without the connection options added by GitopsK8sModule)."""
     backoff = dict(
         duration=dict(type="str", default="5s"),
         factor=dict(type="int", default=2),
@@ -476,6 +477,11 @@ def main():
         refresh=dict(type="str", choices=["none", "normal", "hard"], default="none"),
         sync=dict(type="bool", default=False),
     )
+    return argument_spec
+
+
+def main():
+    argument_spec = build_argument_spec()
     module = GitopsK8sModule(
         argument_spec=argument_spec,
         supports_check_mode=True,

@@ -308,7 +308,8 @@ class RbacManager(object):
         }
 
 
-def main():
+def build_argument_spec():
+    """The module options (without the connection options added by GitopsK8sModule)."""
     policy_options = dict(
         subject=dict(type="str"),
         resource=dict(type="str"),
@@ -326,6 +327,11 @@ def main():
         scopes=dict(type="list", elements="str"),
         match_mode=dict(type="str", choices=["glob", "regex"]),
     )
+    return argument_spec
+
+
+def main():
+    argument_spec = build_argument_spec()
     module = GitopsK8sModule(argument_spec=argument_spec, supports_check_mode=True)
     try:
         result = RbacManager(module).run()

@@ -1,0 +1,390 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gitops.bootstrap contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: argocd_project
+short_description: Manage an Argo CD AppProject
+version_added: 0.1.0
+description:
+  - Creates, updates or deletes an Argo CD C(AppProject) with server-side apply.
+  - Least privilege by default; nothing is widened for you. O(source_repos) and O(destinations)
+    default to empty lists, which allow nothing; an empty list stays empty and no C(*) is ever
+    added. Write C(*) yourself where you mean it.
+  - Role policies are checked offline the way Argo CD checks them (six fields, subject
+    C(proj:<project>:<role>), a project-scoped resource, a known action, an object under
+    C(<project>/), C(allow) or C(deny)), and every problem is reported at once.
+  - JWT tokens that Argo CD issued for a role are kept when the role is updated, so re-running the
+    module never revokes tokens.
+author:
+  - gitops.bootstrap contributors
+extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
+  - gitops.bootstrap.attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - The change is computed by a server-side dry run.
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+options:
+  name:
+    description: Name of the AppProject.
+    type: str
+    required: true
+  namespace:
+    description: Namespace where Argo CD is installed.
+    type: str
+    default: argocd
+  state:
+    description: Whether the project should exist.
+    type: str
+    choices: [present, absent]
+    default: present
+  description:
+    description: Description shown in Argo CD.
+    type: str
+  source_repos:
+    description: Repository URLs (globs, C(!) to negate) applications of this project may use. Empty allows none.
+    type: list
+    elements: str
+    default: []
+  destinations:
+    description: Clusters and namespaces applications may deploy to. Empty allows none.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      server:
+        description: API server URL (glob).
+        type: str
+      name:
+        description: Cluster name as registered in Argo CD (glob).
+        type: str
+      namespace:
+        description: Namespace (glob).
+        type: str
+  cluster_resource_whitelist:
+    description:
+      - Cluster-scoped kinds applications may manage. Not set or empty means none.
+    type: list
+    elements: dict
+    suboptions:
+      group:
+        description: API group (V('') for the core group).
+        type: str
+        required: true
+      kind:
+        description: Kind.
+        type: str
+        required: true
+  cluster_resource_blacklist:
+    description: Cluster-scoped kinds applications may not manage.
+    type: list
+    elements: dict
+    suboptions:
+      group:
+        description: API group.
+        type: str
+        required: true
+      kind:
+        description: Kind.
+        type: str
+        required: true
+  namespace_resource_whitelist:
+    description:
+      - Namespaced kinds applications may manage. Not set means all (Argo CD's rule); an empty list means none.
+    type: list
+    elements: dict
+    suboptions:
+      group:
+        description: API group.
+        type: str
+        required: true
+      kind:
+        description: Kind.
+        type: str
+        required: true
+  namespace_resource_blacklist:
+    description: Namespaced kinds applications may not manage.
+    type: list
+    elements: dict
+    suboptions:
+      group:
+        description: API group.
+        type: str
+        required: true
+      kind:
+        description: Kind.
+        type: str
+        required: true
+  roles:
+    description: Project roles.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: Role name (letters, digits, C(-), C(_)).
+        type: str
+        required: true
+      description:
+        description: Role description.
+        type: str
+      policies:
+        description: Policy lines C(p, proj:<project>:<role>, <resource>, <action>, <project>/<object>, allow|deny).
+        type: list
+        elements: str
+        default: []
+      groups:
+        description: SSO groups bound to the role.
+        type: list
+        elements: str
+        default: []
+  source_namespaces:
+    description: Namespaces where Applications of this project may live (apps in any namespace).
+    type: list
+    elements: str
+  orphaned_resources:
+    description: Orphaned resource monitoring, as in the AppProject spec (C(warn), C(ignore)).
+    type: dict
+  sync_windows:
+    description: Sync windows as in the AppProject spec (C(kind), C(schedule), C(duration), C(applications), C(namespaces), C(clusters), C(manualSync)).
+    type: list
+    elements: dict
+notes:
+  - The C(default) project exists in every installation; manage it with this module to lock it down
+    (O(source_repos=[]), O(destinations=[])). Argo CD refuses to delete it.
+seealso:
+  - module: gitops.bootstrap.argocd_application
+  - module: gitops.bootstrap.argocd_rbac
+"""
+
+EXAMPLES = r"""
+---
+- name: Lock down the default project
+  gitops.bootstrap.argocd_project:
+    name: default
+    source_repos: []
+    destinations: []
+    namespace_resource_blacklist:
+      - {group: "*", kind: "*"}
+
+- name: A team project with explicit repositories, destinations and kinds
+  gitops.bootstrap.argocd_project:
+    name: team-a
+    description: Team A workloads
+    source_repos: [https://git.example.com/team-a/*]
+    destinations:
+      - {server: https://kubernetes.default.svc, namespace: team-a-*}
+    cluster_resource_whitelist: []
+    namespace_resource_blacklist:
+      - {group: "", kind: ResourceQuota}
+      - {group: networking.k8s.io, kind: NetworkPolicy}
+    roles:
+      - name: deployer
+        description: CI may sync team-a applications
+        policies:
+          - p, proj:team-a:deployer, applications, sync, team-a/*, allow
+        groups: [my-org:team-a]
+"""
+
+RETURN = r"""
+project:
+  description: The AppProject after the run, without server-owned fields and status.
+  returned: success
+  type: dict
+"""
+
+from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import (
+    GitopsK8sError,
+    GitopsK8sModule,
+    clean_object,
+)
+from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import (
+    API_VERSION,
+    FIELD_MANAGER,
+    ArgoCDValidationError,
+    check_errors,
+    dns1123_label_error,
+    dns1123_subdomain_error,
+    drop_none,
+    object_as_text,
+    project_role_errors,
+    sync_window_errors,
+)
+
+KIND = "AppProject"
+
+
+def _kinds(items):
+    if items is None:
+        return None
+    return [{"group": i.get("group") or "", "kind": i["kind"]} for i in items]
+
+
+class ProjectManager(object):
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.name = self.params["name"]
+        self.namespace = self.params["namespace"]
+        self.ref = "AppProject %s/%s" % (self.namespace, self.name)
+
+    def desired_spec(self):
+        p = self.params
+        errors = [dns1123_subdomain_error(self.name, "project name"), dns1123_label_error(self.namespace, "namespace")]
+        spec = {"sourceRepos": list(p["source_repos"] or [])}
+        destinations = []
+        for index, dest in enumerate(p["destinations"] or []):
+            dest = drop_none(dest)
+            if not dest.get("server") and not dest.get("name"):
+                errors.append("destinations[%d] needs server or name (use '*' to mean any cluster)." % index)
+            destinations.append(dest)
+        spec["destinations"] = destinations
+        seen = set()
+        for repo in spec["sourceRepos"]:
+            if not repo:
+                errors.append("source_repos contains an empty entry.")
+            if repo in seen:
+                errors.append("source repository %r is listed twice." % repo)
+            seen.add(repo)
+        if p.get("description") is not None:
+            spec["description"] = p["description"]
+        for option, field in (
+            ("cluster_resource_whitelist", "clusterResourceWhitelist"),
+            ("cluster_resource_blacklist", "clusterResourceBlacklist"),
+            ("namespace_resource_whitelist", "namespaceResourceWhitelist"),
+            ("namespace_resource_blacklist", "namespaceResourceBlacklist"),
+        ):
+            if p.get(option) is not None:
+                spec[field] = _kinds(p[option])
+        if p.get("roles") is not None:
+            roles = []
+            names = set()
+            for role in p["roles"]:
+                errors.extend(project_role_errors(self.name, role))
+                if role["name"] in names:
+                    errors.append("role %s is defined twice." % role["name"])
+                names.add(role["name"])
+                entry = {"name": role["name"], "policies": list(role.get("policies") or []), "groups": list(role.get("groups") or [])}
+                if role.get("description") is not None:
+                    entry["description"] = role["description"]
+                roles.append(entry)
+            spec["roles"] = roles
+        if p.get("source_namespaces") is not None:
+            spec["sourceNamespaces"] = list(p["source_namespaces"])
+        if p.get("orphaned_resources") is not None:
+            spec["orphanedResources"] = p["orphaned_resources"]
+        if p.get("sync_windows") is not None:
+            for index, window in enumerate(p["sync_windows"]):
+                errors.extend(sync_window_errors(window, index))
+            spec["syncWindows"] = p["sync_windows"]
+        check_errors(errors, "%s is invalid" % self.ref)
+        return spec
+
+    def run(self):
+        if self.params["state"] == "absent":
+            return self.absent()
+        spec = self.desired_spec()
+        live = self.module.get(KIND, API_VERSION, self.name, self.namespace)
+        if live and spec.get("roles"):
+            # Keep tokens Argo CD issued for a role; dropping them would revoke them.
+            live_roles = dict((r.get("name"), r) for r in ((live.get("spec") or {}).get("roles") or []))
+            for role in spec["roles"]:
+                tokens = (live_roles.get(role["name"]) or {}).get("jwtTokens")
+                if tokens:
+                    role["jwtTokens"] = tokens
+        definition = {
+            "apiVersion": API_VERSION,
+            "kind": KIND,
+            "metadata": {"name": self.name, "namespace": self.namespace},
+            "spec": spec,
+        }
+        changed, before, after = self.module.apply(definition, field_manager=FIELD_MANAGER)
+        result = {"changed": changed, "project": after}
+        if self.module._diff:
+            result["diff"] = self.diff(before, after)
+        return result
+
+    def absent(self):
+        errors = [dns1123_subdomain_error(self.name, "project name")]
+        check_errors(errors, "%s is invalid" % self.ref)
+        if self.name == "default":
+            raise ArgoCDValidationError(
+                "The default project cannot be deleted (Argo CD recreates it). Lock it down instead: "
+                "state=present with source_repos=[] and destinations=[]."
+            )
+        before = self.module.delete(KIND, API_VERSION, self.name, self.namespace)
+        result = {"changed": before is not None, "project": None}
+        if self.module._diff:
+            result["diff"] = self.diff(before, None)
+        return result
+
+    def diff(self, before, after):
+        return {
+            "before": object_as_text(clean_object(before)),
+            "after": object_as_text(clean_object(after)),
+            "before_header": self.ref + " (before)",
+            "after_header": self.ref + " (after)",
+        }
+
+
+def build_argument_spec():
+    """The module options (without the connection options added by GitopsK8sModule)."""
+    kind_options = dict(group=dict(type="str", required=True), kind=dict(type="str", required=True))
+    argument_spec = dict(
+        name=dict(type="str", required=True),
+        namespace=dict(type="str", default="argocd"),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        description=dict(type="str"),
+        source_repos=dict(type="list", elements="str", default=[]),
+        destinations=dict(
+            type="list",
+            elements="dict",
+            default=[],
+            options=dict(server=dict(type="str"), name=dict(type="str"), namespace=dict(type="str")),
+        ),
+        cluster_resource_whitelist=dict(type="list", elements="dict", options=kind_options),
+        cluster_resource_blacklist=dict(type="list", elements="dict", options=kind_options),
+        namespace_resource_whitelist=dict(type="list", elements="dict", options=kind_options),
+        namespace_resource_blacklist=dict(type="list", elements="dict", options=kind_options),
+        roles=dict(
+            type="list",
+            elements="dict",
+            options=dict(
+                name=dict(type="str", required=True),
+                description=dict(type="str"),
+                policies=dict(type="list", elements="str", default=[]),
+                groups=dict(type="list", elements="str", default=[]),
+            ),
+        ),
+        source_namespaces=dict(type="list", elements="str"),
+        orphaned_resources=dict(type="dict"),
+        sync_windows=dict(type="list", elements="dict"),
+    )
+    return argument_spec
+
+
+def main():
+    argument_spec = build_argument_spec()
+    module = GitopsK8sModule(argument_spec=argument_spec, supports_check_mode=True)
+    try:
+        result = ProjectManager(module).run()
+    except ArgoCDValidationError as exc:
+        module.fail_json(msg=exc.msg)
+    except GitopsK8sError as exc:
+        module.fail(exc)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
