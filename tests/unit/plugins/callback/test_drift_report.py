@@ -1,0 +1,50 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gitops.bootstrap contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+
+from ansible_collections.gitops.bootstrap.plugins.callback import drift_report
+
+
+def test_secret_values_are_masked_at_any_depth():
+    diff = {"items": [{"kind": "Secret", "data": {"password": "c2VjcmV0"}, "metadata": {"name": "repo"}}]}
+    masked = drift_report._mask(diff)
+    assert masked["items"][0]["data"] == {"password": drift_report.MASK}
+    assert "c2VjcmV0" not in json.dumps(masked)
+
+
+def test_non_secret_data_is_kept():
+    cm = {"kind": "ConfigMap", "data": {"url": "https://argocd.example"}}
+    assert drift_report._mask(cm) == cm
+
+
+def test_changed_fields_lists_dotted_paths():
+    before = {"spec": {"replicas": 0, "template": {"a": 1}}, "data": {"k": "v"}}
+    after = {"spec": {"replicas": 1, "template": {"a": 1}}, "data": {"k": "v", "n": "x"}}
+    assert drift_report._changed_fields(before, after) == ["data.n", "spec.replicas"]
+
+
+def test_object_name_is_taken_from_the_result():
+    res = {"result": {"kind": "ConfigMap", "metadata": {"name": "argocd-cm", "namespace": "argocd"}}}
+    assert drift_report._object_of(res) == "ConfigMap argocd/argocd-cm"
+    assert drift_report._object_of({"path": "clusters/dev/README.md"}) == "file clusters/dev/README.md"
+    assert drift_report._object_of({}) is None
+
+
+def test_report_is_written_with_drift_per_host(tmp_path):
+    cb = drift_report.CallbackModule()
+    cb.path = str(tmp_path / "report")
+    cb.hosts.update(["dev", "prod"])
+    cb.drift["dev"] = [cb._entry("Argo CD config", {"diff": {"before": {"data": {"a": "1"}}, "after": {"data": {"a": "2"}}}})]
+    cb._write()
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["clusters"]["dev"]["drifted"] is True
+    assert report["clusters"]["dev"]["changes"][0]["fields"] == ["data.a"]
+    assert report["clusters"]["prod"] == {"drifted": False, "changes": []}
+    md = (tmp_path / "report.md").read_text()
+    assert "## dev: drift found" in md and "## prod: no drift" in md
