@@ -277,11 +277,12 @@ def build_application(params):
     limit = retry.get("limit", 5)
     if limit is None:
         limit = 5
+    factor = backoff.get("factor")
     policy["retry"] = {
-        "limit": int(limit),
+        "limit": limit,
         "backoff": {
             "duration": str(backoff.get("duration") or "5s"),
-            "factor": int(backoff.get("factor") or 2),
+            "factor": 2 if factor is None else factor,
             "maxDuration": str(backoff.get("max_duration") or "3m"),
         },
     }

@@ -198,12 +198,17 @@ def detect_version(components):
     return None, None
 
 
-def main():
-    argument_spec = dict(
+def build_argument_spec():
+    """The module options (without the connection options added by GitopsK8sModule)."""
+    return dict(
         namespace=dict(type="str", default="argocd"),
         applications=dict(type="bool", default=True),
         app_names=dict(type="list", elements="str"),
     )
+
+
+def main():
+    argument_spec = build_argument_spec()
     module = GitopsK8sModule(argument_spec=argument_spec, supports_check_mode=True)
     namespace = module.params["namespace"]
     try:

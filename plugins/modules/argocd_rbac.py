@@ -18,7 +18,7 @@ description:
   - C(p) policy lines come from O(policies), C(g) group bindings from O(groups). Lines are
     de-duplicated and sorted, so the result does not depend on the order of the input.
   - Validates offline before any API call, and refuses the whole input with a message naming each
-    bad line, when a line would be silently wrong in Argo CD: an empty or comma-containing field,
+    bad line, when a line would be silently wrong in Argo CD, that is for an empty or comma-containing field,
     a resource or action Argo CD (v3) does not know, an effect other than C(allow)/C(deny), an
     application object without a project part, or a group bound to a role that nothing defines
     (C(role:admin) and C(role:readonly) are built in; roles defined in other C(policy.*.csv) keys

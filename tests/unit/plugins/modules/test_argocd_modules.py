@@ -1,0 +1,322 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gitops.bootstrap contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Offline tests of the argocd_* modules: documentation against argument specs, option names
+against the connection options, and the managers' diff and ownership logic with a fake API.
+
+Behaviour against a real API server is in tests/integration/test_argocd_modules.py.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import copy
+import importlib
+
+import pytest
+import yaml
+
+from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
+from ansible_collections.gitops.bootstrap.plugins.module_utils import _argocd as A
+from ansible_collections.gitops.bootstrap.plugins.modules import argocd_rbac, argocd_repository, argocd_application
+
+MODULES = ["argocd_application", "argocd_info", "argocd_project", "argocd_rbac", "argocd_repository"]
+
+
+def load(name):
+    return importlib.import_module("ansible_collections.gitops.bootstrap.plugins.modules." + name)
+
+
+# ---------------------------------------------------------------------------- docs and specs
+@pytest.mark.parametrize("name", MODULES)
+def test_options_do_not_shadow_connection_options(name):
+    spec = load(name).build_argument_spec()
+    names = set(spec)
+    for option in spec.values():
+        names.update(option.get("aliases") or [])
+    auth = set(AUTH_ARG_SPEC)
+    for option in AUTH_ARG_SPEC.values():
+        auth.update(option.get("aliases") or [])
+    assert not names & auth, "options %s would replace kubernetes.core connection options" % sorted(names & auth)
+
+
+def _compare(doc_options, spec, where):
+    assert set(doc_options) == set(spec), "%s: documented %s, argument spec %s" % (where, sorted(doc_options), sorted(spec))
+    for key, option in spec.items():
+        doc = doc_options[key]
+        assert doc.get("type", "str") == option.get("type", "str"), "%s.%s type" % (where, key)
+        assert doc.get("default") == option.get("default"), "%s.%s default: doc %r, spec %r" % (where, key, doc.get("default"), option.get("default"))
+        assert bool(doc.get("required", False)) == bool(option.get("required", False)), "%s.%s required" % (where, key)
+        assert doc.get("choices") == option.get("choices"), "%s.%s choices" % (where, key)
+        assert doc.get("elements") == option.get("elements"), "%s.%s elements" % (where, key)
+        assert bool(option.get("no_log")) == bool(doc.get("no_log", option.get("no_log", False)))
+        if option.get("options"):
+            _compare(doc.get("suboptions") or {}, option["options"], "%s.%s" % (where, key))
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_documentation_matches_argument_spec(name):
+    module = load(name)
+    doc = yaml.safe_load(module.DOCUMENTATION)
+    assert doc["module"] == name
+    _compare(doc.get("options") or {}, module.build_argument_spec(), name)
+    assert yaml.safe_load(module.EXAMPLES)
+    assert yaml.safe_load(module.RETURN)
+    assert "kubernetes.core.k8s_auth_options" in doc["extends_documentation_fragment"]
+
+
+def test_secret_options_are_no_log():
+    spec = argocd_repository.build_argument_spec()
+    for key in ("repo_password", "ssh_private_key", "tls_client_cert_key", "github_app_private_key"):
+        assert spec[key].get("no_log") is True
+
+
+# ---------------------------------------------------------------------------- fake API
+class FakeInstance(object):
+    def __init__(self, obj):
+        self.obj = obj
+
+    def to_dict(self):
+        return copy.deepcopy(self.obj)
+
+
+class FakeResource(object):
+    def __init__(self, api, kind):
+        self.api = api
+        self.kind = kind
+
+    def patch(self, body, name, namespace, **params):
+        self.api.calls.append(("patch", self.kind, name, body, params))
+        obj = copy.deepcopy(self.api.objects[(self.kind, namespace, name)])
+        for key, value in body.get("data", {}).items():
+            if value is None:
+                obj["data"].pop(key, None)
+            else:
+                obj["data"][key] = value
+        if not params.get("dry_run"):
+            self.api.objects[(self.kind, namespace, name)] = obj
+        return FakeInstance(obj)
+
+
+class FakeModule(object):
+    """Enough of GitopsK8sModule for the managers: an in-memory store with apply semantics
+    close to server-side apply for ConfigMap/Secret data (keys of one field manager)."""
+
+    def __init__(self, params, objects=None, check_mode=False, diff=True):
+        self.params = params
+        self.check_mode = check_mode
+        self._diff = diff
+        self.objects = objects or {}
+        self.calls = []
+        self.owners = {}
+
+    def get(self, kind, api_version, name, namespace=None):
+        obj = self.objects.get((kind, namespace, name))
+        return copy.deepcopy(obj) if obj is not None else None
+
+    def resource(self, kind, api_version):
+        return FakeResource(self, kind)
+
+    def apply(self, definition, field_manager=A.FIELD_MANAGER):
+        self.calls.append(("apply", definition["kind"], definition["metadata"]["name"], copy.deepcopy(definition), field_manager))
+        key = (definition["kind"], definition["metadata"].get("namespace"), definition["metadata"]["name"])
+        before = copy.deepcopy(self.objects.get(key))
+        after = copy.deepcopy(before) if before else {"apiVersion": definition["apiVersion"], "kind": definition["kind"], "metadata": {}}
+        after["metadata"].update(copy.deepcopy(definition["metadata"]))
+        data = after.setdefault("data", {})
+        owned = self.owners.get((key, field_manager), set())
+        for gone in owned - set(definition.get("data", {})):
+            data.pop(gone, None)
+        data.update(definition.get("data", {}))
+        if not self.check_mode:
+            self.owners[(key, field_manager)] = set(definition.get("data", {}))
+            self.objects[key] = after
+        return before != after, before, after
+
+    def delete(self, kind, api_version, name, namespace=None):
+        obj = self.objects.get((kind, namespace, name))
+        if obj is not None and not self.check_mode:
+            del self.objects[(kind, namespace, name)]
+        return obj
+
+
+def rbac_params(**overrides):
+    params = dict(namespace="argocd", state="present", policy_name=None, policies=[], groups=[], policy_default=None, scopes=None, match_mode=None)
+    params.update(overrides)
+    return params
+
+
+def rbac_cm(data):
+    return {("ConfigMap", "argocd", "argocd-rbac-cm"): {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "argocd-rbac-cm", "namespace": "argocd"}, "data": data}}
+
+
+# ---------------------------------------------------------------------------- argocd_rbac
+def test_rbac_main_policy_owns_its_settings_and_keeps_other_keys():
+    module = FakeModule(rbac_params(groups=[{"group": "org:a", "role": "role:readonly"}]), rbac_cm({"policy.team.csv": "p, role:x, logs, get, */*, allow\n"}))
+    result = argocd_rbac.RbacManager(module).run()
+    data = module.objects[("ConfigMap", "argocd", "argocd-rbac-cm")]["data"]
+    assert data == {
+        "policy.team.csv": "p, role:x, logs, get, */*, allow\n",
+        "policy.csv": "g, org:a, role:readonly\n",
+        "policy.default": "",
+        "scopes": "[groups]",
+        "policy.matchMode": "glob",
+    }
+    assert result["changed"] is True
+    assert "+  g, org:a, role:readonly" not in result["diff"]["before"]
+    assert "g, org:a, role:readonly" in result["diff"]["after"]
+    assert module.calls[0][4] == "gitops.bootstrap/argocd-rbac-cm/policy.csv"
+    again = argocd_rbac.RbacManager(module).run()
+    assert again["changed"] is False
+
+
+def test_rbac_named_policy_manages_only_its_key_and_sees_roles_of_other_keys():
+    module = FakeModule(
+        rbac_params(policy_name="auditors", groups=[{"group": "org:auditors", "role": "role:audit"}]),
+        rbac_cm({"policy.csv": "p, role:audit, logs, get, */*, allow\n", "policy.default": "role:readonly"}),
+    )
+    result = argocd_rbac.RbacManager(module).run()
+    apply_call = [c for c in module.calls if c[0] == "apply"][0]
+    assert apply_call[3]["data"] == {"policy.auditors.csv": "g, org:auditors, role:audit\n"}
+    assert apply_call[4] == "gitops.bootstrap/argocd-rbac-cm/policy.auditors.csv"
+    assert result["key"] == "policy.auditors.csv"
+    assert module.objects[("ConfigMap", "argocd", "argocd-rbac-cm")]["data"]["policy.default"] == "role:readonly"
+
+
+def test_rbac_undefined_role_fails_before_writing():
+    module = FakeModule(rbac_params(groups=[{"group": "org:x", "role": "role:nobody"}]), rbac_cm({}))
+    with pytest.raises(A.ArgoCDValidationError) as info:
+        argocd_rbac.RbacManager(module).run()
+    assert "role:nobody" in info.value.msg
+    assert not [c for c in module.calls if c[0] == "apply"]
+
+
+def test_rbac_bad_line_fails_before_any_api_call():
+    class NoApi(FakeModule):
+        def get(self, *args, **kwargs):
+            raise AssertionError("the API must not be called for invalid input")
+
+    module = NoApi(rbac_params(policies=[{"subject": "role:a", "resource": "apps", "action": "get", "object": "*", "effect": "allow"}]))
+    with pytest.raises(A.ArgoCDValidationError) as info:
+        argocd_rbac.RbacManager(module).run()
+    assert "'p, role:a, apps, get, *, allow'" in info.value.msg
+
+
+def test_rbac_default_must_be_a_defined_role():
+    module = FakeModule(rbac_params(policy_default="role:ghost"), rbac_cm({}))
+    with pytest.raises(A.ArgoCDValidationError) as info:
+        argocd_rbac.RbacManager(module).run()
+    assert "policy_default 'role:ghost'" in info.value.msg
+
+
+def test_rbac_absent_removes_only_owned_keys():
+    module = FakeModule(rbac_params(state="absent", policy_name="auditors"), rbac_cm({"policy.csv": "x", "policy.auditors.csv": "y", "policy.default": ""}))
+    result = argocd_rbac.RbacManager(module).run()
+    assert result["changed"] is True
+    assert module.objects[("ConfigMap", "argocd", "argocd-rbac-cm")]["data"] == {"policy.csv": "x", "policy.default": ""}
+    assert argocd_rbac.RbacManager(module).run()["changed"] is False
+
+
+def test_rbac_absent_in_check_mode_changes_nothing():
+    module = FakeModule(rbac_params(state="absent"), rbac_cm({"policy.csv": "x"}), check_mode=True)
+    result = argocd_rbac.RbacManager(module).run()
+    assert result["changed"] is True
+    assert module.objects[("ConfigMap", "argocd", "argocd-rbac-cm")]["data"] == {"policy.csv": "x"}
+    assert module.calls[-1][4]["dry_run"] == "All"
+
+
+# ---------------------------------------------------------------------------- argocd_repository
+def repo_params(**overrides):
+    spec = argocd_repository.build_argument_spec()
+    params = dict((k, v.get("default")) for k, v in spec.items())
+    params.update(name="repo-infra", url="https://git.example.com/infra.git")
+    params.update(overrides)
+    return params
+
+
+KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nc2VjcmV0LWtleS1tYXRlcmlhbA==\n-----END OPENSSH PRIVATE KEY-----\n"
+
+
+@pytest.mark.parametrize(
+    "overrides,fragment",
+    [
+        ({"ssh_private_key": KEY}, "ssh_private_key needs an SSH URL"),
+        ({"url": "git@h:x.git", "ssh_private_key": "not a key"}, "does not look like a private key"),
+        ({"url": "git@h:x.git", "repo_username": "u", "repo_password": "p"}, "is an SSH URL"),
+        ({"known_hosts": ["h AAAA"]}, "at least three fields"),
+        ({"repo_ca_cert": "hello"}, "does not look like a PEM certificate"),
+        ({"url": None}, "url is required"),
+        ({"repo_proxy": "proxy:3128"}, "must be an http:// or https:// URL"),
+        ({"repo_type": "helm", "url": "git@h:x.git", "ssh_private_key": KEY}, "repo_type=helm"),
+    ],
+)
+def test_repository_bad_input(overrides, fragment):
+    module = FakeModule(repo_params(**overrides))
+    with pytest.raises(A.ArgoCDValidationError) as info:
+        argocd_repository.RepositoryManager(module).validate()
+    assert fragment in info.value.msg
+    assert "c2VjcmV0" not in info.value.msg and "secret-key" not in info.value.msg
+
+
+def test_repository_secret_shape_and_masked_diff_detects_changed_secret():
+    module = FakeModule(repo_params(repo_username="bot", repo_password="first-token"))
+    first = argocd_repository.RepositoryManager(module).run()
+    secret = module.objects[("Secret", "argocd", "repo-infra")]
+    assert secret["metadata"]["labels"] == {"argocd.argoproj.io/secret-type": "repository"}
+    assert base64.b64decode(secret["data"]["password"]).decode() == "first-token"
+    assert first["repository"]["data"]["password"] == A.MASK
+    assert argocd_repository.RepositoryManager(module).run()["changed"] is False
+
+    module.params["repo_password"] = "second-token"
+    second = argocd_repository.RepositoryManager(module).run()
+    assert second["changed"] is True
+    text = repr(second)
+    for value in ("first-token", "second-token", base64.b64encode(b"first-token").decode(), base64.b64encode(b"second-token").decode()):
+        assert value not in text
+    diff = second["diff"][0]
+    assert "password: <hidden>" in diff["before"] and "password: <hidden, changed>" in diff["after"]
+
+
+def test_repository_known_hosts_only_adds_lines():
+    existing = {("ConfigMap", "argocd", "argocd-ssh-known-hosts-cm"): {
+        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "argocd-ssh-known-hosts-cm", "namespace": "argocd"},
+        "data": {"ssh_known_hosts": "github.com ssh-ed25519 AAAA\n"}}}
+    line = "git.example.com ssh-ed25519 BBBB"
+    module = FakeModule(repo_params(url="git@git.example.com:infra.git", ssh_private_key=KEY, known_hosts=[line]), existing)
+    result = argocd_repository.RepositoryManager(module).run()
+    assert result["known_hosts_added"] == [line]
+    assert module.objects[("ConfigMap", "argocd", "argocd-ssh-known-hosts-cm")]["data"]["ssh_known_hosts"] == "github.com ssh-ed25519 AAAA\n" + line + "\n"
+    assert not result.get("warnings")
+    module.calls = []
+    again = argocd_repository.RepositoryManager(module).run()
+    assert again["changed"] is False and again["known_hosts_added"] == []
+    assert [c[2] for c in module.calls if c[0] == "apply"] == ["repo-infra"]
+
+
+def test_repository_warns_without_host_key():
+    module = FakeModule(repo_params(url="ssh://git@git.example.com:2222/infra.git", ssh_private_key=KEY))
+    result = argocd_repository.RepositoryManager(module).run()
+    assert "No SSH host key for [git.example.com]:2222" in result["warnings"][0]
+
+
+def test_repository_refuses_to_take_over_foreign_secret():
+    foreign = {("Secret", "argocd", "repo-infra"): {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "repo-infra", "namespace": "argocd"}, "data": {}}}
+    module = FakeModule(repo_params(), foreign)
+    with pytest.raises(Exception) as info:
+        argocd_repository.RepositoryManager(module).run()
+    assert "not an Argo CD repository Secret" in str(info.value)
+
+
+# ---------------------------------------------------------------------------- argocd_application
+def test_sync_operation_request():
+    params = dict((k, v.get("default")) for k, v in argocd_application.build_argument_spec().items())
+    params.update(name="demo", sync_policy={"prune": False, "sync_options": ["ServerSideApply=true"]})
+    op = argocd_application.ApplicationManager(FakeModule(params)).sync_operation()
+    assert op == {
+        "operation": {
+            "initiatedBy": {"username": "gitops.bootstrap", "automated": False},
+            "sync": {"syncStrategy": {"hook": {}}, "prune": False, "syncOptions": ["ServerSideApply=true"]},
+        }
+    }
