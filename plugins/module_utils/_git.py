@@ -204,7 +204,7 @@ class Git(object):
         return rc == 0 and os.path.realpath(top.strip()) == os.path.realpath(path)
 
     def status_porcelain(self):
-        return self.out(["status", "--porcelain", "--untracked-files=all"], "reading the work tree status")
+        return self.run(["status", "--porcelain", "--untracked-files=all"], "reading the work tree status")[1].rstrip("\n")
 
     def rev(self, ref):
         rc, out, dummy = self.run(["rev-parse", "--verify", "--quiet", ref + "^{commit}"], "resolving %s" % ref, check=False)

@@ -1,0 +1,95 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gitops.bootstrap contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Run gitops.bootstrap.infra_repo through Ansible the way a user does, and read its result."""
+
+from __future__ import absolute_import, division, print_function
+
+import json
+import os
+import subprocess
+import sys
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ARGOCD_MANIFESTS = os.environ.get("GITOPS_ARGOCD_MANIFESTS", os.path.join(os.path.dirname(REPO_ROOT), "shared", "argocd"))
+CACHE = os.path.expanduser(os.environ.get("GITOPS_BOOTSTRAP_CACHE", "~/.cache/gitops-bootstrap"))
+KUBECTL_DIR = os.path.join(CACHE, "bin", "kubernetes-v1.36.3")
+
+
+def ansible_env():
+    env = dict(os.environ)
+    env.setdefault("ANSIBLE_COLLECTIONS_PATH", os.path.join(REPO_ROOT, ".build", "collections"))
+    env.update({
+        "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
+        "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_LOCALHOST_WARNING": "0",
+        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
+        "ANSIBLE_DEPRECATION_WARNINGS": "0",
+    })
+    return env
+
+
+class Run(object):
+    def __init__(self, result, stdout, stderr):
+        self.result = result
+        self.stdout = stdout
+        self.stderr = stderr
+
+    def __getitem__(self, key):
+        return self.result[key]
+
+    def get(self, key, default=None):
+        return self.result.get(key, default)
+
+    @property
+    def failed(self):
+        return bool(self.result.get("failed"))
+
+
+def run_module(args, check=False, diff=False):
+    """Run the module once on localhost and return its result (also on failure)."""
+    bindir = os.path.dirname(sys.executable)
+    cmd = [
+        os.path.join(bindir, "ansible"), "localhost", "-i", "localhost,", "-c", "local",
+        "-e", "ansible_python_interpreter=%s" % sys.executable,
+        "-m", "gitops.bootstrap.infra_repo", "-a", json.dumps(args),
+    ]
+    if check:
+        cmd.append("--check")
+    if diff:
+        cmd.append("--diff")
+    proc = subprocess.run(cmd, env=ansible_env(), capture_output=True, text=True, timeout=300)
+    try:
+        data = json.loads(proc.stdout)
+        result = data["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    except (ValueError, KeyError, IndexError):
+        raise AssertionError("no module result; rc=%d\nstdout:\n%s\nstderr:\n%s" % (proc.returncode, proc.stdout, proc.stderr))
+    return Run(result, proc.stdout, proc.stderr)
+
+
+def remote_cache(tmp_path, version="v3.5.1"):
+    """A remote-resource cache holding the real upstream install manifest of ``version``, so the
+    generated validation renders clusters/<cluster>/argocd/ offline."""
+    src = os.path.join(ARGOCD_MANIFESTS, version, "install.yaml")
+    if not os.path.exists(src):
+        raise AssertionError("upstream Argo CD manifests not found at %s (set GITOPS_ARGOCD_MANIFESTS)" % src)
+    d = os.path.join(str(tmp_path), "remote-cache")
+    target = os.path.join(d, "raw.githubusercontent.com", "argoproj", "argo-cd", version, "manifests")
+    os.makedirs(target, exist_ok=True)
+    link = os.path.join(target, "install.yaml")
+    if not os.path.exists(link):
+        os.symlink(src, link)
+    return d
+
+
+def run_validate(repo_dir, cache_dir, *extra, env_update=None):
+    """`make validate OFFLINE=1` in a checkout of the scaffolded repository."""
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), KUBECTL_DIR, env.get("PATH", "")])
+    env["GITOPS_REMOTE_CACHE"] = cache_dir
+    env.update(env_update or {})
+    cmd = ["make", "--no-print-directory", "-C", str(repo_dir), "OFFLINE=1", "PYTHON=%s" % sys.executable] + list(extra)
+    if not extra:
+        cmd.append("validate")
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
