@@ -20,11 +20,13 @@ __metaclass__ = type
 import copy
 import fnmatch
 import hashlib
+import os
 import re
 import time
 
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import (
     GitopsK8sError,
+    GitopsK8sModule,
     clean_object,
     describe_exception,
     object_ref,
@@ -92,6 +94,20 @@ class ArgoCDValidationError(Exception):
     def __init__(self, msg):
         super(ArgoCDValidationError, self).__init__(msg)
         self.msg = msg
+
+
+class ArgoCDModule(GitopsK8sModule):
+    """GitopsK8sModule that names a missing kubeconfig file before trying to connect."""
+
+    @property
+    def client(self):
+        path = self.params.get("kubeconfig")
+        if self._client is None and isinstance(path, str) and path and not os.path.exists(os.path.expanduser(path)):
+            raise GitopsK8sError(
+                "The kubeconfig file %s does not exist. Point the kubeconfig option (or K8S_AUTH_KUBECONFIG) at the "
+                "kubeconfig of the cluster that runs Argo CD." % path
+            )
+        return super(ArgoCDModule, self).client
 
 
 # ------------------------------------------------------------------------------ names

@@ -273,10 +273,10 @@ requested:
 
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import (
     GitopsK8sError,
-    GitopsK8sModule,
     clean_object,
 )
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import (
+    ArgoCDModule,
     API_VERSION,
     FIELD_MANAGER,
     REFRESH_ANNOTATION,
@@ -437,7 +437,7 @@ class _StopWaiting(Exception):
 
 
 def build_argument_spec():
-    """The module options (without the connection options added by GitopsK8sModule)."""
+    """The module options (without the connection options added by ArgoCDModule)."""
     backoff = dict(
         duration=dict(type="str", default="5s"),
         factor=dict(type="int", default=2),
@@ -482,7 +482,7 @@ def build_argument_spec():
 
 def main():
     argument_spec = build_argument_spec()
-    module = GitopsK8sModule(
+    module = ArgoCDModule(
         argument_spec=argument_spec,
         supports_check_mode=True,
         mutually_exclusive=[("destination_server", "destination_name")],

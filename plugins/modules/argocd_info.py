@@ -141,9 +141,9 @@ import re
 
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import (
     GitopsK8sError,
-    GitopsK8sModule,
 )
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import (
+    ArgoCDModule,
     API_VERSION,
     CRD_NAMES,
     PART_OF_LABEL,
@@ -199,7 +199,7 @@ def detect_version(components):
 
 
 def build_argument_spec():
-    """The module options (without the connection options added by GitopsK8sModule)."""
+    """The module options (without the connection options added by ArgoCDModule)."""
     return dict(
         namespace=dict(type="str", default="argocd"),
         applications=dict(type="bool", default=True),
@@ -209,7 +209,7 @@ def build_argument_spec():
 
 def main():
     argument_spec = build_argument_spec()
-    module = GitopsK8sModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = ArgoCDModule(argument_spec=argument_spec, supports_check_mode=True)
     namespace = module.params["namespace"]
     try:
         components = []

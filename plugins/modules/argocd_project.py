@@ -206,10 +206,10 @@ project:
 
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import (
     GitopsK8sError,
-    GitopsK8sModule,
     clean_object,
 )
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import (
+    ArgoCDModule,
     API_VERSION,
     FIELD_MANAGER,
     ArgoCDValidationError,
@@ -339,7 +339,7 @@ class ProjectManager(object):
 
 
 def build_argument_spec():
-    """The module options (without the connection options added by GitopsK8sModule)."""
+    """The module options (without the connection options added by ArgoCDModule)."""
     kind_options = dict(group=dict(type="str", required=True), kind=dict(type="str", required=True))
     argument_spec = dict(
         name=dict(type="str", required=True),
@@ -376,7 +376,7 @@ def build_argument_spec():
 
 def main():
     argument_spec = build_argument_spec()
-    module = GitopsK8sModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = ArgoCDModule(argument_spec=argument_spec, supports_check_mode=True)
     try:
         result = ProjectManager(module).run()
     except ArgoCDValidationError as exc:

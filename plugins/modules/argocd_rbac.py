@@ -173,10 +173,10 @@ configmap:
 
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import (
     GitopsK8sError,
-    GitopsK8sModule,
     clean_object,
 )
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import (
+    ArgoCDModule,
     BUILTIN_ROLES,
     PART_OF_LABEL,
     RBAC_CONFIGMAP,
@@ -309,7 +309,7 @@ class RbacManager(object):
 
 
 def build_argument_spec():
-    """The module options (without the connection options added by GitopsK8sModule)."""
+    """The module options (without the connection options added by ArgoCDModule)."""
     policy_options = dict(
         subject=dict(type="str"),
         resource=dict(type="str"),
@@ -332,7 +332,7 @@ def build_argument_spec():
 
 def main():
     argument_spec = build_argument_spec()
-    module = GitopsK8sModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = ArgoCDModule(argument_spec=argument_spec, supports_check_mode=True)
     try:
         result = RbacManager(module).run()
     except ArgoCDValidationError as exc:

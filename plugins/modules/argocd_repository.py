@@ -171,10 +171,10 @@ import base64
 
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import (
     GitopsK8sError,
-    GitopsK8sModule,
     clean_object,
 )
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import (
+    ArgoCDModule,
     KNOWN_HOSTS_CONFIGMAP,
     KNOWN_HOSTS_KEY,
     PART_OF_LABEL,
@@ -382,7 +382,7 @@ class RepositoryManager(object):
 
 
 def build_argument_spec():
-    """The module options (without the connection options added by GitopsK8sModule)."""
+    """The module options (without the connection options added by ArgoCDModule)."""
     argument_spec = dict(
         name=dict(type="str", required=True),
         namespace=dict(type="str", default="argocd"),
@@ -412,7 +412,7 @@ def build_argument_spec():
 
 def main():
     argument_spec = build_argument_spec()
-    module = GitopsK8sModule(
+    module = ArgoCDModule(
         argument_spec=argument_spec,
         supports_check_mode=True,
         required_if=[("state", "present", ("url",))],
