@@ -7,6 +7,7 @@ basic auth through git http-backend, OpenSSH sshd), driven through Ansible."""
 from __future__ import absolute_import, division, print_function
 
 import os
+import time
 
 import pytest
 
@@ -397,3 +398,68 @@ def test_promotion_helper(bare, tmp_path):
     assert '1.27-alpine' in (checkout / "apps/hello/overlays/prod/kustomization.yaml").read_text()
     assert run_validate(checkout, remote_cache(tmp_path)).returncode == 0
 
+
+
+# --------------------------------------------------------------------------- server-side dry-run
+@pytest.fixture(scope="module")
+def dev_cluster():
+    """The local control plane as the dev cluster (cluster name repo1), with Argo CD's CRDs and
+    the namespaces the main branch already created there, as on a dev cluster in sync with main."""
+    import subprocess
+    import sys
+    from infra_repo_helpers import ARGOCD_MANIFESTS, KUBECTL_DIR, REPO_ROOT
+
+    kubeconfig = os.environ.get("GITOPS_TEST_KUBECONFIG")
+    started = False
+    if not kubeconfig:
+        proc = subprocess.run([sys.executable, os.path.join(REPO_ROOT, "hack", "localcluster.py"), "up", "repo1"],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            pytest.fail("could not start the local cluster repo1:\n" + proc.stderr)
+        kubeconfig = proc.stdout.strip().splitlines()[-1]
+        started = True
+    kubectl = [os.path.join(KUBECTL_DIR, "kubectl"), "--kubeconfig", kubeconfig]
+    crds = os.path.join(ARGOCD_MANIFESTS, "v3.5.1", "crds")
+    proc = subprocess.run(kubectl + ["apply", "--server-side", "-f", crds], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    deadline = time.time() + 60
+    while True:
+        proc = subprocess.run(kubectl + ["wait", "--for=condition=Established", "crd", "--all", "--timeout=20s"],
+                              capture_output=True, text=True)
+        if proc.returncode == 0:
+            break
+        assert time.time() < deadline, proc.stderr
+        time.sleep(1)
+    for ns in ("argocd", "hello"):
+        subprocess.run(kubectl + ["create", "namespace", ns], capture_output=True, text=True)
+    yield kubeconfig
+    if started and os.environ.get("GITOPS_KEEP_CLUSTERS") != "1":
+        subprocess.run([sys.executable, os.path.join(REPO_ROOT, "hack", "localcluster.py"), "down", "repo1"],
+                       capture_output=True, text=True)
+
+
+def test_generated_dry_run_against_the_dev_cluster(bare, tmp_path, dev_cluster):
+    run_module(base_args(bare.url))
+    checkout = tmp_path / "checkout"
+    git("clone", "--quiet", bare.url, str(checkout))
+    cache = remote_cache(tmp_path)
+    env = {"KUBECONFIG": dev_cluster}
+    # Every cluster folder, as for the first pull request.
+    full = run_validate(checkout, cache, "dry-run", env_update=env)
+    assert full.returncode == 0, full.stdout + full.stderr
+    assert "ok   clusters/dev1/argocd" in full.stdout and "ok   clusters/dev1:" in full.stdout
+
+    # A change on a branch: only what it touches is sent, and the API server's verdict counts.
+    git("checkout", "--quiet", "-b", "change", cwd=str(checkout))
+    svc = checkout / "apps/hello/base/service.yaml"
+    svc.write_text(svc.read_text().replace("port: 80", "port: 8080"))
+    ok = run_validate(checkout, cache, "dry-run", "BASE=origin/main", env_update=env)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "ok   apps/hello/overlays/dev" in ok.stdout and "clusters/dev1/argocd" not in ok.stdout
+
+    # Valid against the schema (any string), refused by the API server.
+    svc.write_text(svc.read_text().replace("spec:\n", "spec:\n  type: Bogus\n"))
+    assert run_validate(checkout, cache).returncode == 0
+    bad = run_validate(checkout, cache, "dry-run", "BASE=origin/main", env_update=env)
+    assert bad.returncode != 0
+    assert "server-side dry-run of apps/hello/overlays/dev failed" in bad.stdout and "Bogus" in bad.stdout
