@@ -1,0 +1,260 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gitops.bootstrap contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters for the Argo CD install manifests and the settings of the argocd role."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import re
+
+from ansible.errors import AnsibleFilterError
+from ansible.module_utils.six import string_types
+
+from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd_manifests import (
+    FLAVOUR_FILES,
+    ManifestError,
+    find_inline_secrets,
+    render,
+)
+
+try:
+    import yaml
+except ImportError:  # pragma: no cover
+    yaml = None
+
+
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_VERSION = re.compile(r"^v\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$")
+_ACCOUNT = re.compile(r"^[a-zA-Z0-9]([-._a-zA-Z0-9]*[a-zA-Z0-9])?$")
+_SHA256 = re.compile(r"^(sha256:)?[0-9a-f]{64}$")
+
+
+def argocd_manifests(data, namespace="argocd", config_maps=None, known_hosts=None):
+    try:
+        if isinstance(data, string_types):
+            return render(data, namespace, config_maps or {}, known_hosts or [])
+        if isinstance(data, list):
+            return render(data, namespace, config_maps or {}, known_hosts or [])
+    except ManifestError as exc:
+        raise AnsibleFilterError("argocd_manifests: %s" % exc)
+    raise AnsibleFilterError("argocd_manifests: expected the manifest text or a list of objects, got %s" % type(data).__name__)
+
+
+def argocd_inline_secrets(config):
+    """Paths of secret values that are written inline instead of as ``$`` references."""
+    if isinstance(config, string_types):
+        if not config.strip():
+            return []
+        if yaml is None:  # pragma: no cover
+            raise AnsibleFilterError("argocd_inline_secrets needs PyYAML to read a YAML string")
+        try:
+            config = yaml.safe_load(str(config))
+        except yaml.YAMLError as exc:
+            raise AnsibleFilterError("argocd_inline_secrets: the configuration is not valid YAML: %s" % exc)
+    if config is None:
+        return []
+    return find_inline_secrets(config)
+
+
+def _dns_label(value):
+    return isinstance(value, string_types) and len(value) <= 63 and bool(_DNS1123_LABEL.match(value))
+
+
+def argocd_settings_errors(s):
+    """Every problem in the settings of the argocd role that the argument spec cannot express.
+
+    ``s`` is a dict of the role's variables without the ``argocd_`` prefix. Returns a list of
+    messages, each naming the variable and what to do; empty when all is well.
+    """
+    errors = []
+    version = s.get("version")
+    flavour = s.get("flavour")
+    source = s.get("manifest_source") or ""
+    is_url = bool(re.match(r"^https?://", source))
+    known = s.get("known_checksums") or {}
+    extra = s.get("manifest_checksums") or {}
+
+    if not isinstance(version, string_types) or not _VERSION.match(version):
+        errors.append(
+            "argocd_version %r is not a released Argo CD tag; pin one such as v3.5.1 (not 'stable', 'latest' or a branch)." % (version,)
+        )
+    if flavour not in FLAVOUR_FILES:
+        errors.append("argocd_flavour %r is unknown; choose one of %s." % (flavour, ", ".join(sorted(FLAVOUR_FILES))))
+    if not _dns_label(s.get("namespace")):
+        errors.append(
+            "argocd_namespace %r is not a valid namespace name (at most 63 lower-case letters, digits and '-', starting and "
+            "ending with a letter or digit)." % (s.get("namespace"),)
+        )
+    for ver, sums in sorted(extra.items()):
+        if not isinstance(sums, dict):
+            errors.append("argocd_manifest_checksums[%s] must map manifest file names to sha256 checksums." % ver)
+            continue
+        for name, digest in sorted(sums.items()):
+            if not isinstance(digest, string_types) or not _SHA256.match(digest.lower()):
+                errors.append("argocd_manifest_checksums[%s][%s] is not a sha256 checksum (64 hex digits)." % (ver, name))
+    if s.get("verify_checksum", True) and flavour in FLAVOUR_FILES and isinstance(version, string_types):
+        sums = dict(known.get(version) or {})
+        sums.update(extra.get(version) or {})
+        if is_url:
+            missing = [f for f in FLAVOUR_FILES[flavour] if f not in sums]
+            if not sums:
+                errors.append(
+                    "argocd_version %s is not in the table of known versions (%s), so its manifests cannot be verified "
+                    "after download. Choose a known version, or give the sha256 of its files in argocd_manifest_checksums, "
+                    "for example {%s: {%s: <sha256>}}." % (version, ", ".join(sorted(known)), version, FLAVOUR_FILES[flavour][-1])
+                )
+            elif missing:
+                errors.append(
+                    "no checksum is known for %s of argocd_version %s; add it to argocd_manifest_checksums." % (", ".join(missing), version)
+                )
+    if not source:
+        errors.append("argocd_manifest_source is empty; give the upstream URL of the manifests folder or a local path.")
+
+    core = flavour == "core"
+    ingress = s.get("ingress") or {}
+    if ingress.get("enabled"):
+        if core:
+            errors.append("argocd_ingress is enabled, but the core flavour has no argocd-server to expose; disable it or choose another flavour.")
+        if not ingress.get("host"):
+            errors.append("argocd_ingress.host is required when argocd_ingress.enabled is true.")
+    if core and (s.get("oidc") or s.get("dex")):
+        errors.append("argocd_oidc and argocd_dex need the API server, which the core flavour does not run; remove them or choose another flavour.")
+
+    for var, value in (("argocd_oidc", s.get("oidc")), ("argocd_dex", s.get("dex"))):
+        try:
+            inline = argocd_inline_secrets(value)
+        except AnsibleFilterError as exc:
+            errors.append("%s: %s" % (var, exc))
+            continue
+        if inline:
+            errors.append(
+                "%s holds secrets in clear text at %s. A ConfigMap is readable by everyone who can read the namespace: "
+                "put the value into the Secret argocd-secret (or a Secret labelled app.kubernetes.io/part-of: argocd) and "
+                "reference it as '$<key>' or '$<secret>:<key>'." % (var, ", ".join(inline))
+            )
+    for key in ("oidc.config", "dex.config"):
+        value = (s.get("cm") or {}).get(key)
+        if value:
+            try:
+                inline = argocd_inline_secrets(value)
+            except AnsibleFilterError as exc:
+                errors.append("argocd_cm[%s]: %s" % (key, exc))
+                continue
+            if inline:
+                errors.append(
+                    "argocd_cm[%s] holds secrets in clear text at %s; reference them as '$<key>' from argocd-secret instead."
+                    % (key, ", ".join(inline))
+                )
+    if s.get("oidc") and s.get("dex"):
+        errors.append("argocd_oidc and argocd_dex are both set; Argo CD uses one SSO method, choose one.")
+    if s.get("oidc") and not s.get("url"):
+        errors.append("argocd_url (the external URL of Argo CD) is required with argocd_oidc, for the OIDC callback.")
+    if s.get("dex") and not s.get("url"):
+        errors.append("argocd_url (the external URL of Argo CD) is required with argocd_dex, for the Dex callback.")
+
+    seen = set()
+    for account in s.get("accounts") or []:
+        name = account.get("name")
+        if not isinstance(name, string_types) or len(name) > 32 or not _ACCOUNT.match(name):
+            errors.append("argocd_accounts: account name %r must be 1-32 letters, digits, '-', '_' or '.'." % (name,))
+        if name == "admin":
+            errors.append("argocd_accounts: 'admin' is the built-in user; use argocd_admin_enabled for it.")
+        if name in seen:
+            errors.append("argocd_accounts: account %s is listed twice." % name)
+        seen.add(name)
+
+    if (s.get("root_app_enabled") or s.get("self_manage")) and not s.get("infra_repo_url"):
+        errors.append(
+            "argocd_infra_repo_url is required for the root application (argocd_root_app_enabled) and self-management "
+            "(argocd_self_manage); set it to the URL of the infra repository, or turn both off."
+        )
+    if not _dns_label(s.get("cluster_name")):
+        errors.append(
+            "argocd_cluster_name %r must be a DNS-1123 label (lower-case letters, digits and '-'); it names the folder "
+            "clusters/<cluster> of the infra repository." % (s.get("cluster_name"),)
+        )
+    for var in ("root_app_path", "self_manage_path"):
+        path = s.get(var) or ""
+        if path.startswith("/") or ".." in path.split("/"):
+            errors.append("argocd_%s %r must be a path relative to the repository root that does not leave it." % (var, path))
+
+    platform = s.get("platform_project") or {}
+    reserved = set(["default"])
+    if platform.get("enabled", True):
+        reserved.add(platform.get("name") or "platform")
+    names = set()
+    for project in s.get("projects") or []:
+        name = project.get("name")
+        if name in reserved:
+            errors.append("argocd_projects: project %s is managed by the role itself; choose another name." % name)
+        if name in names:
+            errors.append("argocd_projects: project %s is listed twice." % name)
+        names.add(name)
+        for field in ("source_repos", "destinations"):
+            if not project.get(field):
+                errors.append(
+                    "argocd_projects: project %s needs an explicit, non-empty %s list (a team project never gets '*' by default)."
+                    % (name, field)
+                )
+    repo_names = set()
+    for name in s.get("repository_names") or []:
+        if name in repo_names:
+            errors.append("argocd_repositories: repository %s is listed twice." % name)
+        repo_names.add(name)
+    return errors
+
+
+def _plain(value):
+    """Plain dicts, lists and strings (templated values may be subclasses that PyYAML cannot represent)."""
+    return json.loads(json.dumps(value))
+
+
+def _to_yaml(value):
+    if yaml is None:  # pragma: no cover
+        raise AnsibleFilterError("argocd_config_maps needs PyYAML")
+    return yaml.safe_dump(_plain(value), default_flow_style=False, sort_keys=True)
+
+
+def argocd_config_maps(s):
+    """The keys the argocd role sets in argocd-cm and argocd-cmd-params-cm.
+
+    ``s`` is a dict of the role's variables without the ``argocd_`` prefix. Values are the
+    strings Argo CD reads; ``cm`` and ``cmd_params`` are merged last and win.
+    """
+    cm = {
+        "admin.enabled": "true" if s.get("admin_enabled") else "false",
+    }
+    if s.get("reconciliation_timeout"):
+        cm["timeout.reconciliation"] = str(s["reconciliation_timeout"])
+    if s.get("url"):
+        cm["url"] = s["url"]
+    for account in s.get("accounts") or []:
+        caps = account.get("capabilities")
+        if caps is None:
+            caps = ["login"]
+        cm["accounts.%s" % account["name"]] = ", ".join(caps)
+        if account.get("enabled", True) is False:
+            cm["accounts.%s.enabled" % account["name"]] = "false"
+    if s.get("oidc"):
+        cm["oidc.config"] = _to_yaml(s["oidc"])
+    if s.get("dex"):
+        cm["dex.config"] = _to_yaml(s["dex"])
+    for key, value in (s.get("cm") or {}).items():
+        cm[key] = value
+    params = dict(s.get("cmd_params") or {})
+    return {"argocd-cm": cm, "argocd-cmd-params-cm": params}
+
+
+class FilterModule(object):
+    """Argo CD manifest and settings filters."""
+
+    def filters(self):
+        return {
+            "argocd_manifests": argocd_manifests,
+            "argocd_inline_secrets": argocd_inline_secrets,
+            "argocd_settings_errors": argocd_settings_errors,
+            "argocd_config_maps": argocd_config_maps,
+        }
