@@ -463,3 +463,38 @@ def test_generated_dry_run_against_the_dev_cluster(bare, tmp_path, dev_cluster):
     bad = run_validate(checkout, cache, "dry-run", "BASE=origin/main", env_update=env)
     assert bad.returncode != 0
     assert "server-side dry-run of apps/hello/overlays/dev failed" in bad.stdout and "Bogus" in bad.stdout
+
+
+# --------------------------------------------------------------------------- the role
+def test_role_converges_idempotently_and_exposes_the_layout(bare, tmp_path):
+    import json
+    import subprocess
+    import sys
+    from infra_repo_helpers import REPO_ROOT, ansible_env
+
+    play = tmp_path / "play.yml"
+    play.write_text(
+        "---\n- name: Infra repo\n  hosts: localhost\n  gather_facts: false\n  roles:\n    - role: gitops.bootstrap.infra_repo\n"
+        "  post_tasks:\n    - name: Layout\n      ansible.builtin.debug:\n        var: infra_repo_layout\n")
+    extra = json.dumps({"infra_repo_url": bare.url, "infra_repo_cluster": "dev1", "infra_repo_apps": APPS,
+                        "ansible_python_interpreter": sys.executable})
+    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", "-c", "local", "-e", extra, str(play)]
+    env = ansible_env()
+    env["ANSIBLE_ROLES_PATH"] = os.path.join(REPO_ROOT, "roles")
+    runs = []
+    for dummy in range(2):
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        runs.append(json.loads(proc.stdout))
+    assert runs[0]["stats"]["localhost"]["changed"] >= 1
+    assert runs[1]["stats"]["localhost"]["changed"] == 0
+    layout = runs[1]["plays"][0]["tasks"][-1]["hosts"]["localhost"]["infra_repo_layout"]
+    assert layout["root"] == "clusters/dev1" and layout["argocd"] == "clusters/dev1/argocd"
+    assert layout["repo_url"] == bare.url and layout["target_revision"] == "main"
+    assert bare.commit_count() == 1
+
+    bad = subprocess.run(cmd[:-3] + ["-e", json.dumps({"infra_repo_url": bare.url, "infra_repo_cluster": "Bad_Name",
+                                                         "ansible_python_interpreter": sys.executable}), str(play)],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert bad.returncode != 0 and "invalid cluster name 'Bad_Name'" in bad.stdout
+    assert bare.commit_count() == 1

@@ -1,0 +1,19 @@
+# Infra repository bootstrap: module gitops.bootstrap.infra_repo, role infra_repo, and the
+# validation tooling it writes into the generated repository. The tests start real git
+# servers on loopback (file://, git http-backend with basic auth, OpenSSH sshd) and use the
+# local control plane (cluster repo1, or $GITOPS_TEST_KUBECONFIG) for the server-side dry-run.
+
+INFRA_REPO_TESTS := tests/unit/plugins/module_utils/test_layout.py tests/unit/plugins/modules/test_infra_repo.py \
+	tests/integration/test_infra_repo.py
+
+.PHONY: test-infra-repo
+test-infra-repo: venv controlplane
+	@command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || { \
+	  echo "installing openssh-server (sshd for the SSH transport tests)"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "error: sshd is missing; run: sudo apt-get install -y openssh-server" >&2; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server >/dev/null; }
+	@python -c "import kubernetes_validate" 2>/dev/null || \
+	  python -m pip install --quiet --disable-pip-version-check kubernetes-validate==1.37.0
+	python -m pytest -p no:cacheprovider -q $(INFRA_REPO_TESTS)
+
+TEST_TARGETS += test-infra-repo
