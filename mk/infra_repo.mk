@@ -3,7 +3,8 @@
 # servers on loopback (file://, git http-backend with basic auth, OpenSSH sshd) and use the
 # local control plane (cluster repo1, or $GITOPS_TEST_KUBECONFIG) for the server-side dry-run.
 
-INFRA_REPO_TESTS := tests/unit/plugins/module_utils/test_layout.py tests/unit/plugins/modules/test_infra_repo.py \
+INFRA_REPO_TESTS := tests/unit/plugins/module_utils/test_layout.py tests/unit/plugins/module_utils/test_scaffold.py \
+	tests/unit/plugins/module_utils/test_git.py tests/unit/plugins/modules/test_infra_repo.py \
 	tests/integration/test_infra_repo.py
 
 .PHONY: test-infra-repo
