@@ -1,0 +1,1397 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gitops.bootstrap contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Kubernetes RBAC evaluation for gitops.bootstrap.
+
+This module util is PRIVATE to the collection. It can change or be removed at any time;
+do not use it from other collections.
+
+It works on plain dictionaries (the objects as the API server returns them) and needs no
+client, so everything here can be tested offline. It evaluates the RBAC authorizer's rules:
+
+* which bindings apply to a user (name and groups) in a namespace, with the API server's
+  subject matching (a ServiceAccount subject without a namespace in a RoleBinding means the
+  binding's namespace; in a ClusterRoleBinding it matches nobody);
+* whether a rule allows a request (verb, API group, resource or ``*/subresource``,
+  resource name, non-resource URL with a trailing ``*``);
+* ClusterRole aggregation, resolved from the label selectors the way the aggregation
+  controller does it, transitively;
+* per subject (User, Group, ServiceAccount): the effective rules cluster-wide and per
+  namespace, risk findings, and whether a binding grants write access;
+* the lock-down plan: which bindings lose which subjects, the backup of their originals and
+  the prediction of who keeps which access afterwards.
+
+Only RBAC is evaluated. What this cannot see is listed in ``LIMITATIONS`` and returned with
+every audit.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+import hashlib
+import json
+import re
+
+RBAC_GROUP = "rbac.authorization.k8s.io"
+RBAC_API_VERSION = "rbac.authorization.k8s.io/v1"
+DEFAULTS_LABEL = "kubernetes.io/bootstrapping"
+DEFAULTS_LABEL_VALUE = "rbac-defaults"
+SA_PREFIX = "system:serviceaccount:"
+AUTHENTICATED = "system:authenticated"
+MASTERS = "system:masters"
+DEFAULT_SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
+
+LIMITATIONS = [
+    "Members of the group system:masters are allowed every request by the API server ahead of RBAC and any other "
+    "authorizer; RBAC bindings cannot "
+    "grant or revoke that, and who holds such credentials (client certificates) is not visible through the API. "
+    "Grants to system:masters are not counted as findings.",
+    "Only the RBAC authorizer is evaluated. Other authorizers configured on the API server (Node, Webhook, ABAC, "
+    "AlwaysAllow) can allow more than is reported here; the Node authorizer, for one, lets kubelets "
+    "(group system:nodes) read the objects of the pods on their node.",
+    "Group membership is decided by the authenticator (client certificates, OIDC tokens, webhooks); the audit reports "
+    "what is granted to each group name, not who is in the group.",
+    "Everyone who is authenticated is in the group system:authenticated and every ServiceAccount is in "
+    "system:serviceaccounts and system:serviceaccounts:<namespace>; a subject's effective rules include what those "
+    "groups are granted (listed in inherited_groups and implicit_group_grants); its findings list only what is bound "
+    "to the subject itself.",
+    "Admission (validating webhooks and policies, Pod Security) can still refuse a request that RBAC allows.",
+]
+
+WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection", "escalate", "bind", "impersonate", "approve", "sign")
+NON_RESOURCE_WRITE_VERBS = ("post", "put", "patch", "delete")
+READ_VERBS = ("get", "list", "watch")
+
+# Objects that are never stored: creating them asks a question, it changes nothing.
+REVIEW_RESOURCES = frozenset(
+    [
+        ("authorization.k8s.io", "selfsubjectaccessreviews"),
+        ("authorization.k8s.io", "selfsubjectrulesreviews"),
+        ("authorization.k8s.io", "subjectaccessreviews"),
+        ("authorization.k8s.io", "localsubjectaccessreviews"),
+        ("authentication.k8s.io", "tokenreviews"),
+        ("authentication.k8s.io", "selfsubjectreviews"),
+    ]
+)
+
+SEVERITIES = ("critical", "high", "medium", "low")
+SEVERITY_RANK = dict((s, i) for i, s in enumerate(SEVERITIES))
+
+# Risk checks. Each probe is (api_groups, resources, verbs): a rule carries the risk when it grants
+# any of the verbs on any of the resources in any of the groups. A resource ending in "/*" stands for
+# every subresource or extra of that name. `cluster_only` lists resources that only a ClusterRoleBinding
+# can grant (the requests carry no namespace), so they are ignored inside a RoleBinding.
+_WORKLOADS = [
+    ("", ["pods", "replicationcontrollers"]),
+    ("apps", ["deployments", "replicasets", "statefulsets", "daemonsets"]),
+    ("batch", ["jobs", "cronjobs"]),
+]
+_MUTATE = ["create", "update", "patch", "delete", "deletecollection"]
+
+RISKS = [
+    {
+        "id": "cluster_admin",
+        "severity": "critical",
+        "title": "cluster-admin equivalent: every verb on every resource of every API group",
+        "namespace_title": "full control of the namespace: every verb on every resource of every API group",
+        "probes": [],
+    },
+    {
+        "id": "escalate",
+        "severity": "critical",
+        "title": "escalate on roles: can grant itself any permission by editing a role",
+        "probes": [([RBAC_GROUP], ["roles", "clusterroles"], ["escalate"])],
+    },
+    {
+        "id": "bind",
+        "severity": "critical",
+        "title": "bind on roles: can bind roles with permissions it does not hold",
+        "probes": [([RBAC_GROUP], ["roles", "clusterroles"], ["bind"])],
+    },
+    {
+        "id": "impersonate",
+        "severity": "critical",
+        "title": "impersonate: can act as other users, groups or service accounts",
+        "probes": [
+            ([""], ["users", "groups", "serviceaccounts"], ["impersonate"]),
+            (["authentication.k8s.io"], ["userextras/*", "uids"], ["impersonate"]),
+        ],
+    },
+    {
+        "id": "nodes_proxy",
+        "severity": "critical",
+        "title": "nodes/proxy: runs commands in any pod through the kubelet, bypassing audit and admission",
+        "probes": [([""], ["nodes/proxy"], ["get", "create", "update", "patch", "delete"])],
+        "cluster_only": ["nodes/proxy"],
+    },
+    {
+        "id": "admission_webhooks",
+        "severity": "critical",
+        "title": "edits admission webhook or policy configuration: can intercept or disable admission",
+        "probes": [
+            (
+                ["admissionregistration.k8s.io"],
+                [
+                    "validatingwebhookconfigurations",
+                    "mutatingwebhookconfigurations",
+                    "validatingadmissionpolicies",
+                    "validatingadmissionpolicybindings",
+                    "mutatingadmissionpolicies",
+                    "mutatingadmissionpolicybindings",
+                ],
+                _MUTATE,
+            )
+        ],
+        "cluster_only": [
+            "validatingwebhookconfigurations",
+            "mutatingwebhookconfigurations",
+            "validatingadmissionpolicies",
+            "validatingadmissionpolicybindings",
+            "mutatingadmissionpolicies",
+            "mutatingadmissionpolicybindings",
+        ],
+    },
+    {
+        "id": "token_create",
+        "severity": "high",
+        "title": "creates service account tokens (serviceaccounts/token): can act as those service accounts",
+        "probes": [([""], ["serviceaccounts/token"], ["create"])],
+    },
+    {
+        "id": "csr_approval",
+        "severity": "high",
+        "title": "approves certificate signing requests: can issue client certificates",
+        "probes": [
+            (["certificates.k8s.io"], ["certificatesigningrequests/approval"], ["update", "patch"]),
+            (["certificates.k8s.io"], ["signers"], ["approve"]),
+        ],
+        "cluster_only": ["certificatesigningrequests/approval", "signers"],
+    },
+    {
+        "id": "rbac_write",
+        "severity": "high",
+        "title": "writes roles or bindings",
+        "probes": [([RBAC_GROUP], ["roles", "rolebindings", "clusterroles", "clusterrolebindings"], _MUTATE)],
+    },
+    {
+        "id": "pod_exec",
+        "severity": "high",
+        "title": "exec, attach or ephemeral containers in pods: runs commands in running workloads",
+        "probes": [
+            ([""], ["pods/exec", "pods/attach"], ["create", "get"]),
+            ([""], ["pods/ephemeralcontainers"], ["update", "patch"]),
+        ],
+    },
+    {
+        "id": "pod_create",
+        "severity": "high",
+        "title": "creates pods: runs as any service account of the namespace and mounts its secrets",
+        "probes": [([""], ["pods"], ["create"])],
+    },
+    {
+        "id": "secrets_read",
+        "severity": "high",
+        "title": "reads Secrets (get, list or watch)",
+        "probes": [([""], ["secrets"], list(READ_VERBS))],
+    },
+    {
+        "id": "workload_write",
+        "severity": "high",
+        "title": "writes workloads (pods, deployments, statefulsets, daemonsets, jobs, ...)",
+        "probes": [([g], r, _MUTATE) for g, r in _WORKLOADS],
+    },
+    {
+        "id": "persistent_volume_create",
+        "severity": "medium",
+        "title": "creates persistent volumes (hostPath access to nodes)",
+        "probes": [([""], ["persistentvolumes"], ["create"])],
+        "cluster_only": ["persistentvolumes"],
+    },
+    {
+        "id": "wildcard",
+        "severity": "medium",
+        "title": "wildcard (*) in verbs, API groups, resources or non-resource URLs: also covers types added later",
+        "probes": [],
+    },
+]
+RISK_BY_ID = dict((r["id"], r) for r in RISKS)
+# Findings that, bound to a person, amount to changing the cluster (besides plain write verbs).
+WRITE_EQUIVALENT_RISKS = frozenset(["nodes_proxy", "pod_exec"])
+
+
+class RbacInputError(Exception):
+    """Input that cannot be evaluated; the message says what is wrong."""
+
+
+# ------------------------------------------------------------------------------------------ rules
+def _as_list(value):
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return [v for v in value if v is not None]
+    return [value]
+
+
+def normalize_rule(rule):
+    """Return a PolicyRule as a dict with the API's camelCase keys and lists everywhere."""
+    rule = rule or {}
+
+    def pick(camel, snake):
+        if camel in rule:
+            return _as_list(rule.get(camel))
+        return _as_list(rule.get(snake))
+
+    return {
+        "verbs": pick("verbs", "verbs"),
+        "apiGroups": pick("apiGroups", "api_groups"),
+        "resources": pick("resources", "resources"),
+        "resourceNames": pick("resourceNames", "resource_names"),
+        "nonResourceURLs": pick("nonResourceURLs", "non_resource_ur_ls"),
+    }
+
+
+def compact_rule(rule):
+    """A rule without its empty fields, as kubectl shows it."""
+    return dict((k, v) for k, v in rule.items() if v)
+
+
+def rule_key(rule):
+    return (
+        tuple(rule["verbs"]),
+        tuple(rule["apiGroups"]),
+        tuple(rule["resources"]),
+        tuple(rule["resourceNames"]),
+        tuple(rule["nonResourceURLs"]),
+    )
+
+
+def verb_matches(rule, verb):
+    verbs = rule["verbs"]
+    return "*" in verbs or verb in verbs
+
+
+def api_group_matches(rule, group):
+    groups = rule["apiGroups"]
+    return "*" in groups or group in groups
+
+
+def resource_matches(rule, combined, subresource):
+    for res in rule["resources"]:
+        if res == "*" or res == combined:
+            return True
+        if subresource and len(res) == len(subresource) + 2 and res.startswith("*/") and res.endswith(subresource):
+            return True
+    return False
+
+
+def resource_name_matches(rule, name):
+    names = rule["resourceNames"]
+    if not names:
+        return True
+    return name in names
+
+
+def non_resource_url_matches(rule, path):
+    for url in rule["nonResourceURLs"]:
+        if url == "*" or url == path:
+            return True
+        if url.endswith("*") and path.startswith(url.rstrip("*")):
+            return True
+    return False
+
+
+def rule_allows(rule, request):
+    """The RBAC authorizer's test of one rule against one request (see ``Request``)."""
+    if request.non_resource_url is not None:
+        return verb_matches(rule, request.verb) and non_resource_url_matches(rule, request.non_resource_url)
+    combined = request.resource
+    if request.subresource:
+        combined = "%s/%s" % (request.resource, request.subresource)
+    return (
+        verb_matches(rule, request.verb)
+        and api_group_matches(rule, request.api_group)
+        and resource_matches(rule, combined, request.subresource)
+        and resource_name_matches(rule, request.name)
+    )
+
+
+def _probe_resource_matches(rule_resource, probe_resource):
+    if rule_resource == "*" or rule_resource == probe_resource:
+        return True
+    if probe_resource.endswith("/*"):
+        return rule_resource.startswith(probe_resource[:-1])
+    if "/" in probe_resource and rule_resource.startswith("*/"):
+        return probe_resource.split("/", 1)[1] == rule_resource[2:]
+    return False
+
+
+def rule_grants_any(rule, groups, resources, verbs):
+    """True when the rule grants at least one of verbs on one of resources in one of groups."""
+    if not ("*" in rule["verbs"] or any(v in rule["verbs"] for v in verbs)):
+        return False
+    if not ("*" in rule["apiGroups"] or any(g in rule["apiGroups"] for g in groups)):
+        return False
+    for res in rule["resources"]:
+        for probe in resources:
+            if _probe_resource_matches(res, probe):
+                return True
+    return False
+
+
+def rule_is_wildcard(rule):
+    return any("*" in rule[k] for k in ("verbs", "apiGroups", "resources", "nonResourceURLs"))
+
+
+def rule_is_full_control(rule):
+    return "*" in rule["verbs"] and "*" in rule["apiGroups"] and "*" in rule["resources"] and not rule["resourceNames"]
+
+
+def rule_grants_write(rule):
+    """True when the rule grants a verb that changes state (review objects excepted)."""
+    if rule["nonResourceURLs"]:
+        if "*" in rule["verbs"] or any(v in rule["verbs"] for v in NON_RESOURCE_WRITE_VERBS):
+            return True
+    if not rule["resources"]:
+        return False
+    if not ("*" in rule["verbs"] or any(v in rule["verbs"] for v in WRITE_VERBS)):
+        return False
+    if "*" in rule["apiGroups"] or "*" in rule["resources"]:
+        return True
+    for group in rule["apiGroups"]:
+        for res in rule["resources"]:
+            if (group, res.split("/", 1)[0]) not in REVIEW_RESOURCES:
+                return True
+    return False
+
+
+def classify_rules(rules, scope):
+    """Risk ids carried by a list of normalized rules, with the indexes of the rules that carry them.
+
+    ``scope`` is ``cluster`` (granted by a ClusterRoleBinding) or ``namespace`` (granted by a
+    RoleBinding, where cluster-scoped resources do not apply).
+    """
+    found = {}
+    for index, rule in enumerate(rules):
+        if rule_is_full_control(rule):
+            found.setdefault("cluster_admin", []).append(index)
+        if rule_is_wildcard(rule):
+            found.setdefault("wildcard", []).append(index)
+        for risk in RISKS:
+            for groups, resources, verbs in risk["probes"]:
+                if scope == "namespace" and risk.get("cluster_only"):
+                    resources = [r for r in resources if r not in risk["cluster_only"]]
+                    if not resources:
+                        continue
+                if rule_grants_any(rule, groups, resources, verbs):
+                    found.setdefault(risk["id"], []).append(index)
+                    break
+    if "cluster_admin" in found:
+        # Full control implies every other finding; listing them all would only bury it.
+        found = dict((k, v) for k, v in found.items() if k in ("cluster_admin", "wildcard"))
+    return found
+
+
+# ---------------------------------------------------------------------------------- requests
+class Request(object):
+    """The attributes of one request, as a SubjectAccessReview carries them."""
+
+    __slots__ = ("verb", "api_group", "resource", "subresource", "name", "namespace", "non_resource_url")
+
+    def __init__(self, verb, resource=None, api_group="", subresource="", name="", namespace="", non_resource_url=None):
+        if not verb:
+            raise RbacInputError("an access check needs a verb (get, list, create, ...)")
+        if non_resource_url is None and not resource:
+            raise RbacInputError("an access check needs either a resource (deployments, pods, ...) or a non_resource_url (/healthz, ...)")
+        if non_resource_url is not None and resource:
+            raise RbacInputError("an access check takes a resource or a non_resource_url, not both")
+        self.verb = verb
+        self.api_group = api_group or ""
+        self.resource = resource or ""
+        self.subresource = subresource or ""
+        self.name = name or ""
+        self.namespace = namespace or ""
+        self.non_resource_url = non_resource_url
+        if non_resource_url is not None:
+            self.namespace = ""
+
+    @classmethod
+    def from_check(cls, check):
+        return cls(
+            verb=check.get("verb"),
+            resource=check.get("resource"),
+            api_group=check.get("api_group") or "",
+            subresource=check.get("subresource") or "",
+            name=check.get("name") or "",
+            namespace=check.get("namespace") or "",
+            non_resource_url=check.get("non_resource_url"),
+        )
+
+    def describe(self):
+        if self.non_resource_url is not None:
+            return "%s %s" % (self.verb, self.non_resource_url)
+        res = self.resource
+        if self.subresource:
+            res += "/" + self.subresource
+        if self.api_group:
+            res += "." + self.api_group
+        if self.name:
+            res += "/" + self.name
+        where = (" in namespace %s" % self.namespace) if self.namespace else " cluster-wide"
+        return "%s %s%s" % (self.verb, res, where)
+
+    def resource_attributes(self):
+        if self.non_resource_url is not None:
+            return None
+        attrs = {"verb": self.verb, "group": self.api_group, "resource": self.resource}
+        for key, value in (("subresource", self.subresource), ("name", self.name), ("namespace", self.namespace)):
+            if value:
+                attrs[key] = value
+        return attrs
+
+
+class Identity(object):
+    """A user as the authorizer sees it: a name (may be empty) and groups."""
+
+    __slots__ = ("user", "groups")
+
+    def __init__(self, user=None, groups=None):
+        self.user = user or ""
+        self.groups = list(groups or [])
+
+    @classmethod
+    def from_check(cls, check):
+        """Identity of an access check: ``user``, ``groups`` or ``service_account`` (``namespace/name``).
+
+        With ``authenticated`` (default true) the groups the authenticator adds to every
+        authenticated identity are added, as impersonation does.
+        """
+        user = check.get("user") or ""
+        groups = list(check.get("groups") or [])
+        sa = check.get("service_account")
+        if sa:
+            if user:
+                raise RbacInputError("an access check names either a user or a service_account, not both")
+            ns, sep, name = sa.partition("/")
+            if not sep or not ns or not name:
+                raise RbacInputError("service_account '%s' must be written as NAMESPACE/NAME" % sa)
+            user = "%s%s:%s" % (SA_PREFIX, ns, name)
+        if not user and not groups:
+            raise RbacInputError("an access check needs a user, a service_account or groups")
+        if check.get("authenticated", True):
+            groups = implicit_groups(user) + [g for g in groups if g not in implicit_groups(user)]
+        return cls(user, groups)
+
+    def describe(self):
+        parts = []
+        if self.user:
+            parts.append("user %s" % self.user)
+        if self.groups:
+            parts.append("groups %s" % ", ".join(self.groups))
+        return " with ".join(parts) if parts else "nobody"
+
+
+def sa_username(namespace, name):
+    return "%s%s:%s" % (SA_PREFIX, namespace, name)
+
+
+def parse_sa_username(user):
+    """(namespace, name) of a service account user name, or None."""
+    if not user or not user.startswith(SA_PREFIX):
+        return None
+    rest = user[len(SA_PREFIX):]
+    ns, sep, name = rest.partition(":")
+    if not sep or not ns or not name or ":" in name:
+        return None
+    return ns, name
+
+
+def implicit_groups(user):
+    """Groups the authenticator gives every authenticated identity with this user name."""
+    if user == "system:anonymous":
+        return ["system:unauthenticated"]
+    sa = parse_sa_username(user)
+    if sa:
+        return ["system:serviceaccounts", "system:serviceaccounts:%s" % sa[0], AUTHENTICATED]
+    return [AUTHENTICATED]
+
+
+# --------------------------------------------------------------------------- label selectors
+def selector_matches(selector, labels):
+    """Kubernetes LabelSelector semantics; an empty selector matches everything."""
+    if selector is None:
+        return False
+    labels = labels or {}
+    match_labels = selector.get("matchLabels") or selector.get("match_labels") or {}
+    exprs = selector.get("matchExpressions") or selector.get("match_expressions") or []
+    for key, value in match_labels.items():
+        if labels.get(key) != value:
+            return False
+    for expr in exprs:
+        key = expr.get("key")
+        op = expr.get("operator")
+        values = expr.get("values") or []
+        if op == "In":
+            if key not in labels or labels[key] not in values:
+                return False
+        elif op == "NotIn":
+            if key in labels and labels[key] in values:
+                return False
+        elif op == "Exists":
+            if key not in labels:
+                return False
+        elif op == "DoesNotExist":
+            if key in labels:
+                return False
+        else:
+            return False
+    return True
+
+
+# ---------------------------------------------------------------------------------- snapshot
+def _meta(obj):
+    return obj.get("metadata") or {}
+
+
+def binding_ref(binding):
+    meta = _meta(binding)
+    if binding.get("kind") == "RoleBinding":
+        return "RoleBinding %s/%s" % (meta.get("namespace"), meta.get("name"))
+    return "ClusterRoleBinding %s" % meta.get("name")
+
+
+def is_default_object(obj):
+    return (_meta(obj).get("labels") or {}).get(DEFAULTS_LABEL) == DEFAULTS_LABEL_VALUE
+
+
+def subject_id(kind, name, namespace=None):
+    if kind == "ServiceAccount":
+        return "ServiceAccount:%s/%s" % (namespace, name)
+    return "%s:%s" % (kind, name)
+
+
+class _Binding(object):
+    __slots__ = ("obj", "kind", "name", "namespace", "role_kind", "role_name", "role_key", "subjects", "ref", "default", "labels")
+
+    def __init__(self, obj, kind):
+        self.obj = obj
+        self.kind = kind
+        meta = _meta(obj)
+        self.name = meta.get("name")
+        self.namespace = meta.get("namespace") if kind == "RoleBinding" else None
+        self.labels = meta.get("labels") or {}
+        role_ref = obj.get("roleRef") or obj.get("role_ref") or {}
+        self.role_kind = role_ref.get("kind")
+        self.role_name = role_ref.get("name")
+        if self.role_kind == "Role":
+            self.role_key = ("Role", self.namespace, self.role_name)
+        else:
+            self.role_key = ("ClusterRole", None, self.role_name)
+        self.subjects = [dict(s) for s in (obj.get("subjects") or [])]
+        self.ref = "%s %s" % (kind, self.name if kind == "ClusterRoleBinding" else "%s/%s" % (self.namespace, self.name))
+        self.default = self.labels.get(DEFAULTS_LABEL) == DEFAULTS_LABEL_VALUE
+
+    def subject_identity(self, subject):
+        """The subject as (kind, name, namespace, username-or-None) the authorizer matches, or None if it never matches."""
+        kind = subject.get("kind")
+        name = subject.get("name")
+        if not name:
+            return None
+        if kind == "User":
+            sa = parse_sa_username(name)
+            if sa:
+                return ("ServiceAccount", sa[1], sa[0], name)
+            return ("User", name, None, name)
+        if kind == "Group":
+            return ("Group", name, None, None)
+        if kind == "ServiceAccount":
+            ns = subject.get("namespace") or (self.namespace if self.kind == "RoleBinding" else None)
+            if not ns:
+                return None
+            return ("ServiceAccount", name, ns, sa_username(ns, name))
+        return None
+
+    def describe(self):
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "namespace": self.namespace,
+            "role_ref": {"kind": self.role_kind, "name": self.role_name},
+        }
+
+
+class _Role(object):
+    __slots__ = ("obj", "kind", "name", "namespace", "rules", "stored_rules", "aggregated", "aggregation_pending", "default", "risks", "write", "labels")
+
+    def __init__(self, obj, kind):
+        self.obj = obj
+        self.kind = kind
+        meta = _meta(obj)
+        self.name = meta.get("name")
+        self.namespace = meta.get("namespace") if kind == "Role" else None
+        self.labels = meta.get("labels") or {}
+        self.stored_rules = [normalize_rule(r) for r in (obj.get("rules") or [])]
+        self.rules = self.stored_rules
+        self.aggregated = bool(obj.get("aggregationRule") or obj.get("aggregation_rule"))
+        self.aggregation_pending = False
+        self.default = self.labels.get(DEFAULTS_LABEL) == DEFAULTS_LABEL_VALUE
+        self.risks = {}
+        self.write = {"cluster": False, "namespace": False}
+
+    @property
+    def key(self):
+        return (self.kind, self.namespace, self.name)
+
+    @property
+    def ref(self):
+        if self.kind == "Role":
+            return "Role %s/%s" % (self.namespace, self.name)
+        return "ClusterRole %s" % self.name
+
+
+class RbacSnapshot(object):
+    """The RBAC objects of one cluster, indexed for evaluation.
+
+    Arguments are lists of API objects (dicts). ``system_namespaces`` names namespaces whose
+    service accounts count as system components.
+    """
+
+    def __init__(self, roles=None, cluster_roles=None, role_bindings=None, cluster_role_bindings=None, system_namespaces=DEFAULT_SYSTEM_NAMESPACES):
+        self.system_namespaces = frozenset(system_namespaces or ())
+        self.roles = {}
+        for obj in cluster_roles or []:
+            role = _Role(obj, "ClusterRole")
+            self.roles[role.key] = role
+        for obj in roles or []:
+            role = _Role(obj, "Role")
+            self.roles[role.key] = role
+        self.bindings = [_Binding(obj, "ClusterRoleBinding") for obj in cluster_role_bindings or []]
+        self.bindings += [_Binding(obj, "RoleBinding") for obj in role_bindings or []]
+        self._resolve_aggregation()
+        self._classify_roles()
+        self._index()
+
+    # -- construction ------------------------------------------------------------------------
+    def _resolve_aggregation(self):
+        cluster_roles = sorted((r for r in self.roles.values() if r.kind == "ClusterRole"), key=lambda r: r.name)
+        resolved = {}
+
+        def resolve(role, visiting):
+            if role.name in resolved:
+                return resolved[role.name]
+            if not role.aggregated:
+                return role.stored_rules
+            if role.name in visiting:
+                return role.stored_rules
+            visiting = visiting | set([role.name])
+            agg = role.obj.get("aggregationRule") or role.obj.get("aggregation_rule") or {}
+            selectors = agg.get("clusterRoleSelectors") or agg.get("cluster_role_selectors") or []
+            rules, seen = [], set()
+            for other in cluster_roles:
+                if other.name == role.name:
+                    continue
+                if not any(selector_matches(sel, other.labels) for sel in selectors):
+                    continue
+                for rule in resolve(other, visiting):
+                    key = rule_key(rule)
+                    if key not in seen:
+                        seen.add(key)
+                        rules.append(rule)
+            resolved[role.name] = rules
+            return rules
+
+        for role in cluster_roles:
+            if role.aggregated:
+                role.rules = resolve(role, set())
+                stored = set(rule_key(r) for r in role.stored_rules)
+                role.aggregation_pending = stored != set(rule_key(r) for r in role.rules)
+
+    def _classify_roles(self):
+        for role in self.roles.values():
+            role.risks = {
+                "cluster": classify_rules(role.rules, "cluster"),
+                "namespace": classify_rules(role.rules, "namespace"),
+            }
+            plain = any(rule_grants_write(r) for r in role.rules)
+            role.write = {
+                "cluster": plain or bool(WRITE_EQUIVALENT_RISKS.intersection(role.risks["cluster"])),
+                "namespace": plain or bool(WRITE_EQUIVALENT_RISKS.intersection(role.risks["namespace"])),
+            }
+
+    def _index(self):
+        # The authorizer matches User and ServiceAccount subjects on the user name, Group subjects on
+        # the group name. ClusterRoleBindings apply everywhere, RoleBindings in their namespace.
+        self.cluster_by_user, self.cluster_by_group = {}, {}
+        self.ns_by_user, self.ns_by_group = {}, {}
+        self._by_group_name = {}
+        for binding in self.bindings:
+            for subject in binding.subjects:
+                ident = binding.subject_identity(subject)
+                if ident is None:
+                    continue
+                kind, name, _ns, username = ident
+                if binding.kind == "ClusterRoleBinding":
+                    table = self.cluster_by_group if kind == "Group" else self.cluster_by_user
+                    key = name if kind == "Group" else username
+                else:
+                    table = self.ns_by_group if kind == "Group" else self.ns_by_user
+                    key = (binding.namespace, name if kind == "Group" else username)
+                lst = table.setdefault(key, [])
+                if not lst or lst[-1] is not binding:
+                    lst.append(binding)
+                if kind == "Group":
+                    glist = self._by_group_name.setdefault(name, [])
+                    if not glist or glist[-1] is not binding:
+                        glist.append(binding)
+        self.groups_with_grants = frozenset(self._by_group_name)
+
+    # -- lookups -----------------------------------------------------------------------------
+    def bindings_of_group(self, group):
+        """Every binding (cluster-wide and namespaced) that names the group."""
+        return list(self._by_group_name.get(group, ()))
+
+    def role_for(self, binding):
+        return self.roles.get(binding.role_key)
+
+    def bindings_for(self, identity, namespace=""):
+        """Bindings that apply to the identity for a request in namespace ("" = cluster-scoped), in the authorizer's order."""
+        seen, out = set(), []
+
+        def add(lst):
+            for b in lst or ():
+                if id(b) not in seen:
+                    seen.add(id(b))
+                    out.append(b)
+
+        if identity.user:
+            add(self.cluster_by_user.get(identity.user))
+        for group in identity.groups:
+            add(self.cluster_by_group.get(group))
+        if namespace:
+            if identity.user:
+                add(self.ns_by_user.get((namespace, identity.user)))
+            for group in identity.groups:
+                add(self.ns_by_group.get((namespace, group)))
+        return out
+
+    def evaluate(self, identity, request):
+        """Evaluate one request like the RBAC authorizer.
+
+        Returns a dict: ``allowed`` and ``granted_by`` (the bindings and roles whose rules allow it).
+        """
+        granted = []
+        for binding in self.bindings_for(identity, request.namespace):
+            role = self.role_for(binding)
+            if role is None:
+                continue
+            for rule in role.rules:
+                if rule_allows(rule, request):
+                    granted.append({"binding": binding.ref, "role": role.ref, "rule": compact_rule(rule)})
+                    break
+        return {"allowed": bool(granted), "granted_by": granted}
+
+    def allows(self, identity, request):
+        return self.evaluate(identity, request)["allowed"]
+
+    # -- subjects ----------------------------------------------------------------------------
+    def is_system_subject(self, kind, name, namespace=None):
+        if kind in ("User", "Group"):
+            return name.startswith("system:")
+        return namespace in self.system_namespaces
+
+    def subjects(self):
+        """Every subject named by a binding, keyed by subject id, with the bindings naming it."""
+        out = {}
+        for binding in self.bindings:
+            for subject in binding.subjects:
+                ident = binding.subject_identity(subject)
+                if ident is None:
+                    continue
+                kind, name, ns, username = ident
+                sid = subject_id(kind, name, ns)
+                entry = out.get(sid)
+                if entry is None:
+                    entry = out[sid] = {
+                        "id": sid,
+                        "kind": kind,
+                        "name": name,
+                        "namespace": ns,
+                        "username": username,
+                        "system": self.is_system_subject(kind, name, ns),
+                        "_bindings": [],
+                    }
+                if not entry["_bindings"] or entry["_bindings"][-1] is not binding:
+                    entry["_bindings"].append(binding)
+        return out
+
+    def unmatched_subjects(self):
+        """Subjects that can never match (ServiceAccount without namespace in a ClusterRoleBinding, unknown kinds)."""
+        out = []
+        for binding in self.bindings:
+            for subject in binding.subjects:
+                if binding.subject_identity(subject) is None:
+                    out.append({"binding": binding.ref, "subject": dict(subject)})
+        return out
+
+
+# ------------------------------------------------------------------------------------- audit
+def _severity_of(risk_ids):
+    best = None
+    for rid in risk_ids:
+        sev = RISK_BY_ID[rid]["severity"]
+        if best is None or SEVERITY_RANK[sev] < SEVERITY_RANK[best]:
+            best = sev
+    return best or "none"
+
+
+def _risk_title(rid, scope):
+    risk = RISK_BY_ID[rid]
+    if scope == "namespace" and risk.get("namespace_title"):
+        return risk["namespace_title"]
+    return risk["title"]
+
+
+def _grant_entry(binding, role, rules_included):
+    entry = {
+        "binding": binding.ref,
+        "role": role.ref if role else "%s %s" % (binding.role_kind, binding.role_name),
+    }
+    if rules_included and role is not None:
+        entry["rules"] = [compact_rule(r) for r in role.rules]
+    if role is None:
+        entry["missing_role"] = True
+    return entry
+
+
+class Audit(object):
+    """Computes the audit result of a snapshot. ``result()`` returns plain data.
+
+    ``include_default_bindings``: also list subjects, bindings and roles that only the API
+    server's own defaults (label kubernetes.io/bootstrapping=rbac-defaults) involve.
+    ``subject_kinds`` / ``namespaces``: restrict the listing (not the evaluation).
+    """
+
+    def __init__(self, snapshot, include_rules=True, include_default_bindings=False, subject_kinds=None, namespaces=None):
+        self.snapshot = snapshot
+        self.include_rules = include_rules
+        self.include_default_bindings = include_default_bindings
+        self.subject_kinds = set(subject_kinds) if subject_kinds else None
+        self.namespaces = set(namespaces) if namespaces else None
+
+    def _scope_wanted(self, binding):
+        if self.namespaces is None or binding.kind == "ClusterRoleBinding":
+            return True
+        return binding.namespace in self.namespaces
+
+    def _subject_listed(self, entry):
+        if self.subject_kinds is not None and entry["kind"] not in self.subject_kinds:
+            return False
+        if entry["kind"] == "Group" and entry["name"] == MASTERS:
+            return self.include_default_bindings
+        if self.include_default_bindings:
+            return True
+        return any(not b.default for b in entry["_bindings"])
+
+    def _grants(self, bindings):
+        """Grants of a list of bindings: (cluster list, {namespace: list})."""
+        cluster, namespaced = [], {}
+        for binding in bindings:
+            if not self._scope_wanted(binding):
+                continue
+            grant = _grant_entry(binding, self.snapshot.role_for(binding), self.include_rules)
+            if binding.kind == "ClusterRoleBinding":
+                cluster.append(grant)
+            else:
+                namespaced.setdefault(binding.namespace, []).append(grant)
+        return cluster, namespaced
+
+    def _subject_view(self, entry):
+        snap = self.snapshot
+        risks = {}
+        write_scopes = set()
+        bindings = []
+        wanted = [b for b in entry["_bindings"] if self._scope_wanted(b)]
+        for binding in wanted:
+            role = snap.role_for(binding)
+            bindings.append(binding.describe())
+            if role is None:
+                continue
+            scope, where = ("cluster", None) if binding.kind == "ClusterRoleBinding" else ("namespace", binding.namespace)
+            if role.write[scope]:
+                write_scopes.add(where or "*")
+            for rid in role.risks[scope]:
+                risks.setdefault((rid, where), []).append({"binding": binding.ref, "role": role.ref})
+        cluster, namespaced = self._grants(wanted)
+        risk_list = []
+        order = sorted(risks.items(), key=lambda kv: (SEVERITY_RANK[RISK_BY_ID[kv[0][0]]["severity"]], kv[0][0], kv[0][1] or ""))
+        for (rid, where), via in order:
+            scope = "namespace" if where else "cluster"
+            risk_list.append(
+                {"id": rid, "severity": RISK_BY_ID[rid]["severity"], "scope": scope, "namespace": where, "title": _risk_title(rid, scope), "via": via}
+            )
+        inherited = []
+        if entry["kind"] != "Group":
+            inherited = [g for g in implicit_groups(entry["username"]) if g in snap.groups_with_grants]
+        return {
+            "id": entry["id"],
+            "kind": entry["kind"],
+            "name": entry["name"],
+            "namespace": entry["namespace"],
+            "username": entry["username"],
+            "system": entry["system"],
+            "bindings": bindings,
+            "cluster": cluster,
+            "namespaces": namespaced,
+            "inherited_groups": inherited,
+            "risks": risk_list,
+            "risk_ids": sorted(set(r["id"] for r in risk_list)),
+            "severity": _severity_of(r["id"] for r in risk_list),
+            "can_write": bool(write_scopes),
+            "write_namespaces": sorted(write_scopes),
+        }
+
+    def _implicit_group_grants(self):
+        out = {}
+        for group in sorted(self.snapshot.groups_with_grants):
+            if not (group in (AUTHENTICATED, "system:unauthenticated", "system:serviceaccounts") or group.startswith("system:serviceaccounts:")):
+                continue
+            cluster, namespaced = self._grants(self.snapshot.bindings_of_group(group))
+            if cluster or namespaced:
+                out[group] = {"cluster": cluster, "namespaces": namespaced}
+        return out
+
+    def result(self):
+        snap = self.snapshot
+        subjects = []
+        all_subjects = snap.subjects()
+        for sid in sorted(all_subjects):
+            entry = all_subjects[sid]
+            if not self._subject_listed(entry):
+                continue
+            view = self._subject_view(entry)
+            if view["bindings"]:
+                subjects.append(view)
+        findings = []
+        for subj in subjects:
+            for risk in subj["risks"]:
+                findings.append(
+                    {
+                        "subject": subj["id"],
+                        "kind": subj["kind"],
+                        "name": subj["name"],
+                        "subject_namespace": subj["namespace"],
+                        "system": subj["system"],
+                        "risk": risk["id"],
+                        "severity": risk["severity"],
+                        "scope": risk["scope"],
+                        "namespace": risk["namespace"],
+                        "title": risk["title"],
+                        "via": risk["via"],
+                    }
+                )
+        findings.sort(key=lambda f: (SEVERITY_RANK[f["severity"]], f["scope"] != "cluster", f["subject"], f["risk"], f["namespace"] or ""))
+
+        bound_roles = {}
+        binding_list = []
+        listed_refs = set()
+        for binding in snap.bindings:
+            role = snap.role_for(binding)
+            bound_roles.setdefault(binding.role_key, []).append(binding.ref)
+            if binding.default and not self.include_default_bindings:
+                continue
+            if not self._scope_wanted(binding):
+                continue
+            listed_refs.add(binding.ref)
+            scope = "cluster" if binding.kind == "ClusterRoleBinding" else "namespace"
+            binding_list.append(
+                dict(
+                    binding.describe(),
+                    subjects=[dict(s) for s in binding.subjects],
+                    default=binding.default,
+                    missing_role=role is None,
+                    grants_write=bool(role and role.write[scope]),
+                    risk_ids=sorted(role.risks[scope]) if role else [],
+                    severity=_severity_of(role.risks[scope]) if role else "none",
+                )
+            )
+        role_list = []
+        for key in sorted(snap.roles, key=lambda k: (k[0], k[1] or "", k[2])):
+            role = snap.roles[key]
+            refs = bound_roles.get(key, [])
+            if self.namespaces is not None and role.kind == "Role" and role.namespace not in self.namespaces:
+                continue
+            if not self.include_default_bindings and role.default and not any(r in listed_refs for r in refs):
+                continue
+            scope = "cluster" if role.kind == "ClusterRole" else "namespace"
+            item = {
+                "kind": role.kind,
+                "name": role.name,
+                "namespace": role.namespace,
+                "default": role.default,
+                "aggregated": role.aggregated,
+                "aggregation_pending": role.aggregation_pending,
+                "grants_write": role.write[scope],
+                "risk_ids": sorted(role.risks[scope]),
+                "severity": _severity_of(role.risks[scope]),
+                "bound_by": refs,
+            }
+            if self.include_rules:
+                item["rules"] = [compact_rule(r) for r in role.rules]
+            role_list.append(item)
+
+        missing = sorted(set("%s %s" % (b["role_ref"]["kind"], b["role_ref"]["name"]) for b in binding_list if b["missing_role"]))
+        summary = {
+            "roles": sum(1 for r in snap.roles.values() if r.kind == "Role"),
+            "cluster_roles": sum(1 for r in snap.roles.values() if r.kind == "ClusterRole"),
+            "role_bindings": sum(1 for b in snap.bindings if b.kind == "RoleBinding"),
+            "cluster_role_bindings": sum(1 for b in snap.bindings if b.kind == "ClusterRoleBinding"),
+            "subjects_total": len(all_subjects),
+            "subjects_listed": len(subjects),
+            "findings": len(findings),
+            "by_severity": dict((s, sum(1 for f in findings if f["severity"] == s)) for s in SEVERITIES),
+            "people_with_write": sorted(s["id"] for s in subjects if s["can_write"] and s["kind"] in ("User", "Group") and not s["system"]),
+            "missing_roles": missing,
+            "aggregation_pending": sorted(r.ref for r in snap.roles.values() if r.aggregation_pending),
+        }
+        return {
+            "subjects": subjects,
+            "findings": findings,
+            "bindings": binding_list,
+            "roles": role_list,
+            "implicit_group_grants": self._implicit_group_grants(),
+            "unmatched_subjects": snap.unmatched_subjects(),
+            "summary": summary,
+            "limitations": list(LIMITATIONS),
+        }
+
+
+def who_can(snapshot, request, include_inherited=True):
+    """Subjects (named by some binding) the authorizer allows to make the request."""
+    out = []
+    subjects = snapshot.subjects()
+    for sid in sorted(subjects):
+        entry = subjects[sid]
+        if entry["kind"] == "Group":
+            ident = Identity(None, [entry["name"]])
+        else:
+            groups = implicit_groups(entry["username"]) if include_inherited else []
+            ident = Identity(entry["username"], groups)
+        res = snapshot.evaluate(ident, request)
+        if res["allowed"]:
+            out.append({"subject": sid, "kind": entry["kind"], "name": entry["name"], "namespace": entry["namespace"], "granted_by": res["granted_by"]})
+    return out
+
+
+# ----------------------------------------------------------------------------------- lockdown
+def subject_matches(spec, subject, binding_namespace=None):
+    """Whether an allowlist entry ``{kind, name, namespace}`` names a binding subject."""
+    kind = spec.get("kind")
+    name = spec.get("name")
+    if kind != subject.get("kind") or name != subject.get("name"):
+        return False
+    if kind == "ServiceAccount":
+        return (spec.get("namespace") or "") == (subject.get("namespace") or binding_namespace or "")
+    return True
+
+
+def backup_key(kind, name, namespace=None):
+    """A ConfigMap data key for one binding: readable, valid and unique."""
+    raw = "%s.%s.%s" % ("crb" if kind == "ClusterRoleBinding" else "rb", namespace or "_cluster", name)
+    safe = re.sub(r"[^-._a-zA-Z0-9]", "_", raw)
+    if safe != raw or len(safe) > 200:
+        safe = "%s.%s" % (safe[:200], hashlib.sha256(raw.encode("utf-8")).hexdigest()[:8])
+    return safe + ".json"
+
+
+def clean_binding(obj):
+    """A binding as it can be re-applied: kind, apiVersion, name, namespace, labels, annotations, roleRef, subjects."""
+    meta = _meta(obj)
+    out_meta = {"name": meta.get("name")}
+    if meta.get("namespace"):
+        out_meta["namespace"] = meta["namespace"]
+    labels = meta.get("labels")
+    if labels:
+        out_meta["labels"] = dict(labels)
+    annotations = dict(meta.get("annotations") or {})
+    annotations.pop("kubectl.kubernetes.io/last-applied-configuration", None)
+    if annotations:
+        out_meta["annotations"] = annotations
+    out = {
+        "apiVersion": RBAC_API_VERSION,
+        "kind": obj.get("kind"),
+        "metadata": out_meta,
+        "roleRef": dict(obj.get("roleRef") or obj.get("role_ref") or {}),
+    }
+    subjects = [dict((k, v) for k, v in s.items() if v not in (None, "")) for s in (obj.get("subjects") or [])]
+    if subjects:
+        out["subjects"] = subjects
+    return out
+
+
+def _subject_key(subject, binding_namespace):
+    kind = subject.get("kind")
+    ns = subject.get("namespace") or (binding_namespace if kind == "ServiceAccount" else "")
+    return (kind, subject.get("name"), ns or "")
+
+
+def merge_backup(previous, current):
+    """Merge a new original into an earlier backup of the same binding.
+
+    The backup keeps every subject ever seen (the union), so a restore after two lock-downs
+    still brings back the subjects the first one removed.
+    """
+    if not previous:
+        return copy.deepcopy(current)
+    prev_ref = previous.get("roleRef") or {}
+    cur_ref = current.get("roleRef") or {}
+    if (prev_ref.get("kind"), prev_ref.get("name")) != (cur_ref.get("kind"), cur_ref.get("name")):
+        # The binding was re-created with another role; the latest original wins.
+        return copy.deepcopy(current)
+    ns = (current.get("metadata") or {}).get("namespace")
+    merged = copy.deepcopy(previous)
+    keys = set(_subject_key(s, ns) for s in merged.get("subjects") or [])
+    for subject in current.get("subjects") or []:
+        key = _subject_key(subject, ns)
+        if key not in keys:
+            keys.add(key)
+            merged.setdefault("subjects", []).append(copy.deepcopy(subject))
+    return merged
+
+
+class LockdownPlanner(object):
+    """Works out which bindings must lose which subjects, and predicts access afterwards.
+
+    Arguments:
+      allow_subjects: list of ``{kind, name, namespace}`` that keep write access.
+      break_glass_groups: groups that keep cluster-admin (never removed).
+      revoke_subjects: ServiceAccounts or ``system:`` subjects to remove although they would be left alone.
+      managed_label: ``(key, value)`` marking bindings this lock-down manages itself (never removed).
+      add_bindings: binding objects the lock-down will create; included in the prediction.
+    """
+
+    PROTECTED_PREFIX = "system:"
+
+    def __init__(self, snapshot, allow_subjects=None, break_glass_groups=None, revoke_subjects=None, managed_label=None, add_bindings=None):
+        self.snapshot = snapshot
+        self.allow_subjects = list(allow_subjects or [])
+        self.break_glass_groups = list(break_glass_groups or [])
+        self.revoke_subjects = list(revoke_subjects or [])
+        self.managed_label = managed_label
+        self.add_bindings = [b for b in (add_bindings or []) if b]
+        for b in self.add_bindings:
+            if b.get("kind") not in ("RoleBinding", "ClusterRoleBinding"):
+                raise RbacInputError("add_bindings takes RoleBinding and ClusterRoleBinding objects, got kind %r" % b.get("kind"))
+
+    def _is_managed(self, binding):
+        if not self.managed_label:
+            return False
+        key, value = self.managed_label
+        return binding.labels.get(key) == value
+
+    def _revoke_listed(self, subject, binding):
+        return any(subject_matches(spec, subject, binding.namespace) for spec in self.revoke_subjects)
+
+    def _allowed(self, subject, binding):
+        if subject.get("kind") == "Group" and subject.get("name") in self.break_glass_groups:
+            return True
+        return any(subject_matches(spec, subject, binding.namespace) for spec in self.allow_subjects)
+
+    def must_remove(self, subject, binding):
+        """Whether the lock-down takes this subject out of this (write-granting) binding."""
+        if self._allowed(subject, binding):
+            return False
+        if self._revoke_listed(subject, binding):
+            return True
+        kind = subject.get("kind")
+        if kind not in ("User", "Group"):
+            return False
+        name = subject.get("name") or ""
+        if name.startswith(self.PROTECTED_PREFIX):
+            return False
+        return True
+
+    def plan(self, previous_backup=None):
+        """The list of changes; each item says what happens to one binding and why."""
+        previous_backup = previous_backup or {}
+        items = []
+        for binding in self.snapshot.bindings:
+            if self._is_managed(binding):
+                continue
+            role = self.snapshot.role_for(binding)
+            scope = "cluster" if binding.kind == "ClusterRoleBinding" else "namespace"
+            if role is None or not role.write[scope]:
+                continue
+            remove = [s for s in binding.subjects if self.must_remove(s, binding)]
+            if not remove:
+                continue
+            keep = [s for s in binding.subjects if s not in remove]
+            scope = "cluster" if binding.kind == "ClusterRoleBinding" else "namespace"
+            original = clean_binding(binding.obj)
+            key = backup_key(binding.kind, binding.name, binding.namespace)
+            prev = previous_backup.get(key)
+            if isinstance(prev, str):
+                try:
+                    prev = json.loads(prev)
+                except ValueError:
+                    prev = None
+            backup = merge_backup(prev, original)
+            item = {
+                "action": "delete" if not keep else "patch",
+                "kind": binding.kind,
+                "name": binding.name,
+                "namespace": binding.namespace,
+                "role_ref": {"kind": binding.role_kind, "name": binding.role_name},
+                "remove_subjects": remove,
+                "keep_subjects": keep,
+                "reason": "%s grants write access (%s)"
+                % (role.ref, ", ".join(sorted(role.risks[scope])) or "write verbs"),
+                "backup_key": key,
+                "backup": backup,
+            }
+            if keep:
+                desired = clean_binding(binding.obj)
+                desired["subjects"] = [dict((k, v) for k, v in s.items() if v not in (None, "")) for s in keep]
+                item["desired"] = desired
+            items.append(item)
+        items.sort(key=lambda i: (i["kind"], i["namespace"] or "", i["name"]))
+        return items
+
+    def snapshot_after(self, items):
+        """A snapshot of the cluster as it will be once the plan is applied and add_bindings exist."""
+        snap = self.snapshot
+        by_ref = dict(((i["kind"], i["namespace"], i["name"]), i) for i in items)
+        added = dict(((b["kind"], _meta(b).get("namespace") if b["kind"] == "RoleBinding" else None, _meta(b).get("name")), b) for b in self.add_bindings)
+        rbs, crbs = [], []
+        for binding in snap.bindings:
+            key = (binding.kind, binding.namespace, binding.name)
+            if key in added:
+                continue
+            item = by_ref.get(key)
+            obj = binding.obj
+            if item is not None:
+                if item["action"] == "delete":
+                    continue
+                obj = item["desired"]
+            (crbs if binding.kind == "ClusterRoleBinding" else rbs).append(obj)
+        for (kind, _ns, _name), obj in added.items():
+            (crbs if kind == "ClusterRoleBinding" else rbs).append(obj)
+        roles = [r.obj for r in snap.roles.values() if r.kind == "Role"]
+        cluster_roles = [r.obj for r in snap.roles.values() if r.kind == "ClusterRole"]
+        return RbacSnapshot(roles, cluster_roles, rbs, crbs, snap.system_namespaces)
+
+
+def guard_verdict(check, authorizer_now, rbac_now, rbac_after):
+    """Whether an identity keeps an access once the plan is applied.
+
+    ``authorizer_now``: the API server's answer today (SubjectAccessReview), or None when unknown.
+    ``rbac_now``/``rbac_after``: this engine's answers before and after.
+
+    If the API server allows the request but RBAC does not, another authorizer (or
+    system:masters) grants it and removing bindings cannot take it away.
+    """
+    if rbac_after:
+        keeps = True
+        why = "RBAC still allows it after the lock-down"
+    elif authorizer_now and not rbac_now:
+        keeps = True
+        why = "allowed by the API server outside RBAC (system:masters or another authorizer); bindings do not affect it"
+    else:
+        keeps = False
+        if authorizer_now is False and not rbac_now:
+            why = "not allowed even now"
+        else:
+            why = "the lock-down removes the bindings that allow it"
+    return dict(check, keeps=keeps, allowed_now=authorizer_now if authorizer_now is not None else rbac_now, rbac_now=rbac_now, rbac_after=rbac_after, why=why)
+
+
+# ------------------------------------------------------------------------------------ reports
+def _md_escape(text):
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(result, title="Kubernetes RBAC audit"):
+    """A Markdown report of an audit result (the dict returned by ``Audit.result`` plus extras)."""
+    lines = ["# %s" % title, ""]
+    summary = result.get("summary") or {}
+    caller = result.get("caller")
+    lines.append("## Summary")
+    lines.append("")
+    lines.append(
+        "- Objects read: %s ClusterRoles, %s Roles, %s ClusterRoleBindings, %s RoleBindings"
+        % (summary.get("cluster_roles", 0), summary.get("roles", 0), summary.get("cluster_role_bindings", 0), summary.get("role_bindings", 0))
+    )
+    lines.append("- Subjects: %s in bindings, %s listed" % (summary.get("subjects_total", 0), summary.get("subjects_listed", 0)))
+    sev = summary.get("by_severity") or {}
+    lines.append("- Findings: %s (%s)" % (summary.get("findings", 0), ", ".join("%s %s" % (sev.get(s, 0), s) for s in SEVERITIES)))
+    people = summary.get("people_with_write") or []
+    lines.append("- People (users and groups outside `system:`) with write access: %s" % (", ".join("`%s`" % p for p in people) if people else "none"))
+    if summary.get("missing_roles"):
+        lines.append("- Bindings refer to missing roles: %s" % ", ".join("`%s`" % r for r in summary["missing_roles"]))
+    if caller:
+        lines.append(
+            "- Audit ran as `%s` (groups: %s)%s"
+            % (caller.get("username"), ", ".join(caller.get("groups") or []) or "none", "; member of system:masters, which bypasses RBAC" if caller.get("bypasses_rbac") else "")
+        )
+    lines.append("")
+    lines.append("## Findings")
+    lines.append("")
+    findings = result.get("findings") or []
+    if findings:
+        lines.append("| Severity | Subject | Risk | Scope | Granted by |")
+        lines.append("|---|---|---|---|---|")
+        for f in findings:
+            scope = "namespace `%s`" % f["namespace"] if f["namespace"] else "cluster"
+            via = "<br>".join("%s → %s" % (v["binding"], v["role"]) for v in f["via"])
+            lines.append("| %s | %s `%s` | %s: %s | %s | %s |" % (f["severity"], f["kind"], _md_escape(f["name"] if f["kind"] != "ServiceAccount" else "%s/%s" % (f["subject_namespace"], f["name"])), f["risk"], _md_escape(f["title"]), scope, _md_escape(via)))
+    else:
+        lines.append("No findings.")
+    lines.append("")
+    lines.append("## Subjects")
+    lines.append("")
+    subjects = result.get("subjects") or []
+    if subjects:
+        lines.append("| Subject | System | Can write | Severity | Bindings |")
+        lines.append("|---|---|---|---|---|")
+        for s in subjects:
+            name = s["name"] if s["kind"] != "ServiceAccount" else "%s/%s" % (s["namespace"], s["name"])
+            bnames = "<br>".join(
+                "%s %s → %s %s" % (b["kind"], b["name"] if not b["namespace"] else "%s/%s" % (b["namespace"], b["name"]), b["role_ref"]["kind"], b["role_ref"]["name"]) for b in s["bindings"]
+            )
+            writes = ", ".join("all namespaces" if w == "*" else w for w in s["write_namespaces"]) if s["can_write"] else "no"
+            lines.append("| %s `%s` | %s | %s | %s | %s |" % (s["kind"], _md_escape(name), "yes" if s["system"] else "no", _md_escape(writes), s["severity"], _md_escape(bnames)))
+    else:
+        lines.append("No subjects listed.")
+    lines.append("")
+    roles = [r for r in result.get("roles") or [] if r["risk_ids"] or r["aggregated"]]
+    if roles:
+        lines.append("## Roles with findings")
+        lines.append("")
+        lines.append("| Role | Aggregated | Risks | Bound by |")
+        lines.append("|---|---|---|---|")
+        for r in roles:
+            name = r["name"] if not r["namespace"] else "%s/%s" % (r["namespace"], r["name"])
+            agg = "yes" + (" (controller has not caught up)" if r["aggregation_pending"] else "") if r["aggregated"] else "no"
+            lines.append("| %s `%s` | %s | %s | %s |" % (r["kind"], _md_escape(name), agg, ", ".join(r["risk_ids"]) or "-", _md_escape("<br>".join(r["bound_by"]) or "unbound")))
+        lines.append("")
+    plan = result.get("lockdown_plan")
+    if plan is not None:
+        lines.append("## Lock-down plan")
+        lines.append("")
+        if plan:
+            lines.append("| Action | Binding | Subjects removed | Subjects kept | Reason |")
+            lines.append("|---|---|---|---|---|")
+            for item in plan:
+                ref = item["name"] if not item["namespace"] else "%s/%s" % (item["namespace"], item["name"])
+                rem = ", ".join("%s %s" % (s.get("kind"), s.get("name")) for s in item["remove_subjects"])
+                keep = ", ".join("%s %s" % (s.get("kind"), s.get("name")) for s in item["keep_subjects"]) or "-"
+                lines.append("| %s | %s `%s` | %s | %s | %s |" % (item["action"], item["kind"], _md_escape(ref), _md_escape(rem), _md_escape(keep), _md_escape(item["reason"])))
+        else:
+            lines.append("Nothing to change.")
+        lines.append("")
+    lines.append("## What this audit cannot see")
+    lines.append("")
+    for text in result.get("limitations") or []:
+        lines.append("- %s" % text)
+    lines.append("")
+    return "\n".join(lines)

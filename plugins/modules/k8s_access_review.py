@@ -1,0 +1,279 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gitops.bootstrap contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: k8s_access_review
+short_description: Ask the Kubernetes API server whether identities may make requests
+version_added: 0.1.0
+description:
+  - Creates one SubjectAccessReview per check (or SelfSubjectAccessReview for the identity running the
+    module) and returns the API server's answer. The answer comes from every authorizer the server runs
+    (RBAC, Node, webhooks, and the C(system:masters) bypass), so it is the ground truth that
+    M(gitops.bootstrap.k8s_rbac_audit) computes from RBAC objects alone.
+  - With O(checks[].expect), the module fails when an answer differs from the expectation, which makes it
+    a verification step ("developers cannot delete Deployments", "the break-glass group can do
+    everything").
+  - Review objects are not stored; the module never changes anything and runs in check mode too.
+author:
+  - gitops.bootstrap contributors
+extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
+  - gitops.bootstrap.attributes.info_module
+options:
+  checks:
+    description: The questions to ask.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      self:
+        description:
+          - Ask about the identity running the module (SelfSubjectAccessReview). Identity fields are then not allowed.
+          - With kubernetes.core's O(impersonate_user)/O(impersonate_groups), that is the impersonated identity.
+        type: bool
+        default: false
+      user:
+        description: User name. Exclusive with O(checks[].service_account).
+        type: str
+      groups:
+        description: Groups of the identity.
+        type: list
+        elements: str
+      service_account:
+        description: A service account as C(NAMESPACE/NAME).
+        type: str
+      authenticated:
+        description:
+          - Add the groups the authenticator gives every such identity (C(system:authenticated); for service
+            accounts also C(system:serviceaccounts) and C(system:serviceaccounts:NAMESPACE)), as a real login or
+            impersonation would.
+        type: bool
+        default: true
+      verb:
+        description: API verb (V(get), V(list), V(create), V(patch), V(delete), V(escalate), V(*), ...).
+        type: str
+        required: true
+      resource:
+        description: Resource (plural, lower case), for example V(deployments). Exclusive with O(checks[].non_resource_url).
+        type: str
+      api_group:
+        description: API group of the resource, V("") for the core group.
+        type: str
+        default: ""
+      subresource:
+        description: Subresource, for example V(exec).
+        type: str
+      name:
+        description: Object name.
+        type: str
+      namespace:
+        description: Namespace of the request; empty for cluster-scoped requests.
+        type: str
+      non_resource_url:
+        description: A non-resource path such as V(/healthz).
+        type: str
+      expect:
+        description: The expected answer. When set, RV(results[].as_expected) compares with it.
+        type: bool
+  fail_on_unexpected:
+    description: Fail when an answer differs from O(checks[].expect), naming each such check.
+    type: bool
+    default: true
+notes:
+  - Needs C(create) on C(subjectaccessreviews) (group C(authorization.k8s.io)) for checks about others;
+    every authenticated identity may create selfsubjectaccessreviews.
+seealso:
+  - module: gitops.bootstrap.k8s_rbac_audit
+  - name: Authorization overview (checking API access)
+    description: SubjectAccessReview and SelfSubjectAccessReview.
+    link: https://kubernetes.io/docs/reference/access-authn-authz/authorization/#checking-api-access
+"""
+
+EXAMPLES = r"""
+---
+- name: Developers read Deployments but cannot change them nor read Secrets
+  gitops.bootstrap.k8s_access_review:
+    checks:
+      - {groups: [developers], verb: list, resource: deployments, api_group: apps, namespace: team-a, expect: true}
+      - {groups: [developers], verb: patch, resource: deployments, api_group: apps, namespace: team-a, expect: false}
+      - {groups: [developers], verb: get, resource: secrets, namespace: team-a, expect: false}
+
+- name: The Argo CD application controller can still deploy
+  gitops.bootstrap.k8s_access_review:
+    checks:
+      - service_account: argocd/argocd-application-controller
+        verb: create
+        resource: deployments
+        api_group: apps
+        namespace: team-a
+        expect: true
+
+- name: What may I do myself?
+  gitops.bootstrap.k8s_access_review:
+    checks:
+      - {self: true, verb: "*", resource: "*", api_group: "*"}
+  register: me
+"""
+
+RETURN = r"""
+results:
+  description: One answer per check, in order.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    identity:
+      description: Who was asked about.
+      type: str
+      sample: "user alice with groups system:authenticated"
+    request:
+      description: The request, in words.
+      type: str
+      sample: "patch deployments.apps in namespace team-a"
+    allowed:
+      description: The API server's answer.
+      type: bool
+    denied:
+      description: True when an authorizer denied explicitly (RBAC never does; webhooks can).
+      type: bool
+    reason:
+      description: The server's reason, if any (RBAC names the binding that allowed it).
+      type: str
+    evaluation_error:
+      description: An error an authorizer met while evaluating, if any.
+      type: str
+    expect:
+      description: The expectation given, or null.
+      type: bool
+    as_expected:
+      description: Whether C(allowed) equals C(expect) (null without an expectation).
+      type: bool
+all_as_expected:
+  description: True when every check with an expectation got it.
+  returned: always
+  type: bool
+unexpected:
+  description: The results that differ from their expectation.
+  returned: always
+  type: list
+  elements: dict
+"""
+
+from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import (
+    GitopsK8sError,
+    GitopsK8sModule,
+)
+from ansible_collections.gitops.bootstrap.plugins.module_utils import _rbac as rbac
+
+
+class AccessReviewer(object):
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+
+    def prepare(self):
+        prepared = []
+        for index, check in enumerate(self.params["checks"]):
+            try:
+                request = rbac.Request.from_check(check)
+                if check.get("self"):
+                    if check.get("user") or check.get("groups") or check.get("service_account"):
+                        raise rbac.RbacInputError("a check with self: true takes no user, groups or service_account")
+                    ident = None
+                else:
+                    ident = rbac.Identity.from_check(check)
+            except rbac.RbacInputError as exc:
+                raise GitopsK8sError("checks[%d]: %s." % (index, exc))
+            prepared.append((check, ident, request))
+        return prepared
+
+    def review(self, ident, request):
+        spec = {}
+        attrs = request.resource_attributes()
+        if attrs is None:
+            spec["nonResourceAttributes"] = {"verb": request.verb, "path": request.non_resource_url}
+        else:
+            spec["resourceAttributes"] = attrs
+        kind = "SelfSubjectAccessReview"
+        if ident is not None:
+            kind = "SubjectAccessReview"
+            if ident.user:
+                spec["user"] = ident.user
+            if ident.groups:
+                spec["groups"] = ident.groups
+        answer = self.module.create_review({"apiVersion": "authorization.k8s.io/v1", "kind": kind, "spec": spec})
+        return (answer or {}).get("status") or {}
+
+    def run(self):
+        prepared = self.prepare()
+        results = []
+        for check, ident, request in prepared:
+            status = self.review(ident, request)
+            allowed = bool(status.get("allowed"))
+            expect = check.get("expect")
+            results.append(
+                {
+                    "identity": "the running identity" if ident is None else ident.describe(),
+                    "request": request.describe(),
+                    "allowed": allowed,
+                    "denied": bool(status.get("denied")),
+                    "reason": status.get("reason") or "",
+                    "evaluation_error": status.get("evaluationError") or "",
+                    "expect": expect,
+                    "as_expected": None if expect is None else allowed == expect,
+                }
+            )
+        unexpected = [r for r in results if r["as_expected"] is False]
+        out = {"changed": False, "results": results, "all_as_expected": not unexpected, "unexpected": unexpected}
+        if unexpected and self.params["fail_on_unexpected"]:
+            lines = [
+                "%s: %s is %s, expected %s" % (r["identity"], r["request"], "allowed" if r["allowed"] else "not allowed", "allowed" if r["expect"] else "not allowed")
+                for r in unexpected
+            ]
+            raise GitopsK8sError(
+                "%d of %d access checks did not get the expected answer from the API server: %s." % (len(unexpected), len(results), "; ".join(lines)),
+                **out
+            )
+        return out
+
+
+def build_argument_spec():
+    check_options = dict(
+        self=dict(type="bool", default=False),
+        user=dict(type="str"),
+        groups=dict(type="list", elements="str"),
+        service_account=dict(type="str"),
+        authenticated=dict(type="bool", default=True),
+        verb=dict(type="str", required=True),
+        resource=dict(type="str"),
+        api_group=dict(type="str", default=""),
+        subresource=dict(type="str"),
+        name=dict(type="str"),
+        namespace=dict(type="str"),
+        non_resource_url=dict(type="str"),
+        expect=dict(type="bool"),
+    )
+    return dict(
+        checks=dict(type="list", elements="dict", required=True, options=check_options),
+        fail_on_unexpected=dict(type="bool", default=True),
+    )
+
+
+def main():
+    module = GitopsK8sModule(argument_spec=build_argument_spec(), supports_check_mode=True)
+    try:
+        result = AccessReviewer(module).run()
+    except GitopsK8sError as exc:
+        module.fail(exc)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,870 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gitops.bootstrap contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: k8s_rbac_audit
+short_description: Audit Kubernetes RBAC, answer access questions and plan a write lock-down
+version_added: 0.1.0
+description:
+  - Reads every Role, ClusterRole, RoleBinding and ClusterRoleBinding of a cluster and evaluates them
+    with the RBAC authorizer's own rules (subject matching, wildcards, C(*/subresource), resource names,
+    non-resource URLs). ClusterRole aggregation is resolved from the label selectors, transitively.
+  - For each subject (User, Group, ServiceAccount) named by a binding it returns the effective rules
+    cluster-wide and per namespace, the risks they carry and whether they grant write access.
+  - "Risks: C(cluster_admin) (every verb on every resource), C(escalate), C(bind), C(impersonate),
+    C(nodes_proxy), C(admission_webhooks) (edits webhook or admission policy configuration),
+    C(token_create) (C(serviceaccounts/token)), C(csr_approval), C(rbac_write), C(pod_exec),
+    C(pod_create), C(secrets_read), C(workload_write), C(persistent_volume_create) and C(wildcard)."
+  - Answers access questions (O(access_checks), O(who_can)) from the RBAC objects, filters the result
+    with a JMESPath O(query), and writes a Markdown or JSON report.
+  - With O(lockdown), also plans the removal of write access from people (users and groups outside
+    C(system:)), backs up what would be removed and runs the lock-out guard. The identity running the
+    module and the break-glass groups must keep the access they need, checked with
+    SelfSubjectAccessReview and SubjectAccessReview against the API server and with this module's
+    prediction of the state after the lock-down. The module itself never changes the cluster.
+  - The result states what the audit cannot see (RV(limitations)). Members of C(system:masters) pass
+    every check without RBAC, and other authorizers (Node, Webhook) can allow more than RBAC does.
+author:
+  - gitops.bootstrap contributors
+extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
+  - gitops.bootstrap.attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - The audit only reads. In check mode the report file is not written; RV(changed) tells whether it would change.
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+    details:
+      - Only the report file can change; it is rewritten only when its content differs.
+options:
+  include_rules:
+    description:
+      - Include the rules of each grant in RV(subjects) and RV(roles). Turn off for a compact result.
+    type: bool
+    default: true
+  include_default_bindings:
+    description:
+      - Also list the subjects, bindings and roles that only the API server's default objects (label
+        C(kubernetes.io/bootstrapping=rbac-defaults)) involve, such as the controllers in C(kube-system)
+        and the group C(system:masters).
+      - Evaluation always uses every object; this only changes what is listed.
+    type: bool
+    default: false
+  subject_kinds:
+    description: List only subjects of these kinds.
+    type: list
+    elements: str
+    choices: [User, Group, ServiceAccount]
+  namespaces:
+    description:
+      - List only grants in these namespaces (cluster-wide grants are always listed).
+    type: list
+    elements: str
+  system_namespaces:
+    description: Namespaces whose service accounts count as system components (RV(subjects[].system)).
+    type: list
+    elements: str
+    default: [kube-system, kube-public, kube-node-lease]
+  access_checks:
+    description:
+      - Questions of the form "may this identity make this request", answered from the RBAC objects
+        (RV(access_checks)). Use M(gitops.bootstrap.k8s_access_review) to ask the API server itself.
+    type: list
+    elements: dict
+    default: []
+    suboptions: &request_options
+      user:
+        description: User name. Exclusive with O(access_checks[].service_account).
+        type: str
+      groups:
+        description: Groups of the identity.
+        type: list
+        elements: str
+      service_account:
+        description: A service account as C(NAMESPACE/NAME).
+        type: str
+      authenticated:
+        description:
+          - Add the groups the authenticator gives every such identity (C(system:authenticated); for service
+            accounts also C(system:serviceaccounts) and C(system:serviceaccounts:NAMESPACE)).
+        type: bool
+        default: true
+      verb:
+        description: API verb (V(get), V(list), V(create), V(patch), V(delete), V(escalate), V(*), ...).
+        type: str
+        required: true
+      resource:
+        description: Resource (plural, lower case), for example V(deployments). Exclusive with O(access_checks[].non_resource_url).
+        type: str
+      api_group:
+        description: API group of the resource, V("") for the core group.
+        type: str
+        default: ""
+      subresource:
+        description: Subresource, for example V(exec) or V(status).
+        type: str
+      name:
+        description: Object name.
+        type: str
+      namespace:
+        description: Namespace of the request; empty for cluster-scoped requests.
+        type: str
+      non_resource_url:
+        description: A non-resource path such as V(/healthz).
+        type: str
+  who_can:
+    description:
+      - Requests for which to list every subject (named by some binding) that RBAC allows to make them,
+        like C(kubectl who-can). Identity fields are ignored.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      verb:
+        description: API verb.
+        type: str
+        required: true
+      resource:
+        description: Resource (plural, lower case).
+        type: str
+      api_group:
+        description: API group of the resource, V("") for the core group.
+        type: str
+        default: ""
+      subresource:
+        description: Subresource.
+        type: str
+      name:
+        description: Object name.
+        type: str
+      namespace:
+        description: Namespace; empty for cluster-scoped requests.
+        type: str
+      non_resource_url:
+        description: A non-resource path.
+        type: str
+  query:
+    description:
+      - A JMESPath expression applied to the result (the keys of RV(subjects), RV(findings), RV(bindings),
+        RV(roles), RV(implicit_group_grants), RV(summary), RV(access_checks), RV(who_can), RV(lockdown_plan)).
+        Its value is returned as RV(query_result), and the long lists are then left out of the result.
+      - Needs the C(jmespath) Python package where the module runs.
+    type: str
+  report_path:
+    description:
+      - Write a report of the full audit (not of O(query)) to this file on the host running the module.
+    type: path
+  report_format:
+    description: Format of the report file.
+    type: str
+    choices: [markdown, json]
+    default: markdown
+  lockdown:
+    description:
+      - Plan the removal of write access from people and run the lock-out guard. Nothing is changed by
+        this module; the plan is returned in RV(lockdown_plan) for the caller to apply (the
+        C(gitops.bootstrap.rbac_lockdown) role does).
+      - A binding whose role grants write access (write verbs, C(escalate), C(bind), C(impersonate),
+        exec into pods or C(nodes/proxy)) loses its User and Group subjects, except C(system:) names, the
+        break-glass groups and the allowlist. ServiceAccounts stay unless listed in
+        O(lockdown.revoke_subjects). A binding left without subjects is deleted, otherwise patched.
+    type: dict
+    suboptions:
+      break_glass_groups:
+        description: Groups that keep cluster-admin; never removed, and checked by the guard.
+        type: list
+        elements: str
+        default: []
+      allow_subjects:
+        description: Subjects that keep their write access.
+        type: list
+        elements: dict
+        default: []
+        suboptions: &subject_options
+          kind:
+            description: Subject kind.
+            type: str
+            choices: [User, Group, ServiceAccount]
+            required: true
+          name:
+            description: Subject name.
+            type: str
+            required: true
+          namespace:
+            description: Namespace of a ServiceAccount.
+            type: str
+      revoke_subjects:
+        description:
+          - ServiceAccounts or C(system:) subjects to remove from write-granting bindings, which are otherwise left alone.
+        type: list
+        elements: dict
+        default: []
+        suboptions: *subject_options
+      developer_groups:
+        description:
+          - Group names the caller grants read-only access; only used to warn when one of them, or an
+            allowlisted group, is named by no binding other than the managed ones (often a typo).
+        type: list
+        elements: str
+        default: []
+      managed_label:
+        description:
+          - Label (C(key=value)) of the bindings the caller manages itself; they are never removed.
+        type: str
+      add_bindings:
+        description:
+          - RoleBindings and ClusterRoleBindings the caller will create (break-glass, read-only); the
+            prediction of who keeps which access includes them.
+        type: list
+        elements: dict
+        default: []
+      backup:
+        description:
+          - ConfigMap holding earlier backups. The backup of a binding is merged with the earlier one, so that
+            a restore brings back every subject any lock-down removed.
+        type: dict
+        suboptions:
+          namespace:
+            description: Namespace of the ConfigMap.
+            type: str
+            required: true
+          name:
+            description: Name of the ConfigMap.
+            type: str
+            required: true
+      guard:
+        description: Run the lock-out guard.
+        type: bool
+        default: true
+      fail_on_lockout:
+        description: Fail when the guard finds that the plan would lock out the running identity or a break-glass group.
+        type: bool
+        default: true
+      self_access:
+        description:
+          - Requests the running identity must still be allowed after the lock-down (SelfSubjectAccessReview now,
+            prediction after). Identity fields are ignored.
+        type: list
+        elements: dict
+        default: []
+        suboptions: &guard_request_options
+          verb:
+            description: API verb.
+            type: str
+            required: true
+          resource:
+            description: Resource (plural, lower case).
+            type: str
+          api_group:
+            description: API group of the resource, V("") for the core group.
+            type: str
+            default: ""
+          subresource:
+            description: Subresource.
+            type: str
+          name:
+            description: Object name.
+            type: str
+          namespace:
+            description: Namespace; empty for cluster-scoped requests.
+            type: str
+          non_resource_url:
+            description: A non-resource path.
+            type: str
+      break_glass_access:
+        description:
+          - Requests every break-glass group must be allowed after the lock-down (SubjectAccessReview now,
+            prediction after). Defaults to everything (V(*) on V(*) in every API group), that is cluster-admin.
+        type: list
+        elements: dict
+        suboptions: *guard_request_options
+notes:
+  - Needs C(list) on roles, clusterroles, rolebindings and clusterrolebindings. The guard needs C(create) on
+    subjectaccessreviews; every authenticated user may create selfsubjectaccessreviews and selfsubjectreviews.
+  - The module never reads Secrets or any other object than the four RBAC kinds (and the backup ConfigMap).
+seealso:
+  - module: gitops.bootstrap.k8s_access_review
+  - name: Using RBAC Authorization
+    description: The Kubernetes reference for the rules this module evaluates.
+    link: https://kubernetes.io/docs/reference/access-authn-authz/rbac/
+  - name: Role Based Access Control Good Practices
+    description: The privilege-escalation risks the findings follow.
+    link: https://kubernetes.io/docs/concepts/security/rbac-good-practices/
+"""
+
+EXAMPLES = r"""
+---
+- name: Who has critical permissions (users and groups only)
+  gitops.bootstrap.k8s_rbac_audit:
+    include_rules: false
+    query: "findings[?severity=='critical' && kind!='ServiceAccount'].{who: subject, risk: risk, via: via[].binding}"
+  register: critical
+
+- name: Markdown report for the security review
+  gitops.bootstrap.k8s_rbac_audit:
+    report_path: /tmp/rbac-report.md
+    report_format: markdown
+
+- name: May the CI service account create Deployments in team-a, and who can read Secrets there?
+  gitops.bootstrap.k8s_rbac_audit:
+    include_rules: false
+    access_checks:
+      - service_account: ci/deployer
+        verb: create
+        resource: deployments
+        api_group: apps
+        namespace: team-a
+    who_can:
+      - verb: get
+        resource: secrets
+        namespace: team-a
+  register: answers
+
+- name: Plan taking write access away from people, keeping the platform team as break-glass
+  gitops.bootstrap.k8s_rbac_audit:
+    include_rules: false
+    lockdown:
+      break_glass_groups: [platform-admins]
+      allow_subjects:
+        - {kind: User, name: ci-bot}
+  register: plan
+"""
+
+RETURN = r"""
+subjects:
+  description:
+    - One entry per subject named by a listed binding, sorted by RV(subjects[].id).
+    - Left out when O(query) is set.
+  returned: when query is not set
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: C(User:NAME), C(Group:NAME) or C(ServiceAccount:NAMESPACE/NAME).
+      type: str
+    kind:
+      description: User, Group or ServiceAccount. A User subject named C(system:serviceaccount:NS:NAME) is that ServiceAccount.
+      type: str
+    name:
+      description: Subject name.
+      type: str
+    namespace:
+      description: Namespace of a ServiceAccount, otherwise null.
+      type: str
+    username:
+      description: The user name the API server sees (null for groups).
+      type: str
+    system:
+      description: True for C(system:) users and groups and for service accounts in O(system_namespaces).
+      type: bool
+    bindings:
+      description: The bindings naming the subject (kind, name, namespace, role_ref).
+      type: list
+      elements: dict
+    cluster:
+      description: Grants of ClusterRoleBindings (binding, role, rules).
+      type: list
+      elements: dict
+    namespaces:
+      description: Grants of RoleBindings, by namespace.
+      type: dict
+    inherited_groups:
+      description: Implicit groups of the identity that have grants of their own (see RV(implicit_group_grants)).
+      type: list
+      elements: str
+    risks:
+      description: Findings of the subject (id, severity, scope, namespace, title, via).
+      type: list
+      elements: dict
+    risk_ids:
+      description: The distinct risk ids.
+      type: list
+      elements: str
+    severity:
+      description: Highest severity (critical, high, medium, low) or none.
+      type: str
+    can_write:
+      description: Whether a binding of the subject grants write access.
+      type: bool
+    write_namespaces:
+      description: Where it can write; C(*) means cluster-wide.
+      type: list
+      elements: str
+findings:
+  description: Every risk of every listed subject, most severe and cluster-wide first.
+  returned: when query is not set
+  type: list
+  elements: dict
+  sample:
+    - subject: "User:alice"
+      kind: User
+      name: alice
+      risk: cluster_admin
+      severity: critical
+      scope: cluster
+      namespace: null
+      title: "cluster-admin equivalent: every verb on every resource of every API group"
+      via: [{binding: "ClusterRoleBinding alice-admin", role: "ClusterRole cluster-admin"}]
+bindings:
+  description: Listed bindings with their subjects, role, whether the role grants write, and its risk ids.
+  returned: when query is not set
+  type: list
+  elements: dict
+roles:
+  description: Listed roles with rules (resolved aggregation), risk ids, C(aggregated), C(aggregation_pending) and C(bound_by).
+  returned: when query is not set
+  type: list
+  elements: dict
+implicit_group_grants:
+  description: What C(system:authenticated), C(system:unauthenticated) and the service account groups are granted.
+  returned: when query is not set
+  type: dict
+unmatched_subjects:
+  description: Binding subjects that can never match (a ServiceAccount without namespace in a ClusterRoleBinding).
+  returned: always
+  type: list
+  elements: dict
+summary:
+  description: Counts, findings by severity, people (users and groups outside C(system:)) with write access, missing roles.
+  returned: always
+  type: dict
+limitations:
+  description: What the audit cannot see.
+  returned: always
+  type: list
+  elements: str
+caller:
+  description:
+    - The identity the module ran as (SelfSubjectReview), with C(bypasses_rbac) true for members of C(system:masters).
+    - Null when the API server does not serve SelfSubjectReview.
+  returned: always
+  type: dict
+  sample: {username: kwok-admin, groups: [system:masters, system:authenticated], bypasses_rbac: true}
+access_checks:
+  description: The answers to O(access_checks), each with C(allowed) and C(granted_by).
+  returned: when access_checks is set
+  type: list
+  elements: dict
+who_can:
+  description: For each O(who_can) request, C(request) and the C(subjects) allowed.
+  returned: when who_can is set
+  type: list
+  elements: dict
+query_result:
+  description: The value of O(query).
+  returned: when query is set
+  type: raw
+report:
+  description: Path, format and whether the report file changed.
+  returned: when report_path is set
+  type: dict
+lockdown_plan:
+  description:
+    - One item per binding to change, C(action) V(delete) or V(patch), with C(remove_subjects), C(keep_subjects),
+      C(reason), C(desired) (the patched binding), C(backup_key) and C(backup) (the original, merged with an earlier backup).
+  returned: when lockdown is set
+  type: list
+  elements: dict
+lockdown_backup:
+  description: ConfigMap data (key to JSON text) holding the backups of RV(lockdown_plan).
+  returned: when lockdown is set
+  type: dict
+lockdown_guard:
+  description:
+    - One verdict per guarded request, with C(who), C(request), C(allowed_now) (API server), C(rbac_now), C(rbac_after),
+      C(keeps) and C(why).
+  returned: when lockdown is set and guard is true
+  type: list
+  elements: dict
+lockdown_warnings:
+  description: Warnings about the lock-down input, such as a group named by no binding.
+  returned: when lockdown is set
+  type: list
+  elements: str
+"""
+
+import json
+import os
+import tempfile
+
+from ansible.module_utils.common.text.converters import to_bytes
+
+from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import (
+    GitopsK8sError,
+    GitopsK8sModule,
+    describe_exception,
+)
+from ansible_collections.gitops.bootstrap.plugins.module_utils import _rbac as rbac
+
+try:
+    import jmespath
+
+    HAS_JMESPATH = True
+except ImportError:
+    HAS_JMESPATH = False
+
+RBAC_KINDS = (
+    ("Role", "roles"),
+    ("ClusterRole", "cluster_roles"),
+    ("RoleBinding", "role_bindings"),
+    ("ClusterRoleBinding", "cluster_role_bindings"),
+)
+PAGE_SIZE = 500
+EVERYTHING = {"verb": "*", "resource": "*", "api_group": "*"}
+BIG_KEYS = ("subjects", "findings", "bindings", "roles", "implicit_group_grants")
+
+
+class AuditManager(object):
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.warnings = []
+
+    # -- input -------------------------------------------------------------------------------
+    def validate(self):
+        """Everything that can be checked offline, before the cluster is contacted."""
+        query = self.params.get("query")
+        self.compiled_query = None
+        if query is not None:
+            if not HAS_JMESPATH:
+                raise GitopsK8sError(
+                    "Option query needs the jmespath Python package, which is not installed for %s. Install it "
+                    "(pip install jmespath) in the Python that runs the module (ansible_python_interpreter), or drop query."
+                    % _python()
+                )
+            try:
+                self.compiled_query = jmespath.compile(query)
+            except jmespath.exceptions.JMESPathError as exc:
+                raise GitopsK8sError("Option query is not a valid JMESPath expression: %s. Query was: %s" % (_one_line(exc), query))
+        self.checks = []
+        for index, check in enumerate(self.params.get("access_checks") or []):
+            try:
+                self.checks.append((check, rbac.Identity.from_check(check), rbac.Request.from_check(check)))
+            except rbac.RbacInputError as exc:
+                raise GitopsK8sError("access_checks[%d]: %s." % (index, exc))
+        self.who_can_requests = []
+        for index, item in enumerate(self.params.get("who_can") or []):
+            try:
+                self.who_can_requests.append((item, rbac.Request.from_check(item)))
+            except rbac.RbacInputError as exc:
+                raise GitopsK8sError("who_can[%d]: %s." % (index, exc))
+        lockdown = self.params.get("lockdown")
+        self.guard_requests = {"self": [], "break_glass": []}
+        if lockdown:
+            label = lockdown.get("managed_label")
+            self.managed_label = None
+            if label:
+                key, sep, value = label.partition("=")
+                if not sep or not key:
+                    raise GitopsK8sError("lockdown.managed_label must be written as KEY=VALUE, got %r." % label)
+                self.managed_label = (key, value)
+            for spec in (lockdown.get("allow_subjects") or []) + (lockdown.get("revoke_subjects") or []):
+                if spec["kind"] == "ServiceAccount" and not spec.get("namespace"):
+                    raise GitopsK8sError("ServiceAccount %r in lockdown.allow_subjects/revoke_subjects needs a namespace." % spec["name"])
+            self_access = lockdown.get("self_access") or []
+            bg_access = lockdown.get("break_glass_access")
+            if bg_access is None:
+                bg_access = [EVERYTHING]
+            for where, items in (("self_access", self_access), ("break_glass_access", bg_access)):
+                for index, item in enumerate(items):
+                    try:
+                        request = rbac.Request.from_check(item)
+                    except rbac.RbacInputError as exc:
+                        raise GitopsK8sError("lockdown.%s[%d]: %s." % (where, index, exc))
+                    self.guard_requests["self" if where == "self_access" else "break_glass"].append(request)
+
+    # -- reads -------------------------------------------------------------------------------
+    def list_all(self, kind):
+        resource = self.module.resource(kind, rbac.RBAC_API_VERSION)
+        items, token = [], None
+        while True:
+            params = {"limit": PAGE_SIZE, "serialize": False}
+            if token:
+                params["_continue"] = token
+            try:
+                response = resource.get(**params)
+                data = json.loads(response.data.decode("utf-8"))
+            except Exception as exc:  # pylint: disable=broad-except
+                raise GitopsK8sError(describe_exception(exc, "Listing %ss (needed for the RBAC audit)" % kind))
+            for item in data.get("items") or []:
+                item["kind"] = kind
+                items.append(item)
+            token = (data.get("metadata") or {}).get("continue")
+            if not token:
+                return items
+
+    def whoami(self):
+        """The running identity from SelfSubjectReview, or None if the server does not serve it."""
+        try:
+            review = self.module.create_review({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"})
+        except GitopsK8sError as exc:
+            self.caller_error = exc.msg
+            return None
+        info = ((review or {}).get("status") or {}).get("userInfo") or {}
+        groups = info.get("groups") or []
+        return {"username": info.get("username"), "groups": groups, "bypasses_rbac": rbac.MASTERS in groups}
+
+    def snapshot(self):
+        lists = dict((arg, self.list_all(kind)) for kind, arg in RBAC_KINDS)
+        return rbac.RbacSnapshot(system_namespaces=self.params.get("system_namespaces"), **lists)
+
+    # -- main --------------------------------------------------------------------------------
+    def run(self):
+        self.validate()
+        self.caller_error = None
+        snap = self.snapshot()
+        result = rbac.Audit(
+            snap,
+            include_rules=self.params["include_rules"],
+            include_default_bindings=self.params["include_default_bindings"],
+            subject_kinds=self.params.get("subject_kinds"),
+            namespaces=self.params.get("namespaces"),
+        ).result()
+        caller = self.whoami()
+        result["caller"] = caller
+        if caller is None and self.caller_error:
+            result["limitations"].append("The running identity could not be determined (SelfSubjectReview): %s" % self.caller_error)
+        elif caller and caller["bypasses_rbac"]:
+            result["limitations"].append(
+                "This audit ran as %s, a member of system:masters: its own access does not depend on RBAC." % caller["username"]
+            )
+        if self.checks:
+            result["access_checks"] = [
+                dict(check, identity=ident.describe(), request=request.describe(), **snap.evaluate(ident, request)) for check, ident, request in self.checks
+            ]
+        if self.who_can_requests:
+            result["who_can"] = [{"request": request.describe(), "subjects": rbac.who_can(snap, request)} for _item, request in self.who_can_requests]
+        if self.params.get("lockdown"):
+            self.lockdown(snap, caller, result)
+
+        out = {"changed": False}
+        report_path = self.params.get("report_path")
+        if report_path:
+            out["report"] = self.write_report(report_path, result)
+            out["changed"] = out["report"]["changed"]
+        if self.compiled_query is not None:
+            try:
+                out["query_result"] = self.compiled_query.search(result)
+            except jmespath.exceptions.JMESPathError as exc:
+                raise GitopsK8sError("Option query could not be evaluated on the audit result: %s" % _one_line(exc))
+            for key in BIG_KEYS:
+                result.pop(key, None)
+        out.update(result)
+        for warning in self.warnings:
+            self.module.warn(warning)
+        return out
+
+    # -- lock-down ---------------------------------------------------------------------------
+    def lockdown(self, snap, caller, result):
+        lockdown = self.params["lockdown"]
+        break_glass = lockdown.get("break_glass_groups") or []
+        try:
+            planner = rbac.LockdownPlanner(
+                snap,
+                allow_subjects=lockdown.get("allow_subjects"),
+                break_glass_groups=break_glass,
+                revoke_subjects=lockdown.get("revoke_subjects"),
+                managed_label=self.managed_label,
+                add_bindings=lockdown.get("add_bindings"),
+            )
+        except rbac.RbacInputError as exc:
+            raise GitopsK8sError("lockdown: %s." % exc)
+        previous = {}
+        backup = lockdown.get("backup")
+        if backup:
+            cm = self.module.get("ConfigMap", "v1", backup["name"], backup["namespace"])
+            previous = ((cm or {}).get("data")) or {}
+        plan = planner.plan(previous)
+        result["lockdown_plan"] = plan
+        result["lockdown_backup"] = dict((item["backup_key"], json.dumps(item["backup"], sort_keys=True)) for item in plan)
+        warnings = self.group_warnings(snap, lockdown)
+        result["lockdown_warnings"] = warnings
+        self.warnings.extend(warnings)
+        if not lockdown.get("guard", True):
+            return
+        after = planner.snapshot_after(plan)
+        verdicts = []
+        if self.guard_requests["self"]:
+            if caller is None:
+                raise GitopsK8sError(
+                    "The lock-out guard cannot tell who is running it: SelfSubjectReview failed (%s). Use an API server that "
+                    "serves authentication.k8s.io/v1 SelfSubjectReview, or set lockdown.guard to false at your own risk."
+                    % (self.caller_error or "no answer")
+                )
+            ident = rbac.Identity(caller["username"], caller["groups"])
+            who = "the running identity %s" % caller["username"]
+            for request in self.guard_requests["self"]:
+                allowed = self.review(request, None)
+                verdicts.append(self.verdict(who, ident, request, allowed, snap, after))
+        for group in break_glass:
+            ident = rbac.Identity(None, [group] + rbac.implicit_groups(""))
+            who = "break-glass group %s" % group
+            for request in self.guard_requests["break_glass"]:
+                allowed = self.review(request, ident)
+                verdicts.append(self.verdict(who, ident, request, allowed, snap, after))
+        result["lockdown_guard"] = verdicts
+        lost = [v for v in verdicts if not v["keeps"]]
+        if lost and lockdown.get("fail_on_lockout", True):
+            lines = ["%s would not be allowed to %s (%s)" % (v["who"], v["request"], v["why"]) for v in lost]
+            raise GitopsK8sError(
+                "Refusing the RBAC lock-down, it would lock out: %s. Nothing was changed. Put the identity on the allowlist "
+                "(a User or Group in allow_subjects), or grant the access through a binding the lock-down keeps, then run again."
+                % "; ".join(lines),
+                lockdown_guard=verdicts,
+                lockdown_plan=plan,
+            )
+
+    def verdict(self, who, ident, request, allowed_now, before, after):
+        rbac_now = before.allows(ident, request)
+        rbac_after = after.allows(ident, request)
+        return rbac.guard_verdict({"who": who, "request": request.describe()}, allowed_now, rbac_now, rbac_after)
+
+    def review(self, request, ident):
+        """The API server's answer: SelfSubjectAccessReview when ident is None, else SubjectAccessReview."""
+        spec = {}
+        attrs = request.resource_attributes()
+        if attrs is None:
+            spec["nonResourceAttributes"] = {"verb": request.verb, "path": request.non_resource_url}
+        else:
+            spec["resourceAttributes"] = attrs
+        kind = "SelfSubjectAccessReview"
+        if ident is not None:
+            kind = "SubjectAccessReview"
+            if ident.user:
+                spec["user"] = ident.user
+            spec["groups"] = ident.groups
+        review = self.module.create_review({"apiVersion": "authorization.k8s.io/v1", "kind": kind, "spec": spec})
+        return bool(((review or {}).get("status") or {}).get("allowed"))
+
+    def group_warnings(self, snap, lockdown):
+        managed = self.managed_label
+        named = set()
+        for binding in snap.bindings:
+            if managed and binding.labels.get(managed[0]) == managed[1]:
+                continue
+            for subject in binding.subjects:
+                if subject.get("kind") == "Group":
+                    named.add(subject.get("name"))
+        warnings = []
+        checks = [(g, "developer_groups") for g in lockdown.get("developer_groups") or []]
+        checks += [(s["name"], "allow_subjects") for s in lockdown.get("allow_subjects") or [] if s["kind"] == "Group"]
+        for name, where in checks:
+            if name not in named:
+                warnings.append(
+                    "Group %r (%s) is named by no RoleBinding or ClusterRoleBinding in the cluster. If that is unexpected, check the "
+                    "spelling against the group names your identity provider sends." % (name, where)
+                )
+        return warnings
+
+    # -- report ------------------------------------------------------------------------------
+    def write_report(self, path, result):
+        fmt = self.params["report_format"]
+        if fmt == "json":
+            text = json.dumps(result, indent=2, sort_keys=True) + "\n"
+        else:
+            text = rbac.render_markdown(result)
+        data = to_bytes(text)
+        current = None
+        if os.path.exists(path):
+            try:
+                with open(path, "rb") as handle:
+                    current = handle.read()
+            except (IOError, OSError) as exc:
+                raise GitopsK8sError("Reading the report file %s failed: %s. Check report_path." % (path, exc))
+        changed = current != data
+        if changed and not self.module.check_mode:
+            directory = os.path.dirname(os.path.abspath(path))
+            if not os.path.isdir(directory):
+                raise GitopsK8sError("The directory of report_path %s does not exist; create it first or choose another path." % path)
+            try:
+                fd, tmp = tempfile.mkstemp(dir=directory, prefix=".rbac-report-")
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(data)
+                self.module.module.atomic_move(tmp, path)
+            except (IOError, OSError) as exc:
+                raise GitopsK8sError("Writing the report file %s failed: %s. Check that the directory is writable." % (path, exc))
+        return {"path": path, "format": fmt, "changed": changed}
+
+
+def _python():
+    import sys
+
+    return sys.executable
+
+
+def _one_line(exc):
+    return " ".join(str(exc).split())
+
+
+def build_argument_spec():
+    request_options = dict(
+        verb=dict(type="str", required=True),
+        resource=dict(type="str"),
+        api_group=dict(type="str", default=""),
+        subresource=dict(type="str"),
+        name=dict(type="str"),
+        namespace=dict(type="str"),
+        non_resource_url=dict(type="str"),
+    )
+    check_options = dict(
+        request_options,
+        user=dict(type="str"),
+        groups=dict(type="list", elements="str"),
+        service_account=dict(type="str"),
+        authenticated=dict(type="bool", default=True),
+    )
+    subject_options = dict(
+        kind=dict(type="str", choices=["User", "Group", "ServiceAccount"], required=True),
+        name=dict(type="str", required=True),
+        namespace=dict(type="str"),
+    )
+    lockdown_options = dict(
+        break_glass_groups=dict(type="list", elements="str", default=[]),
+        allow_subjects=dict(type="list", elements="dict", default=[], options=subject_options),
+        revoke_subjects=dict(type="list", elements="dict", default=[], options=subject_options),
+        developer_groups=dict(type="list", elements="str", default=[]),
+        managed_label=dict(type="str"),
+        add_bindings=dict(type="list", elements="dict", default=[]),
+        backup=dict(type="dict", options=dict(namespace=dict(type="str", required=True), name=dict(type="str", required=True))),
+        guard=dict(type="bool", default=True),
+        fail_on_lockout=dict(type="bool", default=True),
+        self_access=dict(type="list", elements="dict", default=[], options=request_options),
+        break_glass_access=dict(type="list", elements="dict", options=request_options),
+    )
+    return dict(
+        include_rules=dict(type="bool", default=True),
+        include_default_bindings=dict(type="bool", default=False),
+        subject_kinds=dict(type="list", elements="str", choices=["User", "Group", "ServiceAccount"]),
+        namespaces=dict(type="list", elements="str"),
+        system_namespaces=dict(type="list", elements="str", default=list(rbac.DEFAULT_SYSTEM_NAMESPACES)),
+        access_checks=dict(type="list", elements="dict", default=[], options=check_options),
+        who_can=dict(type="list", elements="dict", default=[], options=request_options),
+        query=dict(type="str"),
+        report_path=dict(type="path"),
+        report_format=dict(type="str", choices=["markdown", "json"], default="markdown"),
+        lockdown=dict(type="dict", options=lockdown_options),
+    )
+
+
+def main():
+    module = GitopsK8sModule(argument_spec=build_argument_spec(), supports_check_mode=True)
+    try:
+        result = AuditManager(module).run()
+    except GitopsK8sError as exc:
+        module.fail(exc)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

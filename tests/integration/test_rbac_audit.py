@@ -1,0 +1,428 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gitops.bootstrap contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""k8s_rbac_audit and k8s_access_review against a real API server.
+
+Every claim of the audit is checked against the API server's own authorizer with
+SubjectAccessReview: the risks it reports (and the ones it does not), and its answer to
+thousands of (identity, request) pairs over every subject of the cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from conftest import external_kubeconfig, run_playbook
+from rbac_helpers import (
+    Authorizer,
+    apply,
+    bad_bindings,
+    cleanup,
+    cluster_role,
+    edge_cases,
+    rbac,
+    read_objects,
+    read_snapshot,
+    wait_for_aggregation,
+)
+
+EXTERNAL = bool(external_kubeconfig())
+
+
+@pytest.fixture(scope="module")
+def seeded(kubeconfig):
+    cleanup(kubeconfig)
+    apply(kubeconfig, bad_bindings() + edge_cases())
+    wait_for_aggregation(kubeconfig, "rbac-t-ops")
+    yield kubeconfig
+    cleanup(kubeconfig, wait=False)
+
+
+def run_tasks(kubeconfig, tasks, **auth):
+    """Run module tasks in one ansible-playbook run (starting Ansible is the slow part)."""
+    play = [
+        {
+            "hosts": "localhost",
+            "gather_facts": False,
+            "module_defaults": {"group/gitops.bootstrap.gitops": dict(kubeconfig=kubeconfig, **auth)},
+            "tasks": tasks,
+        }
+    ]
+    return run_playbook(json.dumps(play) + "\n")
+
+
+def audit_task(name, check=False, ignore_errors=False, **options):
+    task = {"name": name, "gitops.bootstrap.k8s_rbac_audit": options}
+    if check:
+        task["check_mode"] = True
+    if ignore_errors:
+        task["ignore_errors"] = True
+    return task
+
+
+def audit(kubeconfig, **options):
+    """Run k8s_rbac_audit once; return (task result, run)."""
+    res = run_tasks(kubeconfig, [audit_task("audit", **options)])
+    return res.task_result("audit"), res
+
+
+@pytest.fixture(scope="module")
+def audited(seeded):
+    """One audit of the seeded cluster, shared by the tests that only read it."""
+    result, run = audit(seeded, include_rules=False)
+    assert run.rc == 0, run
+    return result
+
+
+def ours(subject_id):
+    return "rbac-t-" in subject_id
+
+
+# ------------------------------------------------------------------------------ the listing
+EXPECTED = {
+    "User:rbac-t-alice": {"cluster": {"cluster_admin", "wildcard"}},
+    "Group:rbac-t-team-a": {"rbac-t-a": {"secrets_read", "pod_create", "pod_exec", "workload_write"}},
+    "User:rbac-t-bob": {"cluster": {"escalate"}},
+    "Group:rbac-t-team-b": {"rbac-t-b": {"cluster_admin", "wildcard"}},
+    "User:rbac-t-carol": {"rbac-t-b": {"cluster_admin", "wildcard"}},
+    "ServiceAccount:rbac-t-b/deployer": {"rbac-t-b": {"cluster_admin", "wildcard"}},
+    "Group:rbac-t-ops": {"cluster": {"secrets_read", "pod_exec"}},
+    "User:rbac-t-dave": {},
+    # edge cases
+    "User:rbac-t-erin": {"cluster": {"wildcard"}},
+    "ServiceAccount:rbac-t-c/robot": {"cluster": {"wildcard"}},
+    "ServiceAccount:rbac-t-c/builder": {"rbac-t-c": {"wildcard"}},
+    "Group:rbac-t-team-c": {"rbac-t-c": {"wildcard"}},
+    "ServiceAccount:rbac-t-a/reader": {},
+    "Group:rbac-t-proxies": {},
+    "User:rbac-t-frank": {"rbac-t-c": {"token_create"}},
+    "User:rbac-t-gina": {"cluster": {"nodes_proxy", "token_create"}},
+}
+
+
+def test_audit_lists_exactly_the_seeded_problems(audited):
+    result = audited
+    listed = [s for s in result["subjects"] if not s["system"]]
+    if EXTERNAL:
+        listed = [s for s in listed if ours(s["id"])]
+    assert sorted(s["id"] for s in listed) == sorted(EXPECTED)
+    for subj in listed:
+        got = {}
+        for risk in subj["risks"]:
+            got.setdefault(risk["namespace"] or "cluster", set()).add(risk["id"])
+        want = EXPECTED[subj["id"]]
+        for scope, ids in want.items():
+            assert ids <= got.get(scope, set()), (subj["id"], scope, got)
+        assert set(got) == set(want), (subj["id"], got)
+    # Only a few system subjects appear (those named by non-default bindings), each flagged as system.
+    system = [s for s in result["subjects"] if s["system"]]
+    assert all(s["id"].split(":", 1)[1].startswith("system:") or s["namespace"] in ("kube-system", "kube-public", "kube-node-lease") for s in system)
+    # The people who can write are named in the summary, the read-only ones are not.
+    people = result["summary"]["people_with_write"]
+    for who in ("User:rbac-t-alice", "Group:rbac-t-team-a", "User:rbac-t-bob", "Group:rbac-t-team-b", "User:rbac-t-carol", "Group:rbac-t-ops"):
+        assert who in people
+    assert "User:rbac-t-dave" not in people
+    # What it cannot see is stated, and the local admin is recognised as a system:masters member.
+    assert any("system:masters" in t for t in result["limitations"])
+    assert any("Node, Webhook" in t for t in result["limitations"])
+    if not EXTERNAL:
+        assert result["caller"]["bypasses_rbac"] is True
+    roles = dict(((r["kind"], r["namespace"], r["name"]), r) for r in result["roles"])
+    assert roles[("ClusterRole", None, "rbac-t-ops")]["aggregated"] is True
+    assert roles[("ClusterRole", None, "rbac-t-ops")]["aggregation_pending"] is False
+    assert roles[("ClusterRole", None, "rbac-t-escalator")]["risk_ids"] == ["escalate"]
+    assert roles[("Role", "rbac-t-b", "wildcard")]["risk_ids"] == ["cluster_admin", "wildcard"]
+
+
+# ------------------------------------------------------- findings versus the API server
+def probe_requests(risk, namespace):
+    """Concrete requests for each probe of a risk (the API server cannot be asked about patterns)."""
+    out = []
+    for groups, resources, verbs in risk["probes"]:
+        for g in groups:
+            for res in resources:
+                if namespace and res in risk.get("cluster_only", ()):
+                    continue
+                res = res.replace("/*", "/scopes")
+                base, _, sub = res.partition("/")
+                for verb in verbs:
+                    out.append(rbac.Request(verb, base, api_group=g, subresource=sub, namespace=namespace))
+    if risk["id"] == "cluster_admin":
+        out.append(rbac.Request("*", "*", api_group="*", namespace=namespace))
+    return out
+
+
+def direct_identity(subj):
+    if subj["kind"] == "Group":
+        return rbac.Identity(None, [subj["name"]])
+    return rbac.Identity(subj["username"], [])
+
+
+def test_every_finding_and_every_absent_finding_agrees_with_the_api_server(seeded, audited):
+    """For each listed subject, scope and risk: the API server allows a probe request iff the audit reports the risk."""
+    result = audited
+    authz = Authorizer(seeded)
+    cases = []
+    for subj in result["subjects"]:
+        if not ours(subj["id"]):
+            continue
+        claimed = {}
+        for risk in subj["risks"]:
+            claimed.setdefault(risk["namespace"] or "", set()).add(risk["id"])
+        granted_in = set(b["namespace"] for b in subj["bindings"] if b["namespace"])
+        scopes = ["", "rbac-t-a"] + sorted((granted_in | set(k for k in claimed if k)) - {"rbac-t-a"})
+        for ns in scopes:
+            here = set(claimed.get("", set()))
+            if ns:
+                here |= claimed.get(ns, set())
+            for risk in rbac.RISKS:
+                if risk["id"] == "wildcard":
+                    continue
+                requests = probe_requests(risk, ns)
+                if not requests:
+                    continue
+                expected = risk["id"] in here or "cluster_admin" in here
+                cases.append((subj["id"], ns, risk["id"], expected, direct_identity(subj), requests))
+    pairs = [(ident, r) for _s, _n, _r, _e, ident, reqs in cases for r in reqs]
+    answers = iter(authz.many(pairs))
+    mismatches = []
+    for sid, ns, rid, expected, _ident, reqs in cases:
+        got = [next(answers) for _ in reqs]
+        if any(got) != expected:
+            allowed = [r.describe() for r, a in zip(reqs, got) if a]
+            mismatches.append("%s %s in %r: audit says %s, API server allows %s" % (sid, rid, ns or "cluster", expected, allowed or "none"))
+    assert not mismatches, "\n".join(mismatches)
+    assert len(cases) > 200
+
+
+# ------------------------------------------------- every subject, a matrix of requests
+REQUESTS = [
+    # (verb, resource, group, subresource, name)
+    ("get", "pods", "", "", ""),
+    ("list", "pods", "", "", ""),
+    ("create", "pods", "", "", ""),
+    ("delete", "pods", "", "", ""),
+    ("create", "pods", "", "exec", "web-0"),
+    ("get", "pods", "", "log", ""),
+    ("get", "secrets", "", "", ""),
+    ("list", "secrets", "", "", ""),
+    ("watch", "configmaps", "", "", ""),
+    ("get", "configmaps", "", "", "app-config"),
+    ("update", "configmaps", "", "", "app-config"),
+    ("update", "configmaps", "", "", "other"),
+    ("list", "deployments", "apps", "", ""),
+    ("create", "deployments", "apps", "", ""),
+    ("patch", "deployments", "apps", "", "web"),
+    ("delete", "deployments", "apps", "", "web"),
+    ("update", "deployments", "apps", "scale", "web"),
+    ("patch", "statefulsets", "apps", "scale", ""),
+    ("update", "deployments", "apps", "status", ""),
+    ("create", "jobs", "batch", "", ""),
+    ("list", "events", "", "", ""),
+    ("list", "events", "events.k8s.io", "", ""),
+    ("create", "serviceaccounts", "", "token", "default"),
+    ("impersonate", "serviceaccounts", "", "", "default"),
+    ("create", "rolebindings", "rbac.authorization.k8s.io", "", ""),
+    ("bind", "roles", "rbac.authorization.k8s.io", "", "x"),
+    ("escalate", "roles", "rbac.authorization.k8s.io", "", ""),
+    ("*", "*", "*", "", ""),
+    ("get", "applications", "argoproj.io", "", ""),
+]
+CLUSTER_REQUESTS = [
+    ("get", "nodes", "", "", ""),
+    ("get", "nodes", "", "proxy", "kwok-node-0"),
+    ("create", "clusterroles", "rbac.authorization.k8s.io", "", ""),
+    ("escalate", "clusterroles", "rbac.authorization.k8s.io", "", ""),
+    ("bind", "clusterroles", "rbac.authorization.k8s.io", "", "cluster-admin"),
+    ("impersonate", "users", "", "", "alice"),
+    ("impersonate", "groups", "", "", "system:masters"),
+    ("patch", "validatingwebhookconfigurations", "admissionregistration.k8s.io", "", ""),
+    ("update", "certificatesigningrequests", "certificates.k8s.io", "approval", ""),
+    ("create", "persistentvolumes", "", "", ""),
+    ("list", "namespaces", "", "", ""),
+    ("create", "selfsubjectaccessreviews", "authorization.k8s.io", "", ""),
+]
+NON_RESOURCE = [("get", "/healthz"), ("get", "/version"), ("get", "/logs/kube-apiserver.log"), ("get", "/logs"), ("post", "/logs/x"), ("get", "/metrics"), ("get", "/apis/apps/v1")]
+
+
+def matrix_identities(snapshot):
+    out = []
+    for sid, entry in sorted(snapshot.subjects().items()):
+        if entry["kind"] == "Group":
+            if entry["name"] in ("system:masters", "system:nodes"):
+                continue  # allowed before RBAC, or by the Node authorizer: not RBAC's answer
+            out.append((sid, rbac.Identity(None, [entry["name"]])))
+            continue
+        if entry["username"].startswith("system:node:"):
+            continue
+        out.append((sid, rbac.Identity(entry["username"], rbac.implicit_groups(entry["username"]))))
+    out.append(("nobody", rbac.Identity("rbac-t-nobody", ["system:authenticated"])))
+    out.append(("anonymous", rbac.Identity("system:anonymous", ["system:unauthenticated"])))
+    return out
+
+
+def test_engine_agrees_with_the_api_server_for_every_subject(seeded):
+    snapshot = read_snapshot(seeded)
+    identities = matrix_identities(snapshot)
+    requests = []
+    for ns in ["rbac-t-a", "rbac-t-c", ""]:
+        for verb, res, grp, sub, name in REQUESTS:
+            requests.append(rbac.Request(verb, res, api_group=grp, subresource=sub, name=name, namespace=ns))
+    for verb, res, grp, sub, name in CLUSTER_REQUESTS:
+        requests.append(rbac.Request(verb, res, api_group=grp, subresource=sub, name=name))
+    for verb, path in NON_RESOURCE:
+        requests.append(rbac.Request(verb, non_resource_url=path))
+    pairs = [(ident, req) for _sid, ident in identities for req in requests]
+    answers = Authorizer(seeded).many(pairs)
+    mismatches = []
+    allowed_count = 0
+    for (ident, req), api_says in zip(pairs, answers):
+        engine_says = snapshot.allows(ident, req)
+        allowed_count += api_says
+        if engine_says != api_says:
+            mismatches.append("%s: %s -> API server %s, engine %s" % (ident.describe(), req.describe(), api_says, engine_says))
+    assert not mismatches, "%d mismatches:\n%s" % (len(mismatches), "\n".join(mismatches[:50]))
+    # The matrix is not trivially all-denied or all-allowed.
+    assert len(pairs) > 3000
+    assert 0.05 * len(pairs) < allowed_count < 0.9 * len(pairs)
+
+
+def test_aggregation_is_resolved_like_the_controller(seeded):
+    def stored_vs_resolved():
+        objs = read_objects(seeded)
+        snapshot = rbac.RbacSnapshot(**objs)
+        out = {}
+        for obj in objs["cluster_roles"]:
+            if obj.get("aggregationRule"):
+                role = snapshot.roles[("ClusterRole", None, obj["metadata"]["name"])]
+                stored = set(rbac.rule_key(rbac.normalize_rule(r)) for r in obj.get("rules") or [])
+                out[role.name] = (stored, set(rbac.rule_key(r) for r in role.rules))
+        return out
+
+    pairs = stored_vs_resolved()
+    assert {"admin", "edit", "view", "rbac-t-ops"} <= set(pairs)
+    for name, (stored, resolved) in pairs.items():
+        assert stored == resolved, name
+    # A new component role: the controller and the engine agree again once the controller has run.
+    apply(seeded, [cluster_role("rbac-t-ops-logs", [{"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]}], labels={"rbac-t/aggregate-to-ops": "true"})])
+    import time
+
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        stored, resolved = stored_vs_resolved()["rbac-t-ops"]
+        if stored == resolved:
+            break
+        time.sleep(0.5)
+    assert stored == resolved
+    assert any("pods/log" in key[2] for key in resolved)
+
+
+# ------------------------------------------------------------- options of the module
+def test_query_filters_and_invalid_query_is_refused(seeded):
+    run = run_tasks(seeded, [
+        audit_task("query", include_rules=False, query="findings[?name=='rbac-t-alice'].risk"),
+        audit_task("bad query", ignore_errors=True, query="findings[?severity=='critical'"),
+    ])
+    result = run.task_result("query")
+    assert result["query_result"] == ["cluster_admin", "wildcard"], run
+    assert "subjects" not in result and "findings" not in result
+    assert "summary" in result and "limitations" in result
+    result = run.task_result("bad query")
+    assert result["failed"]
+    assert "not a valid JMESPath expression" in result["msg"]
+
+
+def test_access_checks_and_who_can(seeded):
+    result, run = audit(
+        seeded,
+        include_rules=False,
+        access_checks=[
+            {"user": "rbac-t-dave", "verb": "list", "resource": "deployments", "api_group": "apps", "namespace": "rbac-t-c"},
+            {"user": "rbac-t-dave", "verb": "list", "resource": "deployments", "api_group": "apps", "namespace": "rbac-t-a"},
+            {"service_account": "rbac-t-b/deployer", "verb": "delete", "resource": "secrets", "namespace": "rbac-t-b"},
+        ],
+        who_can=[{"verb": "escalate", "resource": "clusterroles", "api_group": "rbac.authorization.k8s.io"}],
+    )
+    assert run.rc == 0, run
+    assert [c["allowed"] for c in result["access_checks"]] == [True, False, True]
+    assert result["access_checks"][0]["granted_by"][0]["binding"] == "RoleBinding rbac-t-c/dave-view"
+    who = [s["subject"] for s in result["who_can"][0]["subjects"]]
+    assert "User:rbac-t-bob" in who and "User:rbac-t-alice" in who and "User:rbac-t-dave" not in who
+
+
+def test_reports_are_written_once_and_not_in_check_mode(seeded, tmp_path):
+    md = tmp_path / "report.md"
+    js = tmp_path / "report.json"
+    run = run_tasks(seeded, [
+        audit_task("check mode", check=True, include_rules=False, report_path=str(md)),
+        {"name": "nothing written", "ansible.builtin.stat": {"path": str(md)}},
+        audit_task("write", include_rules=False, report_path=str(md)),
+        audit_task("again", include_rules=False, report_path=str(md)),
+        audit_task("json", include_rules=False, report_path=str(js), report_format="json", query="summary.findings"),
+    ])
+    assert run.rc == 0, run
+    assert run.task_result("check mode")["changed"] is True
+    assert run.task_result("nothing written")["stat"]["exists"] is False
+    assert run.task_result("write")["changed"] is True
+    assert run.task_result("again")["changed"] is False
+    text = md.read_text()
+    assert "## Findings" in text and "User `rbac-t-alice`" in text and "## What this audit cannot see" in text
+    data = json.loads(js.read_text())
+    assert data["summary"]["findings"] == run.task_result("json")["query_result"] and "subjects" in data
+
+
+def review_task(name, checks, ignore_errors=False, **auth):
+    task = {"name": name, "gitops.bootstrap.k8s_access_review": dict(checks=checks, **auth)}
+    if ignore_errors:
+        task["ignore_errors"] = True
+    return task
+
+
+def test_access_review_module(seeded):
+    checks = [
+        {"user": "rbac-t-dave", "verb": "get", "resource": "deployments", "api_group": "apps", "namespace": "rbac-t-c", "expect": True},
+        {"groups": ["rbac-t-ops"], "verb": "create", "resource": "pods", "subresource": "exec", "namespace": "x", "expect": True},
+        {"service_account": "rbac-t-b/deployer", "verb": "*", "resource": "*", "api_group": "*", "namespace": "rbac-t-b", "expect": True},
+        {"user": "rbac-t-dave", "verb": "get", "non_resource_url": "/healthz", "expect": True},
+    ]
+    run = run_tasks(seeded, [
+        review_task("expected", checks),
+        review_task("wrong expectation", [dict(checks[0], verb="delete", expect=True)], ignore_errors=True),
+        # Self checks follow impersonation (kubernetes.core's impersonate_user).
+        review_task("self", [{"self": True, "verb": "get", "resource": "pods", "namespace": "rbac-t-c", "expect": True},
+                             {"self": True, "verb": "get", "resource": "secrets", "namespace": "rbac-t-c", "expect": False}],
+                    impersonate_user="rbac-t-dave"),
+        review_task("bad input", [{"self": True, "user": "x", "verb": "get", "resource": "pods"}], ignore_errors=True),
+    ])
+    result = run.task_result("expected")
+    assert result["all_as_expected"] and [r["allowed"] for r in result["results"]] == [True, True, True, True], run
+    # A wrong expectation fails and says which check and what the server answered.
+    result = run.task_result("wrong expectation")
+    assert result["failed"]
+    assert "rbac-t-dave" in result["msg"] and "delete deployments.apps in namespace rbac-t-c is not allowed, expected allowed" in result["msg"]
+    result = run.task_result("self")
+    assert not result.get("failed") and result["all_as_expected"], result
+    result = run.task_result("bad input")
+    assert result["failed"] and "self: true takes no user" in result["msg"]
+
+
+def test_missing_permissions_are_reported_clearly(seeded):
+    play = [
+        {
+            "hosts": "localhost",
+            "gather_facts": False,
+            "tasks": [
+                {
+                    "name": "audit",
+                    "gitops.bootstrap.k8s_rbac_audit": {"kubeconfig": seeded, "impersonate_user": "rbac-t-nobody", "include_rules": False},
+                }
+            ],
+        }
+    ]
+    res = run_playbook(json.dumps(play) + "\n")
+    result = res.task_result("audit")
+    assert res.rc != 0
+    assert "403 Forbidden" in result["msg"] and "Listing Roles" in result["msg"]
