@@ -146,7 +146,7 @@ def cached_remote(url, offline):
     os.makedirs(os.path.dirname(local), exist_ok=True)
     say("  downloading %s" % url)
     try:
-        with urllib.request.urlopen(url, timeout=60) as resp, open(local + ".part", "wb") as out:
+        with urllib.request.build_opener().open(url, timeout=60) as resp, open(local + ".part", "wb") as out:
             shutil.copyfileobj(resp, out)
     except OSError as e:
         raise Failure("cannot download remote resource %s: %s (use --offline with a filled cache)" % (url, e))

@@ -13,7 +13,7 @@ module: infra_repo
 short_description: Scaffold and maintain the GitOps infra repository of a cluster
 version_added: 0.1.0
 author:
-  - gitops.bootstrap contributors
+  - gitops.bootstrap contributors (@gitops-bootstrap)
 description:
   - Creates or updates the single infra repository that Argo CD in each cluster pulls from, with the layout
     C(clusters/<cluster>/{argocd,projects,apps}), C(platform/<component>/), C(apps/<app>/base) and

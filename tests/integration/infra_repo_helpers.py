@@ -59,7 +59,7 @@ def run_module(args, check=False, diff=False):
         cmd.append("--check")
     if diff:
         cmd.append("--diff")
-    proc = subprocess.run(cmd, env=ansible_env(), capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(cmd, env=ansible_env(), capture_output=True, text=True, timeout=300, check=False)
     try:
         data = json.loads(proc.stdout)
         result = data["plays"][0]["tasks"][0]["hosts"]["localhost"]
@@ -92,4 +92,4 @@ def run_validate(repo_dir, cache_dir, *extra, env_update=None):
     cmd = ["make", "--no-print-directory", "-C", str(repo_dir), "OFFLINE=1", "PYTHON=%s" % sys.executable] + list(extra)
     if not extra:
         cmd.append("validate")
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, check=False)

@@ -399,7 +399,6 @@ def test_promotion_helper(bare, tmp_path):
     assert run_validate(checkout, remote_cache(tmp_path)).returncode == 0
 
 
-
 # --------------------------------------------------------------------------- server-side dry-run
 @pytest.fixture(scope="module")
 def dev_cluster():
@@ -413,29 +412,29 @@ def dev_cluster():
     started = False
     if not kubeconfig:
         proc = subprocess.run([sys.executable, os.path.join(REPO_ROOT, "hack", "localcluster.py"), "up", "repo1"],
-                              capture_output=True, text=True)
+                              capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             pytest.fail("could not start the local cluster repo1:\n" + proc.stderr)
         kubeconfig = proc.stdout.strip().splitlines()[-1]
         started = True
     kubectl = [os.path.join(KUBECTL_DIR, "kubectl"), "--kubeconfig", kubeconfig]
     crds = os.path.join(ARGOCD_MANIFESTS, "v3.5.1", "crds")
-    proc = subprocess.run(kubectl + ["apply", "--server-side", "-f", crds], capture_output=True, text=True)
+    proc = subprocess.run(kubectl + ["apply", "--server-side", "-f", crds], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     deadline = time.time() + 60
     while True:
         proc = subprocess.run(kubectl + ["wait", "--for=condition=Established", "crd", "--all", "--timeout=20s"],
-                              capture_output=True, text=True)
+                              capture_output=True, text=True, check=False)
         if proc.returncode == 0:
             break
         assert time.time() < deadline, proc.stderr
         time.sleep(1)
     for ns in ("argocd", "hello"):
-        subprocess.run(kubectl + ["create", "namespace", ns], capture_output=True, text=True)
+        subprocess.run(kubectl + ["create", "namespace", ns], capture_output=True, text=True, check=False)
     yield kubeconfig
     if started and os.environ.get("GITOPS_KEEP_CLUSTERS") != "1":
         subprocess.run([sys.executable, os.path.join(REPO_ROOT, "hack", "localcluster.py"), "down", "repo1"],
-                       capture_output=True, text=True)
+                       capture_output=True, text=True, check=False)
 
 
 def test_generated_dry_run_against_the_dev_cluster(bare, tmp_path, dev_cluster):
@@ -483,7 +482,7 @@ def test_role_converges_idempotently_and_exposes_the_layout(bare, tmp_path):
     env["ANSIBLE_ROLES_PATH"] = os.path.join(REPO_ROOT, "roles")
     runs = []
     for dummy in range(2):
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         runs.append(json.loads(proc.stdout))
     assert runs[0]["stats"]["localhost"]["changed"] >= 1
@@ -493,8 +492,7 @@ def test_role_converges_idempotently_and_exposes_the_layout(bare, tmp_path):
     assert layout["repo_url"] == bare.url and layout["target_revision"] == "main"
     assert bare.commit_count() == 1
 
-    bad = subprocess.run(cmd[:-3] + ["-e", json.dumps({"infra_repo_url": bare.url, "infra_repo_cluster": "Bad_Name",
-                                                         "ansible_python_interpreter": sys.executable}), str(play)],
-                         env=env, capture_output=True, text=True, timeout=300)
+    bad_vars = json.dumps({"infra_repo_url": bare.url, "infra_repo_cluster": "Bad_Name", "ansible_python_interpreter": sys.executable})
+    bad = subprocess.run(cmd[:-3] + ["-e", bad_vars, str(play)], env=env, capture_output=True, text=True, timeout=300, check=False)
     assert bad.returncode != 0 and "invalid cluster name 'Bad_Name'" in bad.stdout
     assert bare.commit_count() == 1
