@@ -265,7 +265,8 @@ def build_application(params):
     )
     server = params.get("destination_server")
     dest_name = params.get("destination_name")
-    if server is None and dest_name is None:
+    raw_dest = raw.get("destination") if isinstance(raw.get("destination"), dict) else {}
+    if server is None and dest_name is None and not raw_dest.get("name") and not raw_dest.get("server"):
         server = DEFAULT_SERVER
     destination = drop_none({"server": server, "name": dest_name, "namespace": params.get("destination_namespace")})
 

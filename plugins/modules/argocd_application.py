@@ -23,7 +23,7 @@ description:
     sync operation.
   - O(refresh) and O(sync) ask the Argo CD application controller to refresh or sync the application.
 author:
-  - gitops.bootstrap contributors
+  - gitops.bootstrap contributors (!UNKNOWN)
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - gitops.bootstrap.attributes

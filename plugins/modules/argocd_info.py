@@ -18,10 +18,21 @@ description:
     desired replicas and conditions, whether the Argo CD CRDs are established, and each
     Application with its sync and health status and the reasons it is not Synced and Healthy.
 author:
-  - gitops.bootstrap contributors
+  - gitops.bootstrap contributors (!UNKNOWN)
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
-  - gitops.bootstrap.attributes.info_module
+  - gitops.bootstrap.attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - This module only reads.
+  diff_mode:
+    support: none
+    details:
+      - This module only reads; there is nothing to compare.
+  idempotent:
+    support: full
 options:
   namespace:
     description: Namespace where Argo CD is installed.

@@ -23,7 +23,7 @@ description:
   - JWT tokens that Argo CD issued for a role are kept when the role is updated, so re-running the
     module never revokes tokens.
 author:
-  - gitops.bootstrap contributors
+  - gitops.bootstrap contributors (!UNKNOWN)
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - gitops.bootstrap.attributes

@@ -28,7 +28,7 @@ description:
     C(policy.<policy_name>.csv), which Argo CD appends to C(policy.csv); several owners can compose
     a policy this way.
 author:
-  - gitops.bootstrap contributors
+  - gitops.bootstrap contributors (!UNKNOWN)
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - gitops.bootstrap.attributes

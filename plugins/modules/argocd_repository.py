@@ -26,7 +26,7 @@ description:
   - Inputs are checked offline first (URL and credential kinds that fit together, key and certificate
     formats, known_hosts lines).
 author:
-  - gitops.bootstrap contributors
+  - gitops.bootstrap contributors (!UNKNOWN)
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - gitops.bootstrap.attributes

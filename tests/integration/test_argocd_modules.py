@@ -45,7 +45,9 @@ def argocd(kubeconfig):
         kubectl(kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", crds)
     kubectl(kubeconfig, "wait", "--for=condition=Established", "--timeout=60s",
             "crd/applications.argoproj.io", "crd/appprojects.argoproj.io", "crd/applicationsets.argoproj.io")
-    kubectl(kubeconfig, "create", "namespace", NS, check=False)
+    # A previous run's namespace may still be terminating.
+    kubectl(kubeconfig, "wait", "--for=delete", "namespace/" + NS, "--timeout=180s", check=False)
+    kubectl(kubeconfig, "create", "namespace", NS)
     with open(os.path.join(manifests, "install.yaml")) as fh:
         docs = [d for d in yaml.safe_load_all(fh) if d and d.get("kind") in NAMESPACED_KINDS]
     for doc in docs:
@@ -367,7 +369,8 @@ def test_application_lifecycle_wait_and_reasons(argocd):
     assert res["status"]["sync"] == "OutOfSync" and res["status"]["resources_unhealthy"][0]["name"] == "web"
 
     # A spec the controller rejected: no point waiting for the timeout.
-    merge(kc, "application", "demo", status("Unknown", "Unknown", conditions=[{"type": "InvalidSpecError", "message": "application destination is not permitted in project 'default'"}]))
+    rejected = {"type": "InvalidSpecError", "message": "application destination is not permitted in project 'default'"}
+    merge(kc, "application", "demo", status("Unknown", "Unknown", conditions=[rejected]))
     started = time.time()
     res = play(kc, APP_TASK, extra_vars={"wait": True, "timeout": 60}).task_result("app")
     assert res["failed"] and "rejected its spec" in res["msg"] and "not permitted in project" in res["msg"]
@@ -399,7 +402,8 @@ def test_application_lifecycle_wait_and_reasons(argocd):
     assert res["requested"] == [] and "already pending" in " ".join(res.get("warnings", []))
 
     # Deleting with the resources finalizer needs the controller; the error says so.
-    res = play(kc, "- name: app\n  gitops.bootstrap.argocd_application: {name: demo, state: absent, wait: true, wait_timeout: 2, wait_sleep: 1}\n").task_result("app")
+    absent = "- name: app\n  gitops.bootstrap.argocd_application: {name: demo, state: absent, wait: true, wait_timeout: 2, wait_sleep: 1}\n"
+    res = play(kc, absent).task_result("app")
     assert res["failed"] and "resources-finalizer.argocd.argoproj.io" in res["msg"] and "controller" in res["msg"]
     merge(kc, "application", "demo", {"metadata": {"finalizers": None}})
     assert get(kc, "application", "demo") is None

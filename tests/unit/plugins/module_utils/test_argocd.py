@@ -135,8 +135,13 @@ def test_application_sources_from_spec():
 
 
 def test_application_both_destinations_refused():
-    msg = errmsg(A.build_application, app_params(spec={"destination": {"name": "prod"}}))
+    msg = errmsg(A.build_application, app_params(destination_server="https://k8s.example:6443", spec={"destination": {"name": "prod"}}))
     assert "both server" in msg and "only one" in msg
+
+
+def test_application_destination_from_spec_gets_no_default_server():
+    spec = A.build_application(app_params(spec={"destination": {"name": "prod"}}))["spec"]
+    assert spec["destination"] == {"name": "prod", "namespace": "demo"}
 
 
 @pytest.mark.parametrize(
@@ -379,8 +384,8 @@ def test_known_hosts_merge_keeps_existing_lines():
     assert merged == existing + "git.example.com ssh-ed25519 CCCC3\n"
     again, added_again = A.merge_known_hosts(merged, ["git.example.com ssh-ed25519 CCCC3"])
     assert again == merged and added_again == []
-    fresh, _ = A.merge_known_hosts(None, ["h ssh-ed25519 K"])
-    assert fresh == "h ssh-ed25519 K\n"
+    fresh, fresh_added = A.merge_known_hosts(None, ["h ssh-ed25519 K"])
+    assert fresh == "h ssh-ed25519 K\n" and fresh_added == ["h ssh-ed25519 K"]
 
 
 def test_known_hosts_line_checks():

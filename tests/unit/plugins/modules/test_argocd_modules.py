@@ -149,7 +149,8 @@ def rbac_params(**overrides):
 
 
 def rbac_cm(data):
-    return {("ConfigMap", "argocd", "argocd-rbac-cm"): {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "argocd-rbac-cm", "namespace": "argocd"}, "data": data}}
+    meta = {"name": "argocd-rbac-cm", "namespace": "argocd"}
+    return {("ConfigMap", "argocd", "argocd-rbac-cm"): {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data}}
 
 
 # ---------------------------------------------------------------------------- argocd_rbac
@@ -302,7 +303,8 @@ def test_repository_warns_without_host_key():
 
 
 def test_repository_refuses_to_take_over_foreign_secret():
-    foreign = {("Secret", "argocd", "repo-infra"): {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "repo-infra", "namespace": "argocd"}, "data": {}}}
+    meta = {"name": "repo-infra", "namespace": "argocd"}
+    foreign = {("Secret", "argocd", "repo-infra"): {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "data": {}}}
     module = FakeModule(repo_params(), foreign)
     with pytest.raises(Exception) as info:
         argocd_repository.RepositoryManager(module).run()
