@@ -3,9 +3,8 @@
 # servers on loopback (file://, git http-backend with basic auth, OpenSSH sshd) and use the
 # local control plane (cluster repo1, or $GITOPS_TEST_KUBECONFIG) for the server-side dry-run.
 
-INFRA_REPO_TESTS := tests/unit/plugins/module_utils/test_layout.py tests/unit/plugins/module_utils/test_scaffold.py \
-	tests/unit/plugins/module_utils/test_git.py tests/unit/plugins/modules/test_infra_repo.py \
-	tests/integration/test_infra_repo.py
+INFRA_REPO_UNIT := tests/unit/plugins/module_utils/test_layout.py tests/unit/plugins/module_utils/test_scaffold.py \
+	tests/unit/plugins/module_utils/test_git.py tests/unit/plugins/modules/test_infra_repo.py
 
 .PHONY: test-infra-repo
 test-infra-repo: venv controlplane
@@ -15,6 +14,7 @@ test-infra-repo: venv controlplane
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server >/dev/null; }
 	@python -c "import kubernetes_validate" 2>/dev/null || \
 	  python -m pip install --quiet --disable-pip-version-check kubernetes-validate==1.37.0
-	python -m pytest -p no:cacheprovider -q $(INFRA_REPO_TESTS)
+	python -m pytest -p no:cacheprovider -q $(INFRA_REPO_UNIT)
+	python -m pytest -p no:cacheprovider -q tests/integration/test_infra_repo.py
 
 TEST_TARGETS += test-infra-repo
