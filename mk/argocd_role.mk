@@ -1,0 +1,40 @@
+# Argo CD role: molecule scenarios against local clusters (converge, idempotence, verify).
+#
+#   make test-argocd-role                       every scenario
+#   make test-argocd-role ARGOCD_SCENARIOS=argocd_default
+#
+# The scenarios share cluster ARGOCD_TEST_CLUSTER (started and deleted here) and run one after
+# the other; argocd_check_mode gets a fresh cluster of its own. With KUBECONFIG set, every
+# scenario runs against that cluster instead and nothing is started or deleted.
+
+ARGOCD_TEST_CLUSTER ?= role1
+ARGOCD_FRESH_CLUSTER ?= role2
+ARGOCD_SCENARIOS ?= argocd_check_mode argocd_default argocd_upgrade argocd_uninstall \
+                    argocd_custom_namespace argocd_namespace_flavour argocd_ha argocd_bad_input
+
+.PHONY: test-argocd-role
+test-argocd-role: venv
+	@set -e; \
+	started=""; \
+	cleanup() { for c in $$started; do $(PYTHON) hack/localcluster.py down $$c >/dev/null 2>&1 || true; done; }; \
+	trap cleanup EXIT; \
+	if [ -n "$$KUBECONFIG" ]; then shared="$$KUBECONFIG"; fresh="$$KUBECONFIG"; \
+	else \
+	  shared=$$($(PYTHON) hack/localcluster.py up $(ARGOCD_TEST_CLUSTER)); started="$(ARGOCD_TEST_CLUSTER)"; \
+	  fresh=""; \
+	fi; \
+	failed=""; \
+	for s in $(ARGOCD_SCENARIOS); do \
+	  kc="$$shared"; \
+	  if [ "$$s" = argocd_check_mode ] && [ -z "$$KUBECONFIG" ]; then \
+	    kc=$$($(PYTHON) hack/localcluster.py up $(ARGOCD_FRESH_CLUSTER)); started="$$started $(ARGOCD_FRESH_CLUSTER)"; \
+	  fi; \
+	  echo "=== molecule scenario $$s ($$kc)"; \
+	  K8S_AUTH_KUBECONFIG="$$kc" molecule test -s $$s || failed="$$failed $$s"; \
+	  if [ "$$s" = argocd_check_mode ] && [ -z "$$KUBECONFIG" ]; then \
+	    $(PYTHON) hack/localcluster.py down $(ARGOCD_FRESH_CLUSTER) >/dev/null 2>&1 || true; \
+	  fi; \
+	done; \
+	if [ -n "$$failed" ]; then echo "FAILED argocd scenarios:$$failed"; exit 1; fi
+
+TEST_TARGETS += test-argocd-role
