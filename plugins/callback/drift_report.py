@@ -109,6 +109,10 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_start(self, playbook):
         self._write()
 
+    def v2_playbook_on_play_start(self, play):
+        # Written at every play start too, so a later play of the run reads what came before it.
+        self._write()
+
     def v2_runner_on_ok(self, result):
         host = result._host.get_name()
         self.hosts.add(host)

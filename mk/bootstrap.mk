@@ -1,0 +1,20 @@
+# The whole product: bootstrap.yml over several local clusters, drift.yml, the demo.
+
+DEMO_DIR      := $(BUILD)/demo
+DEMO_CLUSTERS := demo-dev demo-prod
+
+.PHONY: demo
+demo: venv controlplane
+	@for c in $(DEMO_CLUSTERS); do $(PYTHON) hack/localcluster.py up $$c >/dev/null || exit 1; done
+	@mkdir -p $(DEMO_DIR)
+	@[ -d $(DEMO_DIR)/infra.git ] || git init -q --bare -b main $(DEMO_DIR)/infra.git
+	GITOPS_DEMO_DIR=$(DEMO_DIR) ansible-playbook -i playbooks/inventory.local playbooks/bootstrap.yml
+	@echo
+	@echo "The infra repository is at $(DEMO_DIR)/infra.git; clone it to see the layout:"
+	@echo "  git clone $(DEMO_DIR)/infra.git /tmp/infra && find /tmp/infra -path '*/.git' -prune -o -type f -print"
+	@echo "Drift report (check mode): GITOPS_DEMO_DIR=$(DEMO_DIR) ansible-playbook -i playbooks/inventory.local playbooks/drift.yml"
+
+.PHONY: demo-clean
+demo-clean:
+	-@for c in $(DEMO_CLUSTERS); do $(PYTHON) hack/localcluster.py down $$c; done
+	rm -rf $(DEMO_DIR)
