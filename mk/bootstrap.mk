@@ -18,3 +18,9 @@ demo: venv controlplane
 demo-clean:
 	-@for c in $(DEMO_CLUSTERS); do $(PYTHON) hack/localcluster.py down $$c; done
 	rm -rf $(DEMO_DIR)
+
+.PHONY: test-bootstrap
+test-bootstrap: venv controlplane
+	python -m pytest -v -p no:cacheprovider tests/integration/test_bootstrap.py
+
+TEST_TARGETS += test-bootstrap

@@ -79,12 +79,17 @@ def _object_of(result):
     """A readable name of the object a result is about."""
     for key in ("result", "application", "project", "secret", "configmap", "object", "resource"):
         obj = result.get(key)
-        if isinstance(obj, dict) and obj.get("kind"):
+        if isinstance(obj, dict) and obj.get("kind") and obj.get("kind") != "Status":
             meta = obj.get("metadata") or {}
             ns = meta.get("namespace")
             return "%s %s%s" % (obj.get("kind"), "%s/" % ns if ns else "", meta.get("name"))
     if result.get("path"):
         return "file %s" % result["path"]
+    label = result.get("_ansible_item_label", result.get("item"))
+    if isinstance(label, (str, int, float)):
+        return str(label)
+    if isinstance(label, dict) and label.get("name"):
+        return str(label["name"])
     return None
 
 
@@ -118,7 +123,8 @@ class CallbackModule(CallbackBase):
         self.hosts.add(host)
         res = result._result
         task = result._task
-        if not res.get("changed"):
+        if not res.get("changed") or "results" in res:
+            # A loop's closing result repeats its items, which were recorded one by one.
             return
         if task.no_log or res.get("_ansible_no_log"):
             entry = {"task": task.get_name(), "object": None, "fields": [], "diff": "(hidden: no_log task)"}

@@ -48,3 +48,9 @@ def test_report_is_written_with_drift_per_host(tmp_path):
     assert report["clusters"]["prod"] == {"drifted": False, "changes": []}
     md = (tmp_path / "report.md").read_text()
     assert "## dev: drift found" in md and "## prod: no drift" in md
+
+
+def test_status_objects_fall_back_to_the_item_label():
+    res = {"result": {"kind": "Status", "status": "Success"}, "_ansible_item_label": "delete ClusterRoleBinding mallory-admin"}
+    assert drift_report._object_of(res) == "delete ClusterRoleBinding mallory-admin"
+    assert drift_report._object_of({"item": {"name": "platform"}}) == "platform"
