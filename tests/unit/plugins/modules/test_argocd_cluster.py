@@ -185,7 +185,7 @@ def test_token_never_in_result_or_diff():
     after_config = yaml.safe_load(result["diff"]["after"])["data"]["config"]
     assert json.loads(before_config)["bearerToken"] == A.MASK
     assert json.loads(after_config)["bearerToken"] == A.MASK_CHANGED
-    assert json.loads(after_config)["tlsClientConfig"]["caData"] == b64(CA_PEM)
+    assert json.loads(after_config)["tlsClientConfig"]["caData"].startswith("sha256:")
     assert result["cluster"]["data"]["server"] == "https://127.0.0.1:6443"
     assert json.loads(result["cluster"]["data"]["config"])["bearerToken"] == A.MASK
 
@@ -293,3 +293,15 @@ def test_masking_of_unparsable_config_and_other_keys():
     assert shown["data"] == {"config": A.MASK, "extra": A.MASK}
     shown = M.masked_cluster_secret(obj, other={"data": {"config": b64("{}"), "extra": b64("s3cret")}})
     assert shown["data"] == {"config": A.MASK_CHANGED, "extra": A.MASK}
+
+
+def test_ca_shown_by_digest_that_changes_with_the_ca():
+    other_ca = CA_PEM.replace("Q2E=", "Q2F=")
+    module = FakeModule(params())
+    first = run(module)
+    module.params = params(ca_data=other_ca)
+    second = run(module)
+    digest = json.loads(first["cluster"]["data"]["config"])["tlsClientConfig"]["caData"]
+    assert digest.startswith("sha256:") and len(digest) == len("sha256:") + 16
+    assert json.loads(second["cluster"]["data"]["config"])["tlsClientConfig"]["caData"] != digest
+    assert second["changed"] is True
