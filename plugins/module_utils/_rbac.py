@@ -1095,6 +1095,18 @@ def subject_matches(spec, subject, binding_namespace=None):
     return True
 
 
+def binding_key(kind, namespace, name):
+    return "%s/%s/%s" % (kind, namespace or "", name)
+
+
+def binding_object_ref(kind, namespace, name):
+    """The minimal object naming a binding (what a delete needs)."""
+    meta = {"name": name}
+    if namespace:
+        meta["namespace"] = namespace
+    return {"apiVersion": RBAC_API_VERSION, "kind": kind, "metadata": meta}
+
+
 def backup_key(kind, name, namespace=None):
     """A ConfigMap data key for one binding: readable, valid and unique."""
     raw = "%s.%s.%s" % ("crb" if kind == "ClusterRoleBinding" else "rb", namespace or "_cluster", name)
@@ -1211,6 +1223,11 @@ class LockdownPlanner(object):
             return False
         return True
 
+    def managed_bindings(self):
+        """The bindings carrying the managed label: ``key`` (KIND/NAMESPACE/NAME) and ``ref`` (an object reference)."""
+        return [{"key": binding_key(b.kind, b.namespace, b.name), "ref": binding_object_ref(b.kind, b.namespace, b.name)}
+                for b in self.snapshot.bindings if self._is_managed(b)]
+
     def plan(self, previous_backup=None):
         """The list of changes; each item says what happens to one binding and why."""
         previous_backup = previous_backup or {}
@@ -1242,13 +1259,20 @@ class LockdownPlanner(object):
                 "name": binding.name,
                 "namespace": binding.namespace,
                 "role_ref": {"kind": binding.role_kind, "name": binding.role_name},
+                "subjects": [dict(s) for s in binding.subjects],
                 "remove_subjects": remove,
                 "keep_subjects": keep,
                 "reason": "%s grants write access (%s)"
                 % (role.ref, ", ".join(sorted(role.risks[scope])) or "write verbs"),
+                "ref": binding_object_ref(binding.kind, binding.namespace, binding.name),
                 "backup_key": key,
                 "backup": backup,
             }
+            who = ", ".join("%s %s" % (x.get("kind"), x.get("name") if x.get("kind") != "ServiceAccount" else "%s/%s" % (x.get("namespace") or binding.namespace, x.get("name"))) for x in remove)
+            if keep:
+                item["description"] = "patch %s: remove %s (%s)" % (binding.ref, who, item["reason"])
+            else:
+                item["description"] = "delete %s: its only subjects %s (%s)" % (binding.ref, who, item["reason"])
             if keep:
                 desired = clean_binding(binding.obj)
                 desired["subjects"] = [dict((k, v) for k, v in s.items() if v not in (None, "")) for s in keep]

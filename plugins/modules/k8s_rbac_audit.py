@@ -472,7 +472,8 @@ report:
 lockdown_plan:
   description:
     - One item per binding to change, C(action) V(delete) or V(patch), with C(remove_subjects), C(keep_subjects),
-      C(reason), C(desired) (the patched binding), C(backup_key) and C(backup) (the original, merged with an earlier backup).
+      C(reason), C(description), C(subjects) (before), C(ref) (an object reference), C(desired) (the patched binding),
+      C(backup_key) and C(backup) (the original, merged with an earlier backup).
   returned: when lockdown is set
   type: list
   elements: dict
@@ -485,6 +486,11 @@ lockdown_guard:
     - One verdict per guarded request, with C(who), C(request), C(allowed_now) (API server), C(rbac_now), C(rbac_after),
       C(keeps) and C(why).
   returned: when lockdown is set and guard is true
+  type: list
+  elements: dict
+lockdown_managed_bindings:
+  description: The bindings carrying O(lockdown.managed_label), each with C(key) (C(KIND/NAMESPACE/NAME)) and C(ref) (an object reference).
+  returned: when lockdown is set
   type: list
   elements: dict
 lockdown_warnings:
@@ -687,6 +693,7 @@ class AuditManager(object):
             previous = ((cm or {}).get("data")) or {}
         plan = planner.plan(previous)
         result["lockdown_plan"] = plan
+        result["lockdown_managed_bindings"] = planner.managed_bindings()
         result["lockdown_backup"] = dict((item["backup_key"], json.dumps(item["backup"], sort_keys=True)) for item in plan)
         warnings = self.group_warnings(snap, lockdown)
         result["lockdown_warnings"] = warnings
@@ -716,19 +723,20 @@ class AuditManager(object):
         result["lockdown_guard"] = verdicts
         lost = [v for v in verdicts if not v["keeps"]]
         if lost and lockdown.get("fail_on_lockout", True):
-            lines = ["%s would not be allowed to %s (%s)" % (v["who"], v["request"], v["why"]) for v in lost]
             raise GitopsK8sError(
-                "Refusing the RBAC lock-down, it would lock out: %s. Nothing was changed. Put the identity on the allowlist "
+                "Refusing the RBAC lock-down, it would lock out %s. Nothing was changed. Put the identity on the allowlist "
                 "(a User or Group in allow_subjects), or grant the access through a binding the lock-down keeps, then run again."
-                % "; ".join(lines),
+                % describe_lockout(lost),
                 lockdown_guard=verdicts,
                 lockdown_plan=plan,
             )
 
     def verdict(self, who, ident, request, allowed_now, before, after):
-        rbac_now = before.allows(ident, request)
+        now = before.evaluate(ident, request)
         rbac_after = after.allows(ident, request)
-        return rbac.guard_verdict({"who": who, "request": request.describe()}, allowed_now, rbac_now, rbac_after)
+        verdict = rbac.guard_verdict({"who": who, "request": request.describe()}, allowed_now, now["allowed"], rbac_after)
+        verdict["granted_by_now"] = sorted(set(g["binding"] for g in now["granted_by"]))
+        return verdict
 
     def review(self, request, ident):
         """The API server's answer: SelfSubjectAccessReview when ident is None, else SubjectAccessReview."""
@@ -795,6 +803,20 @@ class AuditManager(object):
             except (IOError, OSError) as exc:
                 raise GitopsK8sError("Writing the report file %s failed: %s. Check that the directory is writable." % (path, exc))
         return {"path": path, "format": fmt, "changed": changed}
+
+
+def describe_lockout(lost):
+    """One sentence per identity: what it would lose, why, and through which bindings."""
+    parts = []
+    for who in sorted(set(v["who"] for v in lost)):
+        items = [v for v in lost if v["who"] == who]
+        whys = sorted(set(v["why"] for v in items))
+        bindings = sorted(set(b for v in items for b in v.get("granted_by_now") or []))
+        text = "%s: it would no longer be allowed to %s (%s" % (who, "; ".join(v["request"] for v in items), "; ".join(whys))
+        if bindings:
+            text += "; allowed today by %s" % ", ".join(bindings)
+        parts.append(text + ")")
+    return " and ".join(parts)
 
 
 def _python():

@@ -202,3 +202,42 @@ class Authorizer:
     def many(self, pairs, workers=4):
         with ThreadPoolExecutor(max_workers=workers) as pool:
             return list(pool.map(lambda p: self.allowed(*p), pairs))
+
+
+# ------------------------------------------------------------------------------------ Argo CD
+def argocd_rbac_objects(version="v3.5.1", namespace="argocd"):
+    """The application controller's ServiceAccount, ClusterRole and ClusterRoleBinding and argocd-rbac-cm,
+    taken from the real upstream install manifest (only what the RBAC tests need)."""
+    import yaml
+
+    from conftest import ARGOCD_MANIFESTS
+
+    path = os.path.join(ARGOCD_MANIFESTS, version, "install.yaml")
+    wanted = {
+        ("ServiceAccount", "argocd-application-controller"),
+        ("ClusterRole", "argocd-application-controller"),
+        ("ClusterRoleBinding", "argocd-application-controller"),
+        ("ConfigMap", "argocd-rbac-cm"),
+    }
+    objs = [{"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(namespace)}]
+    with open(path) as handle:
+        for doc in yaml.safe_load_all(handle):
+            if not doc or (doc.get("kind"), doc["metadata"].get("name")) not in wanted:
+                continue
+            doc["metadata"].setdefault("labels", {}).update(TEST_LABEL)
+            if doc["kind"] in ("ServiceAccount", "ConfigMap"):
+                doc["metadata"]["namespace"] = namespace
+            if doc["kind"] == "ClusterRoleBinding":
+                for subject in doc["subjects"]:
+                    subject["namespace"] = namespace
+            objs.append(doc)
+    assert len(objs) == len(wanted) + 1, "install.yaml of %s no longer has %s" % (version, sorted(wanted))
+    return objs
+
+
+def cleanup_lockdown(kubeconfig):
+    """Remove what the lock-down role created (labelled) besides the seeded objects."""
+    label = "gitops.bootstrap/component=rbac-lockdown"
+    kubectl(kubeconfig, "delete", "clusterrolebindings,clusterroles", "-l", label, "--ignore-not-found")
+    kubectl(kubeconfig, "delete", "namespaces", "-l", label, "--ignore-not-found", "--timeout=120s")
+    cleanup(kubeconfig)
