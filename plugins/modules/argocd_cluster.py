@@ -25,7 +25,7 @@ description:
     state of a diff when it changes); a changed token is still detected and reported as a change.
   - Inputs are checked offline first (names, URL, namespaces, CA certificate, conflicting TLS settings).
 author:
-  - gitops.bootstrap contributors
+  - gitops.bootstrap contributors (!UNKNOWN)
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - gitops.bootstrap.attributes

@@ -30,7 +30,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import uuid
 
 import pytest
@@ -367,6 +366,10 @@ def test_second_run_changes_nothing_and_never_shows_the_token(clusters, converge
 
 
 def test_changed_inputs_remove_access_that_no_longer_applies(clusters, second_run):
+    # Token rotation rides along: deleting the token Secret on the spoke revokes the token, and the
+    # next run issues a new one and updates the hub.
+    old_data = secret_data(get_secret(clusters, "lp"))
+    kubectl(clusters["spoke"], "-n", SA_NS["lp"], "delete", "secret", f"{SA}-token")
     inv = write_inventory(clusters, "narrowed", {
         "lp": {"argocd_spoke_namespaces": [NS["lp"][0]]},
         "ck": {"argocd_spoke_cluster_resources": []},
@@ -386,10 +389,18 @@ def test_changed_inputs_remove_access_that_no_longer_applies(clusters, second_ru
     assert not can(clusters, "ca", "create", "clusterrolebindings", group="rbac.authorization.k8s.io")
     assert not can(clusters, "ca", "get", "secrets", "kube-system")
     assert can(clusters, "ca", "create", "deployments", NS["ca"][0], group="apps")
-    # the diff names the change of namespaces and hides the token
+    new_data = secret_data(get_secret(clusters, "lp"))
+    assert json.loads(new_data["config"])["bearerToken"] != json.loads(old_data["config"])["bearerToken"]
+    review = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+    assert k8s_client.AuthenticationV1Api(token_client(clusters, new_data, str(clusters["tmp"]))).create_self_subject_review(review)
+    with pytest.raises(k8s_client.ApiException) as info:
+        k8s_client.AuthenticationV1Api(token_client(clusters, old_data, str(clusters["tmp"]))).create_self_subject_review(review)
+    assert info.value.status == 401
+    # the diff names the change of namespaces and of the token, and hides the token
     reg = registration(res, HOST["lp"])
     assert "namespaces: " + NS["lp"][0] in reg["diff"]["after"]
-    assert '"bearerToken":"<hidden>"' in reg["diff"]["after"]
+    assert '"bearerToken":"<hidden, changed>"' in reg["diff"]["after"]
+    assert '"bearerToken":"<hidden>"' in reg["diff"]["before"]
 
 
 def test_bad_input_fails_clearly_and_changes_nothing(clusters, second_run):
@@ -410,30 +421,29 @@ def test_bad_input_fails_clearly_and_changes_nothing(clusters, second_run):
                  "argocd_spoke_namespace_extra_rules": [{"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles"], "verbs": ["escalate"]}]},
                 "escalate, bind or impersonate"),
         "nohub": ({"argocd_spoke_namespaces": [f"n-{SFX}"], "argocd_spoke_hub_host": "no-such-hub"}, "is not a host of the inventory"),
-        "deadhub": ({"argocd_spoke_namespaces": [f"d-{SFX}"], "argocd_spoke_hub_host": "deadhub"}, "could not be used"),
+        "deadhub": ({"argocd_spoke_namespaces": [f"d-{SFX}"], "argocd_spoke_hub_host": "deadhub"}, "The API server of the hub"),
+        "nohubns": ({"argocd_spoke_namespaces": [f"h-{SFX}"], "argocd_spoke_hub_namespace": f"nothere-{SFX}"}, "install Argo CD there first"),
         "kind": ({"argocd_spoke_namespaces": [f"k-{SFX}"], "argocd_spoke_cluster_resources": [{"group": "example.com", "kind": "Widget"}]},
                  "does not serve"),
         "nsd": ({"argocd_spoke_namespaces": [f"k2-{SFX}"], "argocd_spoke_cluster_resources": [{"group": "apps", "kind": "Deployment"}]},
                 "namespaced kinds"),
         "badname": ({"argocd_spoke_namespaces": ["Not_A_Namespace"]}, "invalid namespace names"),
-        "missing": ({"argocd_spoke_namespaces": None}, "argocd_spoke_namespaces"),
+        "missing": ({}, "argocd_spoke_namespaces"),
         "typed": ({"argocd_spoke_namespaces": [f"t-{SFX}"], "argocd_spoke_cluster_admin": "maybe"}, "argocd_spoke_cluster_admin"),
     }
-    hosts = {}
-    for key, (overrides, _) in cases.items():
-        hosts[key] = dict(overrides)
-        if overrides.get("argocd_spoke_namespaces", 0) is None:
-            hosts[key].pop("argocd_spoke_namespaces")
+    hosts = dict((key, case[0]) for key, case in cases.items())
+    hosts["deadspoke"] = {"argocd_spoke_namespaces": [f"ds-{SFX}"], "gitops_kubeconfig": str(dead)}
     inv = write_inventory(clusters, "bad", hosts, extra_hubs={"deadhub": {"gitops_kubeconfig": str(dead)}})
     with open(inv) as fh:
         data = yaml.safe_load(fh)
-    data["all"]["children"]["spokes"]["hosts"][f"missing-{SFX}"].pop("argocd_spoke_namespaces", None)
+    data["all"]["children"]["spokes"]["hosts"][f"missing-{SFX}"].pop("argocd_spoke_namespaces")
     with open(inv, "w") as fh:
         yaml.safe_dump(data, fh)
     res = run(inv, forks=12)
     assert res.rc != 0
-    for key, (_, words) in cases.items():
-        host = f"{key}-{SFX}"
+    cases["deadspoke"] = (None, "(the spoke) could not be used")
+    for key, case in cases.items():
+        host, words = f"{key}-{SFX}", case[1]
         assert res.failures(host) == 1, (host, res)
         assert res.changed(host) == 0, (host, res)
         msgs = [str(r.get("msg")) for t in res.tasks() for h, r in t["hosts"].items() if h == host and r.get("failed")]

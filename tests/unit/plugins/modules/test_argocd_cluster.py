@@ -68,8 +68,8 @@ class FakeModule(object):
 
     def list(self, kind, api_version, namespace=None, label_selector=None):
         key, value = label_selector.split("=")
-        return [copy.deepcopy(o) for (k, ns, _), o in self.objects.items()
-                if k == kind and ns == namespace and (o["metadata"].get("labels") or {}).get(key) == value]
+        return [copy.deepcopy(o) for (k, ns, name), o in self.objects.items()
+                if k == kind and ns == namespace and name and (o["metadata"].get("labels") or {}).get(key) == value]
 
     def apply(self, definition, field_manager=A.FIELD_MANAGER):
         self.calls.append(("apply", definition["kind"], definition["metadata"]["name"], copy.deepcopy(definition)))
