@@ -25,6 +25,16 @@ try:
 except ImportError:  # pragma: no cover
     yaml = None
 
+try:
+    from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import (
+        ArgoCDValidationError,
+        BUILTIN_ROLES,
+        build_policy_csv,
+        roles_defined_in_csv,
+    )
+except ImportError:  # pragma: no cover - the RBAC checks then happen in argocd_rbac only
+    build_policy_csv = None
+
 
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _VERSION = re.compile(r"^v\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$")
@@ -199,6 +209,13 @@ def argocd_settings_errors(s):
                     "argocd_projects: project %s needs an explicit, non-empty %s list (a team project never gets '*' by default)."
                     % (name, field)
                 )
+    errors.extend(_rbac_errors(s))
+    for line in s.get("known_hosts") or []:
+        if len(str(line).split()) < 3:
+            errors.append(
+                "known_hosts line %r is not in known_hosts format '<host> <key-type> <base64 key>' (ssh-keyscan prints such lines)."
+                % (line,)
+            )
     repo_names = set()
     for name in s.get("repository_names") or []:
         if name in repo_names:
@@ -210,6 +227,24 @@ def argocd_settings_errors(s):
 def _plain(value):
     """Plain dicts, lists and strings (templated values may be subclasses that PyYAML cannot represent)."""
     return json.loads(json.dumps(value))
+
+
+def _rbac_errors(s):
+    """The RBAC lines, checked offline by the same code as gitops.bootstrap.argocd_rbac."""
+    if build_policy_csv is None:  # pragma: no cover
+        return []
+    mode = s.get("rbac_match_mode") or "glob"
+    try:
+        csv = build_policy_csv(_plain(s.get("rbac_policies") or []), _plain(s.get("rbac_groups") or []), mode, check_roles=False)
+    except ArgoCDValidationError as exc:
+        return ["argocd_rbac_policies / argocd_rbac_groups: %s" % exc.msg]
+    default = s.get("rbac_policy_default")
+    if default and default not in set(BUILTIN_ROLES) | roles_defined_in_csv(csv):
+        return [
+            "argocd_rbac_policy_default %r is not a defined role: use role:readonly, role:admin, a role that "
+            "argocd_rbac_policies grants something, or the empty string for no access." % default
+        ]
+    return []
 
 
 def _to_yaml(value):

@@ -307,6 +307,10 @@ summary:
   returned: always
   type: dict
   sample: {"create": 0, "update": 1, "unchanged": 56, "delete": 0}
+check_mode:
+  description: Whether the module ran in check mode (also when check mode was set on the task or play).
+  returned: always
+  type: bool
 namespace_existed:
   description: Whether the namespace existed before this run.
   returned: always
@@ -455,9 +459,13 @@ class ArgocdInstaller(object):
         if not path and os.environ.get("K8S_AUTH_KUBECONFIG"):
             path, origin = os.environ["K8S_AUTH_KUBECONFIG"], "environment variable K8S_AUTH_KUBECONFIG"
         if isinstance(path, str) and path and not os.path.exists(os.path.expanduser(path)):
+            # The option is no_log (it may hold a whole kubeconfig), so the path is named in two parts
+            # that output masking leaves readable.
+            folder, name = os.path.split(os.path.expanduser(path))
+            where = "directory %s %s" % (folder or ".", "exists" if os.path.isdir(folder or ".") else "does not exist either")
             raise GitopsK8sError(
-                "The kubeconfig file %s (from the %s) does not exist, so the cluster cannot be reached and nothing was "
-                "changed. Point it at the kubeconfig of the target cluster." % (path, origin)
+                "The kubeconfig file %s given by the %s does not exist (%s), so the cluster cannot be reached and "
+                "nothing was changed. Point it at the kubeconfig of the target cluster." % (name, origin, where)
             )
 
     def resource(self, api_version, kind):
@@ -842,7 +850,9 @@ class ArgocdInstaller(object):
     def _fail_terminating(self, live_ns):
         meta = live_ns.get("metadata") or {}
         finalizers = list(meta.get("finalizers") or []) + list((live_ns.get("spec") or {}).get("finalizers") or [])
-        conditions = describe_conditions(live_ns)
+        # Namespace deletion conditions are True when something blocks the deletion.
+        conditions = describe_conditions({"status": {"conditions": [
+            c for c in (live_ns.get("status") or {}).get("conditions") or [] if c.get("status") == "True"]}})
         raise GitopsK8sError(
             "Namespace %s is being deleted (deletion requested at %s) and is stuck terminating%s%s. Nothing was applied: "
             "objects cannot be created in a terminating namespace. Let the deletion finish (remove what blocks it, for "
@@ -1149,6 +1159,7 @@ class ArgocdInstaller(object):
             "namespace": self.namespace,
             "objects": [a.entry for a in self.actions],
             "summary": summary,
+            "check_mode": bool(self.check_mode),
             "namespace_existed": getattr(self, "namespace_existed", False),
             "crds_existed": getattr(self, "crds_existed", False),
             "timings": self.timings,
