@@ -864,6 +864,14 @@ def _grant_entry(binding, role, rules_included):
     return entry
 
 
+def risk_catalog():
+    """Every risk id with its severity and what it means (cluster-wide and inside one namespace)."""
+    return [
+        {"id": r["id"], "severity": r["severity"], "title": r["title"], "namespace_title": r.get("namespace_title") or r["title"]}
+        for r in RISKS
+    ]
+
+
 class Audit(object):
     """Computes the audit result of a snapshot. ``result()`` returns plain data.
 
@@ -872,7 +880,7 @@ class Audit(object):
     ``subject_kinds`` / ``namespaces``: restrict the listing (not the evaluation).
     """
 
-    def __init__(self, snapshot, include_rules=True, include_default_bindings=False, subject_kinds=None, namespaces=None):
+    def __init__(self, snapshot, include_rules=False, include_default_bindings=False, subject_kinds=None, namespaces=None):
         self.snapshot = snapshot
         self.include_rules = include_rules
         self.include_default_bindings = include_default_bindings
@@ -928,7 +936,7 @@ class Audit(object):
         for (rid, where), via in order:
             scope = "namespace" if where else "cluster"
             risk_list.append(
-                {"id": rid, "severity": RISK_BY_ID[rid]["severity"], "scope": scope, "namespace": where, "title": _risk_title(rid, scope), "via": via}
+                {"id": rid, "severity": RISK_BY_ID[rid]["severity"], "scope": scope, "namespace": where, "via": via}
             )
         inherited = []
         if entry["kind"] != "Group":
@@ -944,7 +952,7 @@ class Audit(object):
             "cluster": cluster,
             "namespaces": namespaced,
             "inherited_groups": inherited,
-            "risks": risk_list,
+            "_risks": risk_list,
             "risk_ids": sorted(set(r["id"] for r in risk_list)),
             "severity": _severity_of(r["id"] for r in risk_list),
             "can_write": bool(write_scopes),
@@ -974,7 +982,7 @@ class Audit(object):
                 subjects.append(view)
         findings = []
         for subj in subjects:
-            for risk in subj["risks"]:
+            for risk in subj.pop("_risks"):
                 findings.append(
                     {
                         "subject": subj["id"],
@@ -986,7 +994,6 @@ class Audit(object):
                         "severity": risk["severity"],
                         "scope": risk["scope"],
                         "namespace": risk["namespace"],
-                        "title": risk["title"],
                         "via": risk["via"],
                     }
                 )
@@ -1035,9 +1042,8 @@ class Audit(object):
                 "risk_ids": sorted(role.risks[scope]),
                 "severity": _severity_of(role.risks[scope]),
                 "bound_by": refs,
+                "rules": [compact_rule(r) for r in role.rules],
             }
-            if self.include_rules:
-                item["rules"] = [compact_rule(r) for r in role.rules]
             role_list.append(item)
 
         missing = sorted(set("%s %s" % (b["role_ref"]["kind"], b["role_ref"]["name"]) for b in binding_list if b["missing_role"]))
@@ -1055,6 +1061,7 @@ class Audit(object):
             "aggregation_pending": sorted(r.ref for r in snap.roles.values() if r.aggregation_pending),
         }
         return {
+            "risk_catalog": risk_catalog(),
             "subjects": subjects,
             "findings": findings,
             "bindings": binding_list,
@@ -1367,7 +1374,9 @@ def render_markdown(result, title="Kubernetes RBAC audit"):
         for f in findings:
             scope = "namespace `%s`" % f["namespace"] if f["namespace"] else "cluster"
             via = "<br>".join("%s → %s" % (v["binding"], v["role"]) for v in f["via"])
-            lines.append("| %s | %s `%s` | %s: %s | %s | %s |" % (f["severity"], f["kind"], _md_escape(f["name"] if f["kind"] != "ServiceAccount" else "%s/%s" % (f["subject_namespace"], f["name"])), f["risk"], _md_escape(f["title"]), scope, _md_escape(via)))
+            title = _risk_title(f["risk"], f["scope"])
+            name = f["name"] if f["kind"] != "ServiceAccount" else "%s/%s" % (f["subject_namespace"], f["name"])
+            lines.append("| %s | %s `%s` | %s: %s | %s | %s |" % (f["severity"], f["kind"], _md_escape(name), f["risk"], _md_escape(title), scope, _md_escape(via)))
     else:
         lines.append("No findings.")
     lines.append("")

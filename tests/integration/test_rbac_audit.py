@@ -111,8 +111,9 @@ def test_audit_lists_exactly_the_seeded_problems(audited):
     assert sorted(s["id"] for s in listed) == sorted(EXPECTED)
     for subj in listed:
         got = {}
-        for risk in subj["risks"]:
-            got.setdefault(risk["namespace"] or "cluster", set()).add(risk["id"])
+        for finding in result["findings"]:
+            if finding["subject"] == subj["id"]:
+                got.setdefault(finding["namespace"] or "cluster", set()).add(finding["risk"])
         want = EXPECTED[subj["id"]]
         for scope, ids in want.items():
             assert ids <= got.get(scope, set()), (subj["id"], scope, got)
@@ -170,8 +171,9 @@ def test_every_finding_and_every_absent_finding_agrees_with_the_api_server(seede
         if not ours(subj["id"]):
             continue
         claimed = {}
-        for risk in subj["risks"]:
-            claimed.setdefault(risk["namespace"] or "", set()).add(risk["id"])
+        for finding in result["findings"]:
+            if finding["subject"] == subj["id"]:
+                claimed.setdefault(finding["namespace"] or "", set()).add(finding["risk"])
         granted_in = set(b["namespace"] for b in subj["bindings"] if b["namespace"])
         scopes = ["", "rbac-t-a"] + sorted((granted_in | set(k for k in claimed if k)) - {"rbac-t-a"})
         for ns in scopes:

@@ -365,7 +365,7 @@ def realistic():
 
 class TestAudit:
     def test_lists_non_default_subjects_with_their_risks(self):
-        result = rbac.Audit(realistic()).result()
+        result = rbac.Audit(realistic(), include_rules=True).result()
         by_id = dict((s["id"], s) for s in result["subjects"])
         assert sorted(by_id) == ["Group:team-a-devs", "Group:team-b-devs", "ServiceAccount:team-b/deployer", "User:alice", "User:bob", "User:carol", "User:dave"]
         assert by_id["User:alice"]["risk_ids"] == ["cluster_admin", "wildcard"]
@@ -378,7 +378,11 @@ class TestAudit:
         carol = by_id["User:carol"]
         assert carol["namespaces"]["team-b"][0]["binding"] == "RoleBinding team-b/mixed"
         assert carol["namespaces"]["team-b"][0]["rules"] == [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}]
-        assert [r["title"] for r in carol["risks"] if r["id"] == "cluster_admin"][0].startswith("full control of the namespace")
+        carol_findings = [f for f in result["findings"] if f["subject"] == "User:carol"]
+        assert [(f["risk"], f["scope"], f["namespace"]) for f in carol_findings] == [("cluster_admin", "namespace", "team-b"), ("wildcard", "namespace", "team-b")]
+        catalog = dict((r["id"], r) for r in result["risk_catalog"])
+        assert catalog["cluster_admin"]["namespace_title"].startswith("full control of the namespace")
+        assert set(catalog) == set(r["id"] for r in rbac.RISKS)
         assert carol["inherited_groups"] == ["system:authenticated"]
         assert "system:authenticated" in result["implicit_group_grants"]
         # default-only subjects and system:masters are left out; the limitations are stated

@@ -1,0 +1,285 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gitops.bootstrap contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Edge cases of k8s_rbac_audit that a live API server does not produce easily: paging, a
+missing jmespath package, an unavailable SelfSubjectReview, report files. The behaviour against
+a real cluster is in tests/integration/test_rbac_audit.py."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+
+import pytest
+
+from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import GitopsK8sError
+from ansible_collections.gitops.bootstrap.plugins.modules import k8s_rbac_audit as mod
+
+RBAC = "rbac.authorization.k8s.io"
+
+
+def defaults(**params):
+    """Module parameters with the argument spec's defaults, like AnsibleModule fills them."""
+
+    def fill(spec, given):
+        out = {}
+        for key, opt in spec.items():
+            value = given.get(key, opt.get("default"))
+            if value is not None and opt.get("options"):
+                if opt.get("type") == "list":
+                    value = [fill(opt["options"], v) for v in value]
+                else:
+                    value = fill(opt["options"], value)
+            out[key] = value
+        return out
+
+    return fill(mod.build_argument_spec(), params)
+
+
+class FakeResponse(object):
+    def __init__(self, data):
+        self.data = json.dumps(data).encode("utf-8")
+
+
+class FakeResource(object):
+    def __init__(self, pages):
+        self.pages = pages
+        self.calls = []
+
+    def get(self, **params):
+        self.calls.append(params)
+        index = int(params.get("_continue") or 0)
+        items = self.pages[index]
+        meta = {"continue": str(index + 1)} if index + 1 < len(self.pages) else {}
+        return FakeResponse({"items": items, "metadata": meta})
+
+
+class FakeAnsibleModule(object):
+    def __init__(self):
+        self.moved = []
+
+    def atomic_move(self, src, dest):
+        import shutil
+
+        shutil.move(src, dest)
+        self.moved.append(dest)
+
+
+class FakeModule(object):
+    """Stands in for GitopsK8sModule: lists from memory, answers reviews from a table."""
+
+    def __init__(self, params, objects=None, caller=None, self_allowed=True, sar_allowed=True, pages=1, configmaps=None, check_mode=False):
+        self.params = params
+        self.check_mode = check_mode
+        self.warnings = []
+        self.reviews = []
+        self.module = FakeAnsibleModule()
+        self.caller = caller
+        self.self_allowed = self_allowed
+        self.sar_allowed = sar_allowed
+        self.configmaps = configmaps or {}
+        objects = objects or {}
+        self.resources = {}
+        for kind in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"):
+            items = objects.get(kind, [])
+            size = max(1, -(-len(items) // pages))
+            chunks = [items[i:i + size] for i in range(0, len(items), size)] or [[]]
+            self.resources[kind] = FakeResource(chunks)
+
+    def resource(self, kind, api_version):
+        return self.resources[kind]
+
+    def warn(self, msg):
+        self.warnings.append(msg)
+
+    def get(self, kind, api_version, name, namespace=None):
+        return self.configmaps.get((namespace, name))
+
+    def create_review(self, definition):
+        self.reviews.append(definition)
+        if definition["kind"] == "SelfSubjectReview":
+            if self.caller is None:
+                raise GitopsK8sError("Creating a SelfSubjectReview: the API server does not serve this resource type")
+            return {"status": {"userInfo": self.caller}}
+        allowed = self.self_allowed if definition["kind"] == "SelfSubjectAccessReview" else self.sar_allowed
+        if callable(allowed):
+            allowed = allowed(definition)
+        return {"status": {"allowed": allowed}}
+
+
+def crb(name, role, subjects, labels=None):
+    return {"kind": "ClusterRoleBinding", "metadata": {"name": name, "labels": labels or {}},
+            "roleRef": {"apiGroup": RBAC, "kind": "ClusterRole", "name": role}, "subjects": subjects}
+
+
+ADMIN = {"kind": "ClusterRole", "metadata": {"name": "cluster-admin"}, "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]}
+OPERATOR = {"username": "operator", "groups": ["system:authenticated"]}
+
+
+def objects(*bindings):
+    return {"ClusterRole": [ADMIN], "ClusterRoleBinding": list(bindings)}
+
+
+def run(params, **kw):
+    module = FakeModule(defaults(**params), **kw)
+    return mod.AuditManager(module).run(), module
+
+
+# ------------------------------------------------------------------------------------ reading
+def test_lists_every_page():
+    many = [crb("b%03d" % i, "cluster-admin", [{"kind": "User", "name": "u%03d" % i}]) for i in range(7)]
+    result, module = run({}, objects=objects(*many), pages=3, caller=OPERATOR)
+    assert result["summary"]["cluster_role_bindings"] == 7
+    calls = module.resources["ClusterRoleBinding"].calls
+    assert [c.get("_continue") for c in calls] == [None, "1", "2"]
+    assert all(c["limit"] == mod.PAGE_SIZE and c["serialize"] is False for c in calls)
+
+
+def test_caller_in_system_masters_is_stated():
+    result, _ = run({}, objects=objects(), caller={"username": "admin", "groups": ["system:masters", "system:authenticated"]})
+    assert result["caller"]["bypasses_rbac"] is True
+    assert any("ran as admin, a member of system:masters" in t for t in result["limitations"])
+
+
+def test_unknown_caller_is_stated():
+    result, _ = run({}, objects=objects(), caller=None)
+    assert result["caller"] is None
+    assert any("could not be determined" in t for t in result["limitations"])
+
+
+# ------------------------------------------------------------------------------------- query
+def test_query_keeps_the_result_small():
+    result, _ = run({"query": "summary.cluster_role_bindings"}, objects=objects(crb("x", "cluster-admin", [{"kind": "User", "name": "a"}])), caller=OPERATOR)
+    assert result["query_result"] == 1
+    for key in mod.BIG_KEYS:
+        assert key not in result
+    assert "summary" in result and "limitations" in result
+
+
+@pytest.mark.parametrize("query", ["findings[?", "subjects[?name=='x'", "&&"])
+def test_invalid_query(query):
+    with pytest.raises(GitopsK8sError, match="not a valid JMESPath expression"):
+        run({"query": query}, objects=objects(), caller=OPERATOR)
+
+
+def test_query_without_jmespath(monkeypatch):
+    monkeypatch.setattr(mod, "HAS_JMESPATH", False)
+    with pytest.raises(GitopsK8sError) as err:
+        run({"query": "summary"}, objects=objects(), caller=OPERATOR)
+    assert "needs the jmespath Python package" in err.value.msg and "pip install jmespath" in err.value.msg
+
+
+def test_bad_access_check_names_its_index():
+    with pytest.raises(GitopsK8sError, match=r"access_checks\[1\]: an access check needs either a resource"):
+        run({"access_checks": [{"user": "a", "verb": "get", "resource": "pods"}, {"user": "a", "verb": "get"}]}, objects=objects(), caller=OPERATOR)
+
+
+# ------------------------------------------------------------------------------------ reports
+def test_report_is_written_once_and_not_in_check_mode(tmp_path):
+    path = str(tmp_path / "report.md")
+    objs = objects(crb("alice", "cluster-admin", [{"kind": "User", "name": "alice"}]))
+    result, _ = run({"report_path": path}, objects=objs, caller=OPERATOR, check_mode=True)
+    assert result["changed"] is True and not (tmp_path / "report.md").exists()
+    result, _ = run({"report_path": path}, objects=objs, caller=OPERATOR)
+    assert result["changed"] is True
+    assert "| critical | User `alice` | cluster_admin" in (tmp_path / "report.md").read_text()
+    result, _ = run({"report_path": path}, objects=objs, caller=OPERATOR)
+    assert result["changed"] is False
+    json_path = tmp_path / "report.json"
+    run({"report_path": str(json_path), "report_format": "json"}, objects=objs, caller=OPERATOR)
+    assert json.loads(json_path.read_text())["summary"]["findings"] == 2
+
+
+def test_report_directory_must_exist(tmp_path):
+    with pytest.raises(GitopsK8sError, match="does not exist"):
+        run({"report_path": str(tmp_path / "nope" / "r.md")}, objects=objects(), caller=OPERATOR)
+
+
+# ----------------------------------------------------------------------------------- lockdown
+def lockdown(**over):
+    base = {"break_glass_groups": ["platform"], "self_access": [{"verb": "create", "resource": "clusterrolebindings", "api_group": RBAC}]}
+    base.update(over)
+    return base
+
+
+def test_guard_refuses_to_remove_the_callers_binding():
+    objs = objects(crb("ops", "cluster-admin", [{"kind": "User", "name": "operator"}, {"kind": "User", "name": "alice"}]))
+    with pytest.raises(GitopsK8sError) as err:
+        run({"lockdown": lockdown(add_bindings=[crb("bg", "cluster-admin", [{"kind": "Group", "name": "platform"}])])}, objects=objs, caller=OPERATOR)
+    msg = err.value.msg
+    assert msg.startswith("Refusing the RBAC lock-down, it would lock out the running identity operator")
+    assert "allowed today by ClusterRoleBinding ops" in msg and "Nothing was changed" in msg
+    assert err.value.details["lockdown_plan"][0]["action"] == "delete"
+
+
+def test_guard_passes_with_the_caller_allowlisted_and_reports_the_plan():
+    objs = objects(crb("ops", "cluster-admin", [{"kind": "User", "name": "operator"}, {"kind": "User", "name": "alice"}]))
+    result, module = run(
+        {"lockdown": lockdown(allow_subjects=[{"kind": "User", "name": "operator"}],
+                              add_bindings=[crb("bg", "cluster-admin", [{"kind": "Group", "name": "platform"}])])},
+        objects=objs, caller=OPERATOR)
+    plan = result["lockdown_plan"]
+    assert [(i["action"], [s["name"] for s in i["remove_subjects"]]) for i in plan] == [("patch", ["alice"])]
+    assert list(result["lockdown_backup"]) == ["crb._cluster.ops.json"]
+    assert all(v["keeps"] for v in result["lockdown_guard"])
+    sars = [r for r in module.reviews if r["kind"] == "SubjectAccessReview"]
+    assert sars and sars[0]["spec"]["groups"] == ["platform", "system:authenticated"]
+    assert sars[0]["spec"]["resourceAttributes"] == {"verb": "*", "group": "*", "resource": "*"}
+
+
+def test_guard_lets_system_masters_through_and_fails_break_glass_without_binding():
+    objs = objects(crb("ops", "cluster-admin", [{"kind": "User", "name": "alice"}]))
+    masters = {"username": "admin", "groups": ["system:masters", "system:authenticated"]}
+    # The break-glass group has no binding now and none is added: refused, naming the group.
+    with pytest.raises(GitopsK8sError, match="break-glass group platform: it would no longer be allowed to"):
+        run({"lockdown": lockdown()}, objects=objs, caller=masters, sar_allowed=False)
+    # With fail_on_lockout false the verdicts are returned instead; the caller keeps access from outside RBAC.
+    result, _ = run({"lockdown": lockdown(fail_on_lockout=False)}, objects=objs, caller=masters, sar_allowed=False)
+    verdicts = dict((v["who"], v) for v in result["lockdown_guard"])
+    assert verdicts["the running identity admin"]["keeps"] is True
+    assert "outside RBAC" in verdicts["the running identity admin"]["why"]
+    assert verdicts["break-glass group platform"]["keeps"] is False
+
+
+def test_guard_needs_to_know_the_caller():
+    with pytest.raises(GitopsK8sError, match="cannot tell who is running it"):
+        run({"lockdown": lockdown()}, objects=objects(), caller=None)
+
+
+def test_backup_merges_with_the_earlier_one():
+    objs = objects(crb("ops", "cluster-admin", [{"kind": "User", "name": "bob"}]))
+    earlier = {"apiVersion": RBAC + "/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "ops"},
+               "roleRef": {"apiGroup": RBAC, "kind": "ClusterRole", "name": "cluster-admin"}, "subjects": [{"kind": "User", "name": "alice"}]}
+    cms = {("bk", "backup"): {"data": {"crb._cluster.ops.json": json.dumps(earlier)}}}
+    result, _ = run({"lockdown": lockdown(guard=False, backup={"namespace": "bk", "name": "backup"})}, objects=objs, configmaps=cms, caller=OPERATOR)
+    saved = json.loads(result["lockdown_backup"]["crb._cluster.ops.json"])
+    assert [s["name"] for s in saved["subjects"]] == ["alice", "bob"]
+
+
+def test_unknown_groups_are_warned_about():
+    objs = objects(crb("x", "cluster-admin", [{"kind": "Group", "name": "real"}]),
+                   crb("mine", "cluster-admin", [{"kind": "Group", "name": "devs"}], labels={"m": "y"}))
+    result, module = run({"lockdown": lockdown(guard=False, managed_label="m=y", developer_groups=["devs", "real"],
+                                               allow_subjects=[{"kind": "Group", "name": "typo"}])},
+                         objects=objs, caller=OPERATOR)
+    assert len(result["lockdown_warnings"]) == 2
+    assert "'devs' (developer_groups)" in result["lockdown_warnings"][0]
+    assert "'typo' (allow_subjects)" in result["lockdown_warnings"][1]
+    assert module.warnings == result["lockdown_warnings"]
+    assert result["lockdown_managed_bindings"] == [{"key": "ClusterRoleBinding//mine", "ref": {
+        "apiVersion": RBAC + "/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "mine"}}}]
+
+
+@pytest.mark.parametrize(
+    "over,message",
+    [
+        ({"managed_label": "novalue"}, "KEY=VALUE"),
+        ({"allow_subjects": [{"kind": "ServiceAccount", "name": "x"}]}, "needs a namespace"),
+        ({"self_access": [{"verb": "get"}]}, r"lockdown.self_access\[0\]"),
+        ({"add_bindings": [{"kind": "ConfigMap"}]}, "add_bindings takes RoleBinding and ClusterRoleBinding"),
+    ],
+)
+def test_bad_lockdown_input(over, message):
+    with pytest.raises(GitopsK8sError, match=message):
+        run({"lockdown": lockdown(**over)}, objects=objects(), caller=OPERATOR)
