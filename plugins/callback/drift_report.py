@@ -41,6 +41,7 @@ import os
 from ansible.plugins.callback import CallbackBase
 
 MASK = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+_SERVER_OWNED = ("metadata.managedFields", "metadata.resourceVersion", "metadata.generation")
 
 
 def _mask(obj):
@@ -128,9 +129,19 @@ class CallbackModule(CallbackBase):
             return
         if task.no_log or res.get("_ansible_no_log"):
             entry = {"task": task.get_name(), "object": None, "fields": [], "diff": "(hidden: no_log task)"}
-        else:
-            entry = self._entry(task.get_name(), res)
-        self.drift.setdefault(host, []).append(entry)
+            self.drift.setdefault(host, []).append(entry)
+            self._write()
+            return
+        inner = res.get("result")
+        # kubernetes.core.k8s with several definitions reports one result per object.
+        parts = [p for p in inner["results"] if p.get("changed")] if isinstance(inner, dict) and isinstance(inner.get("results"), list) else [res]
+        for part in parts:
+            entry = self._entry(task.get_name(), part)
+            if entry["fields"] and all(f.startswith(_SERVER_OWNED) for f in entry["fields"]):
+                # Only the API server's bookkeeping differs (a server-side apply dry run adds
+                # its field manager to managedFields): the object itself has not drifted.
+                continue
+            self.drift.setdefault(host, []).append(entry)
         self._write()
 
     def v2_runner_item_on_ok(self, result):

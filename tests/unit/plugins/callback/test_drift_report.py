@@ -54,3 +54,33 @@ def test_status_objects_fall_back_to_the_item_label():
     res = {"result": {"kind": "Status", "status": "Success"}, "_ansible_item_label": "delete ClusterRoleBinding mallory-admin"}
     assert drift_report._object_of(res) == "delete ClusterRoleBinding mallory-admin"
     assert drift_report._object_of({"item": {"name": "platform"}}) == "platform"
+
+
+class _Host(object):
+    def get_name(self):
+        return "dev"
+
+
+class _Task(object):
+    no_log = False
+
+    def get_name(self):
+        return "Objects exist"
+
+
+class _Result(object):
+    def __init__(self, res):
+        self._host, self._task, self._result = _Host(), _Task(), res
+
+
+def test_multi_object_results_are_split_and_bookkeeping_only_changes_ignored(tmp_path):
+    cb = drift_report.CallbackModule()
+    cb.path = str(tmp_path / "r")
+    ns_meta_only = {"changed": True, "result": {"kind": "Namespace", "metadata": {"name": "a"}},
+                    "diff": {"before": {"metadata": {"managedFields": [1]}}, "after": {"metadata": {"managedFields": [1, 2]}}}}
+    role_changed = {"changed": True, "result": {"kind": "ClusterRole", "metadata": {"name": "ro"}},
+                    "diff": {"before": {"rules": [1]}, "after": {"rules": [2]}}}
+    unchanged = {"changed": False, "result": {"kind": "ClusterRole", "metadata": {"name": "x"}}, "diff": {}}
+    cb.v2_runner_on_ok(_Result({"changed": True, "result": {"results": [ns_meta_only, role_changed, unchanged]}}))
+    assert [e["object"] for e in cb.drift["dev"]] == ["ClusterRole ro"]
+    assert cb.drift["dev"][0]["fields"] == ["rules"]
