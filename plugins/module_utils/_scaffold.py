@@ -628,7 +628,9 @@ data:
     files["%s/%s" % (proj, L.KUSTOMIZATION)] = _kustomization(["platform.yaml", "apps.yaml"])
     files["%s/platform.yaml" % proj] = _doc("""
 ---
-# Cluster add-ons and Argo CD itself: may manage cluster-scoped resources.
+# Cluster add-ons and Argo CD itself: may manage cluster-scoped resources. The Argo CD role
+# declares the same project (same description, sources, destinations and cluster resources)
+# so that Argo CD and a re-run of the role agree on it.
 apiVersion: argoproj.io/v1alpha1
 kind: AppProject
 metadata:
@@ -637,7 +639,7 @@ metadata:
   annotations:
     argocd.argoproj.io/sync-wave: "-1"
 spec:
-  description: Cluster add-ons shared by clusters, and Argo CD itself
+  description: Cluster-wide infrastructure and Argo CD itself; managed by administrators only
   sourceRepos:
     - %(repo)s
   destinations:
