@@ -5,6 +5,6 @@
 .PHONY: test-hub-spoke
 test-hub-spoke: venv controlplane
 	python -m pytest -q -p no:cacheprovider tests/unit/plugins/modules/test_argocd_cluster.py
-	python -m pytest -v -p no:cacheprovider tests/integration/test_hub_and_spoke.py
+	python -m pytest -v -p no:cacheprovider --durations=5 tests/integration/test_hub_and_spoke.py
 
 TEST_TARGETS += test-hub-spoke

@@ -56,6 +56,7 @@ NS = {
 SA_NS = {h: f"argocd-spoke-{h}-{SFX}" for h in NS}
 SA = "argocd-spoke"
 HUB_NS = {"lp": f"argocd-{SFX}", "ck": f"argocd-{SFX}", "ca": f"argocd-second-{SFX}"}
+BAD_HUB_NS = f"argocd-bad-{SFX}"  # the bad-input hosts register (or rather do not) here
 SECRET = {h: f"cluster-{h}-{SFX}" for h in NS}
 HOST = {h: f"{h}-{SFX}" for h in NS}
 
@@ -72,13 +73,13 @@ def clusters(tmp_path_factory):
     else:
         hub = start_local_cluster(os.environ.get("GITOPS_TEST_HUB_CLUSTER", "hub1"))
         spoke = start_local_cluster(os.environ.get("GITOPS_TEST_SPOKE_CLUSTER", "spoke1"))
-    for ns in set(HUB_NS.values()):
+    for ns in set(HUB_NS.values()) | {BAD_HUB_NS}:
         kubectl(hub, "create", "namespace", ns, check=False)
     yield {"hub": hub, "spoke": spoke, "tmp": tmp}
     # Namespaces the tests created on the spoke (the role keeps them on removal by design).
     for ns in sorted(set(sum(NS.values(), [])) | set(SA_NS.values())):
         kubectl(spoke, "delete", "namespace", ns, "--wait=false", "--ignore-not-found", check=False)
-    for ns in sorted(set(HUB_NS.values())):
+    for ns in sorted(set(HUB_NS.values()) | {BAD_HUB_NS}):
         kubectl(hub, "delete", "namespace", ns, "--wait=false", "--ignore-not-found", check=False)
 
 
@@ -111,7 +112,7 @@ def write_inventory(clusters, name, hosts, extra_hubs=None):
             "argocd_spoke_service_account_namespace": SA_NS.get(key, f"argocd-spoke-{key}-{SFX}"),
             "argocd_spoke_cluster_secret_name": SECRET.get(key, f"cluster-{key}-{SFX}"),
             "argocd_spoke_cluster_name": HOST.get(key, f"{key}-{SFX}"),
-            "argocd_spoke_hub_namespace": HUB_NS.get(key, HUB_NS["lp"]),
+            "argocd_spoke_hub_namespace": HUB_NS.get(key, BAD_HUB_NS),
         }
         host_vars.update(defaults.get(key, {}))
         host_vars.update(overrides)
@@ -426,7 +427,7 @@ def test_bad_input_fails_clearly_and_changes_nothing(clusters, second_run):
                  "argocd_spoke_namespace_extra_rules": [{"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles"], "verbs": ["escalate"]}]},
                 "escalate, bind or impersonate"),
         "nohub": ({"argocd_spoke_namespaces": [f"n-{SFX}"], "argocd_spoke_hub_host": "no-such-hub"}, "is not a host of the inventory"),
-        "deadhub": ({"argocd_spoke_namespaces": [f"d-{SFX}"], "argocd_spoke_hub_host": "deadhub"}, "The API server of the hub"),
+        "deadhub": ({"argocd_spoke_namespaces": [f"d-{SFX}"], "argocd_spoke_hub_host": "deadhub"}, "could not be reached"),
         "nohubns": ({"argocd_spoke_namespaces": [f"h-{SFX}"], "argocd_spoke_hub_namespace": f"nothere-{SFX}"}, "install Argo CD there first"),
         "kind": ({"argocd_spoke_namespaces": [f"k-{SFX}"], "argocd_spoke_cluster_resources": [{"group": "example.com", "kind": "Widget"}]},
                  "does not serve"),
@@ -434,6 +435,8 @@ def test_bad_input_fails_clearly_and_changes_nothing(clusters, second_run):
                 "namespaced kinds"),
         "badname": ({"argocd_spoke_namespaces": ["Not_A_Namespace"]}, "invalid namespace names"),
         "missing": ({}, "argocd_spoke_namespaces"),
+        "dupserver": ({"argocd_spoke_namespaces": [f"ds2-{SFX}"], "argocd_spoke_hub_namespace": HUB_NS["lp"]},
+                      "already registers server"),
         "typed": ({"argocd_spoke_namespaces": [f"t-{SFX}"], "argocd_spoke_cluster_admin": "maybe"}, "argocd_spoke_cluster_admin"),
     }
     hosts = dict((key, case[0]) for key, case in cases.items())
