@@ -1,0 +1,38 @@
+# The pull loop with the real Argo CD controllers (host processes next to a local cluster).
+#
+#   make argocd-binaries   build (or reuse) the argocd and kustomize binaries from Go modules
+#   make test-pull-loop    the end-to-end pull-loop suite (cluster loop1)
+#   make bench-pull-loop   time from git push to live change (cluster loop2)
+
+PULL_LOOP_PACKAGES := redis-server:redis-server openssh-server:sshd
+
+# redis-server and sshd run as host processes; CI machines start without them.
+.PHONY: pull-loop-deps
+pull-loop-deps:
+	@missing=""; for p in $(PULL_LOOP_PACKAGES); do \
+	  pkg=$${p%%:*}; cmd=$${p##*:}; \
+	  command -v $$cmd >/dev/null 2>&1 || [ -x /usr/sbin/$$cmd ] || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing$$missing"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing >/dev/null || \
+	    { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing >/dev/null; }; \
+	  else \
+	    echo "error: the pull-loop tests need$$missing; install them (sudo apt-get install$$missing)" >&2; exit 1; \
+	  fi; \
+	fi
+
+.PHONY: argocd-binaries
+argocd-binaries:
+	$(PYTHON) hack/argocd_controllers.py build
+
+.PHONY: test-pull-loop
+test-pull-loop: venv controlplane pull-loop-deps argocd-binaries
+	python -m pytest -v -p no:cacheprovider -s tests/integration/test_pull_loop.py
+
+.PHONY: bench-pull-loop
+bench-pull-loop: venv controlplane pull-loop-deps argocd-binaries
+	python benchmarks/pull_loop.py
+
+TEST_TARGETS += test-pull-loop
