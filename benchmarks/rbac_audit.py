@@ -36,11 +36,29 @@ RBAC = "rbac.authorization.k8s.io"
 
 VERBS = ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"]
 RESOURCES = [
-    ("", "pods"), ("", "pods/log"), ("", "pods/exec"), ("", "services"), ("", "configmaps"), ("", "secrets"),
-    ("", "serviceaccounts"), ("", "serviceaccounts/token"), ("", "events"), ("", "persistentvolumeclaims"),
-    ("apps", "deployments"), ("apps", "statefulsets"), ("apps", "daemonsets"), ("apps", "replicasets"), ("apps", "deployments/scale"),
-    ("batch", "jobs"), ("batch", "cronjobs"), ("networking.k8s.io", "ingresses"), ("networking.k8s.io", "networkpolicies"),
-    (RBAC, "roles"), (RBAC, "rolebindings"), ("argoproj.io", "applications"), ("policy", "poddisruptionbudgets"),
+    ("", "pods"),
+    ("", "pods/log"),
+    ("", "pods/exec"),
+    ("", "services"),
+    ("", "configmaps"),
+    ("", "secrets"),
+    ("", "serviceaccounts"),
+    ("", "serviceaccounts/token"),
+    ("", "events"),
+    ("", "persistentvolumeclaims"),
+    ("apps", "deployments"),
+    ("apps", "statefulsets"),
+    ("apps", "daemonsets"),
+    ("apps", "replicasets"),
+    ("apps", "deployments/scale"),
+    ("batch", "jobs"),
+    ("batch", "cronjobs"),
+    ("networking.k8s.io", "ingresses"),
+    ("networking.k8s.io", "networkpolicies"),
+    (RBAC, "roles"),
+    (RBAC, "rolebindings"),
+    ("argoproj.io", "applications"),
+    ("policy", "poddisruptionbudgets"),
 ]
 
 
@@ -52,8 +70,9 @@ def kubectl_path():
 
 
 def kubectl(kubeconfig, *args, input_text=None):
-    proc = subprocess.run([kubectl_path(), "--kubeconfig", kubeconfig] + list(args), input=input_text, text=True,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.run(
+        [kubectl_path(), "--kubeconfig", kubeconfig] + list(args), input=input_text, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     if proc.returncode != 0:
         sys.exit("kubectl %s failed: %s" % (" ".join(args[:3]), proc.stderr[-2000:]))
     return proc.stdout
@@ -96,8 +115,14 @@ def seed_objects(n_roles, n_bindings, seed=7):
         cluster_roles.append(name)
     for i in range(5):
         name = "bench-agg-%d" % i
-        objs.append({"apiVersion": RBAC + "/v1", "kind": "ClusterRole", "metadata": meta(name),
-                     "aggregationRule": {"clusterRoleSelectors": [{"matchLabels": {"bench/aggregate": "true"}}]}})
+        objs.append(
+            {
+                "apiVersion": RBAC + "/v1",
+                "kind": "ClusterRole",
+                "metadata": meta(name),
+                "aggregationRule": {"clusterRoleSelectors": [{"matchLabels": {"bench/aggregate": "true"}}]},
+            }
+        )
         cluster_roles.append(name)
     for i in range(n_roles - len(cluster_roles)):
         ns = namespaces[i % len(namespaces)]
@@ -121,8 +146,15 @@ def seed_objects(n_roles, n_bindings, seed=7):
     n_crb = n_bindings // 4
     for i in range(n_crb):
         role = rng.choice(cluster_roles + builtin[:3])
-        objs.append({"apiVersion": RBAC + "/v1", "kind": "ClusterRoleBinding", "metadata": meta("bench-crb-%04d" % i),
-                     "roleRef": {"apiGroup": RBAC, "kind": "ClusterRole", "name": role}, "subjects": subjects(None)})
+        objs.append(
+            {
+                "apiVersion": RBAC + "/v1",
+                "kind": "ClusterRoleBinding",
+                "metadata": meta("bench-crb-%04d" % i),
+                "roleRef": {"apiGroup": RBAC, "kind": "ClusterRole", "name": role},
+                "subjects": subjects(None),
+            }
+        )
     for i in range(n_bindings - n_crb):
         if rng.random() < 0.5:
             ns, role = rng.choice(roles)
@@ -130,8 +162,9 @@ def seed_objects(n_roles, n_bindings, seed=7):
         else:
             ns = rng.choice(namespaces)
             ref = {"apiGroup": RBAC, "kind": "ClusterRole", "name": rng.choice(cluster_roles + builtin)}
-        objs.append({"apiVersion": RBAC + "/v1", "kind": "RoleBinding", "metadata": meta("bench-rb-%04d" % i, ns),
-                     "roleRef": ref, "subjects": subjects(ns)})
+        objs.append(
+            {"apiVersion": RBAC + "/v1", "kind": "RoleBinding", "metadata": meta("bench-rb-%04d" % i, ns), "roleRef": ref, "subjects": subjects(ns)}
+        )
     return objs
 
 
@@ -139,11 +172,25 @@ def seed(kubeconfig, objs):
     # Namespaces first, then RBAC objects in chunks (one request stream per chunk).
     namespaces = [o for o in objs if o["kind"] == "Namespace"]
     rest = [o for o in objs if o["kind"] != "Namespace"]
-    kubectl(kubeconfig, "apply", "--server-side", "--field-manager=rbac-bench", "-f", "-",
-            input_text=json.dumps({"apiVersion": "v1", "kind": "List", "items": namespaces}))
+    kubectl(
+        kubeconfig,
+        "apply",
+        "--server-side",
+        "--field-manager=rbac-bench",
+        "-f",
+        "-",
+        input_text=json.dumps({"apiVersion": "v1", "kind": "List", "items": namespaces}),
+    )
     for i in range(0, len(rest), 500):
-        kubectl(kubeconfig, "apply", "--server-side", "--field-manager=rbac-bench", "-f", "-",
-                input_text=json.dumps({"apiVersion": "v1", "kind": "List", "items": rest[i:i + 500]}))
+        kubectl(
+            kubeconfig,
+            "apply",
+            "--server-side",
+            "--field-manager=rbac-bench",
+            "-f",
+            "-",
+            input_text=json.dumps({"apiVersion": "v1", "kind": "List", "items": rest[i : i + 500]}),
+        )
 
 
 def count(kubeconfig):
@@ -168,15 +215,21 @@ def run_audit(kubeconfig, report, returned):
     with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as handle:
         handle.write(json.dumps(play))
         path = handle.name
-    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_PYTHON_INTERPRETER=sys.executable,
-               ANSIBLE_COLLECTIONS_PATH=os.environ.get("ANSIBLE_COLLECTIONS_PATH", os.path.join(ROOT, ".build", "collections")),
-               ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
+    env = dict(
+        os.environ,
+        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
+        ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+        ANSIBLE_COLLECTIONS_PATH=os.environ.get("ANSIBLE_COLLECTIONS_PATH", os.path.join(ROOT, ".build", "collections")),
+        ANSIBLE_LOCALHOST_WARNING="false",
+        ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
+    )
     t0 = time.monotonic()
-    proc = subprocess.run(["ansible-playbook", "-i", "localhost,", "-c", "local", path], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True, env=env, cwd=ROOT)
+    proc = subprocess.run(
+        ["ansible-playbook", "-i", "localhost,", "-c", "local", path], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT
+    )
     wall = time.monotonic() - t0
     os.unlink(path)
-    data = json.loads(proc.stdout[proc.stdout.find("{"):])
+    data = json.loads(proc.stdout[proc.stdout.find("{") :])
     task = data["plays"][0]["tasks"][0]
     res = task["hosts"]["localhost"]
     if res.get("failed"):
@@ -247,13 +300,17 @@ def main():
             sys.exit("engine and module disagree on the number of subjects: %d vs %d" % (len(result["subjects"]), summary["subjects_listed"]))
         print("| RBAC audit benchmark | figure |")
         print("|---|---|")
-        print("| objects in the cluster | %d ClusterRoles, %d Roles, %d ClusterRoleBindings, %d RoleBindings (seeded in %.0f s) |"
-              % (n["clusterroles"], n["roles"], n["clusterrolebindings"], n["rolebindings"], seeded_in))
+        print(
+            "| objects in the cluster | %d ClusterRoles, %d Roles, %d ClusterRoleBindings, %d RoleBindings (seeded in %.0f s) |"
+            % (n["clusterroles"], n["roles"], n["clusterrolebindings"], n["rolebindings"], seeded_in)
+        )
         print("| subjects evaluated | %d (findings: %d) |" % (summary["subjects_total"], summary["findings"]))
         for returned, label in ((False, "report file, summary returned (query)"), (True, "everything also returned to Ansible")):
             tasks, walls = figures[returned]
-            print("| full audit, %s: module task, best of %d | %.2f s (runs: %s; whole ansible-playbook process %.2f s) |"
-                  % (label, args.runs, min(tasks), ", ".join("%.2f" % t for t in tasks), min(walls)))
+            print(
+                "| full audit, %s: module task, best of %d | %.2f s (runs: %s; whole ansible-playbook process %.2f s) |"
+                % (label, args.runs, min(tasks), ", ".join("%.2f" % t for t in tasks), min(walls))
+            )
         print("| engine alone (evaluation of the same objects, no I/O) | %.2f s |" % engine_s)
         print("| JSON report size | %.1f MB |" % (report_size / 1e6))
         print("| target: full audit < 10 s | %s |" % ("met" if min(figures[False][0]) < 10 else "NOT met"))
@@ -261,10 +318,16 @@ def main():
         print("| machine | %d CPUs, load average %.1f during the run |" % (os.cpu_count() or 0, load[0]))
     finally:
         if not args.keep:
-            subprocess.run([kubectl_path(), "--kubeconfig", kubeconfig, "delete", "clusterrolebindings,clusterroles", "-l", LABEL, "--wait=false"],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            subprocess.run([kubectl_path(), "--kubeconfig", kubeconfig, "delete", "namespaces", "-l", LABEL, "--wait=false"],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            subprocess.run(
+                [kubectl_path(), "--kubeconfig", kubeconfig, "delete", "clusterrolebindings,clusterroles", "-l", LABEL, "--wait=false"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            subprocess.run(
+                [kubectl_path(), "--kubeconfig", kubeconfig, "delete", "namespaces", "-l", LABEL, "--wait=false"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
             if own:
                 subprocess.run([sys.executable, LOCALCLUSTER, "down", args.cluster], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 

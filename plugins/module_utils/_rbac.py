@@ -500,7 +500,7 @@ def parse_sa_username(user):
     """(namespace, name) of a service account user name, or None."""
     if not user or not user.startswith(SA_PREFIX):
         return None
-    rest = user[len(SA_PREFIX):]
+    rest = user[len(SA_PREFIX) :]
     ns, sep, name = rest.partition(":")
     if not sep or not ns or not name or ":" in name:
         return None
@@ -622,7 +622,20 @@ class _Binding(object):
 
 
 class _Role(object):
-    __slots__ = ("obj", "kind", "name", "namespace", "rules", "stored_rules", "aggregated", "aggregation_pending", "default", "risks", "write", "labels")
+    __slots__ = (
+        "obj",
+        "kind",
+        "name",
+        "namespace",
+        "rules",
+        "stored_rules",
+        "aggregated",
+        "aggregation_pending",
+        "default",
+        "risks",
+        "write",
+        "labels",
+    )
 
     def __init__(self, obj, kind):
         self.obj = obj
@@ -866,10 +879,7 @@ def _grant_entry(binding, role, rules_included):
 
 def risk_catalog():
     """Every risk id with its severity and what it means (cluster-wide and inside one namespace)."""
-    return [
-        {"id": r["id"], "severity": r["severity"], "title": r["title"], "namespace_title": r.get("namespace_title") or r["title"]}
-        for r in RISKS
-    ]
+    return [{"id": r["id"], "severity": r["severity"], "title": r["title"], "namespace_title": r.get("namespace_title") or r["title"]} for r in RISKS]
 
 
 class Audit(object):
@@ -935,9 +945,7 @@ class Audit(object):
         order = sorted(risks.items(), key=lambda kv: (SEVERITY_RANK[RISK_BY_ID[kv[0][0]]["severity"]], kv[0][0], kv[0][1] or ""))
         for (rid, where), via in order:
             scope = "namespace" if where else "cluster"
-            risk_list.append(
-                {"id": rid, "severity": RISK_BY_ID[rid]["severity"], "scope": scope, "namespace": where, "via": via}
-            )
+            risk_list.append({"id": rid, "severity": RISK_BY_ID[rid]["severity"], "scope": scope, "namespace": where, "via": via})
         inherited = []
         if entry["kind"] != "Group":
             inherited = [g for g in implicit_groups(entry["username"]) if g in snap.groups_with_grants]
@@ -1086,7 +1094,9 @@ def who_can(snapshot, request, include_inherited=True):
             ident = Identity(entry["username"], groups)
         res = snapshot.evaluate(ident, request)
         if res["allowed"]:
-            out.append({"subject": sid, "kind": entry["kind"], "name": entry["name"], "namespace": entry["namespace"], "granted_by": res["granted_by"]})
+            out.append(
+                {"subject": sid, "kind": entry["kind"], "name": entry["name"], "namespace": entry["namespace"], "granted_by": res["granted_by"]}
+            )
     return out
 
 
@@ -1232,8 +1242,11 @@ class LockdownPlanner(object):
 
     def managed_bindings(self):
         """The bindings carrying the managed label: ``key`` (KIND/NAMESPACE/NAME) and ``ref`` (an object reference)."""
-        return [{"key": binding_key(b.kind, b.namespace, b.name), "ref": binding_object_ref(b.kind, b.namespace, b.name)}
-                for b in self.snapshot.bindings if self._is_managed(b)]
+        return [
+            {"key": binding_key(b.kind, b.namespace, b.name), "ref": binding_object_ref(b.kind, b.namespace, b.name)}
+            for b in self.snapshot.bindings
+            if self._is_managed(b)
+        ]
 
     def plan(self, previous_backup=None):
         """The list of changes; each item says what happens to one binding and why."""
@@ -1269,13 +1282,19 @@ class LockdownPlanner(object):
                 "subjects": [dict(s) for s in binding.subjects],
                 "remove_subjects": remove,
                 "keep_subjects": keep,
-                "reason": "%s grants write access (%s)"
-                % (role.ref, ", ".join(sorted(role.risks[scope])) or "write verbs"),
+                "reason": "%s grants write access (%s)" % (role.ref, ", ".join(sorted(role.risks[scope])) or "write verbs"),
                 "ref": binding_object_ref(binding.kind, binding.namespace, binding.name),
                 "backup_key": key,
                 "backup": backup,
             }
-            who = ", ".join("%s %s" % (x.get("kind"), x.get("name") if x.get("kind") != "ServiceAccount" else "%s/%s" % (x.get("namespace") or binding.namespace, x.get("name"))) for x in remove)
+            who = ", ".join(
+                "%s %s"
+                % (
+                    x.get("kind"),
+                    x.get("name") if x.get("kind") != "ServiceAccount" else "%s/%s" % (x.get("namespace") or binding.namespace, x.get("name")),
+                )
+                for x in remove
+            )
             if keep:
                 item["description"] = "patch %s: remove %s (%s)" % (binding.ref, who, item["reason"])
             else:
@@ -1292,7 +1311,9 @@ class LockdownPlanner(object):
         """A snapshot of the cluster as it will be once the plan is applied and add_bindings exist."""
         snap = self.snapshot
         by_ref = dict(((i["kind"], i["namespace"], i["name"]), i) for i in items)
-        added = dict(((b["kind"], _meta(b).get("namespace") if b["kind"] == "RoleBinding" else None, _meta(b).get("name")), b) for b in self.add_bindings)
+        added = dict(
+            ((b["kind"], _meta(b).get("namespace") if b["kind"] == "RoleBinding" else None, _meta(b).get("name")), b) for b in self.add_bindings
+        )
         rbs, crbs = [], []
         for binding in snap.bindings:
             key = (binding.kind, binding.namespace, binding.name)
@@ -1333,7 +1354,9 @@ def guard_verdict(check, authorizer_now, rbac_now, rbac_after):
             why = "not allowed even now"
         else:
             why = "the lock-down removes the bindings that allow it"
-    return dict(check, keeps=keeps, allowed_now=authorizer_now if authorizer_now is not None else rbac_now, rbac_now=rbac_now, rbac_after=rbac_after, why=why)
+    return dict(
+        check, keeps=keeps, allowed_now=authorizer_now if authorizer_now is not None else rbac_now, rbac_now=rbac_now, rbac_after=rbac_after, why=why
+    )
 
 
 # ------------------------------------------------------------------------------------ reports
@@ -1356,13 +1379,19 @@ def render_markdown(result, title="Kubernetes RBAC audit"):
     sev = summary.get("by_severity") or {}
     lines.append("- Findings: %s (%s)" % (summary.get("findings", 0), ", ".join("%s %s" % (sev.get(s, 0), s) for s in SEVERITIES)))
     people = summary.get("people_with_write") or []
-    lines.append("- People (users and groups outside `system:`) with write access: %s" % (", ".join("`%s`" % p for p in people) if people else "none"))
+    lines.append(
+        "- People (users and groups outside `system:`) with write access: %s" % (", ".join("`%s`" % p for p in people) if people else "none")
+    )
     if summary.get("missing_roles"):
         lines.append("- Bindings refer to missing roles: %s" % ", ".join("`%s`" % r for r in summary["missing_roles"]))
     if caller:
         lines.append(
             "- Audit ran as `%s` (groups: %s)%s"
-            % (caller.get("username"), ", ".join(caller.get("groups") or []) or "none", "; member of system:masters, which bypasses RBAC" if caller.get("bypasses_rbac") else "")
+            % (
+                caller.get("username"),
+                ", ".join(caller.get("groups") or []) or "none",
+                "; member of system:masters, which bypasses RBAC" if caller.get("bypasses_rbac") else "",
+            )
         )
     lines.append("")
     lines.append("## Findings")
@@ -1376,7 +1405,10 @@ def render_markdown(result, title="Kubernetes RBAC audit"):
             via = "<br>".join("%s → %s" % (v["binding"], v["role"]) for v in f["via"])
             title = _risk_title(f["risk"], f["scope"])
             name = f["name"] if f["kind"] != "ServiceAccount" else "%s/%s" % (f["subject_namespace"], f["name"])
-            lines.append("| %s | %s `%s` | %s: %s | %s | %s |" % (f["severity"], f["kind"], _md_escape(name), f["risk"], _md_escape(title), scope, _md_escape(via)))
+            lines.append(
+                "| %s | %s `%s` | %s: %s | %s | %s |"
+                % (f["severity"], f["kind"], _md_escape(name), f["risk"], _md_escape(title), scope, _md_escape(via))
+            )
     else:
         lines.append("No findings.")
     lines.append("")
@@ -1389,10 +1421,20 @@ def render_markdown(result, title="Kubernetes RBAC audit"):
         for s in subjects:
             name = s["name"] if s["kind"] != "ServiceAccount" else "%s/%s" % (s["namespace"], s["name"])
             bnames = "<br>".join(
-                "%s %s → %s %s" % (b["kind"], b["name"] if not b["namespace"] else "%s/%s" % (b["namespace"], b["name"]), b["role_ref"]["kind"], b["role_ref"]["name"]) for b in s["bindings"]
+                "%s %s → %s %s"
+                % (
+                    b["kind"],
+                    b["name"] if not b["namespace"] else "%s/%s" % (b["namespace"], b["name"]),
+                    b["role_ref"]["kind"],
+                    b["role_ref"]["name"],
+                )
+                for b in s["bindings"]
             )
             writes = ", ".join("all namespaces" if w == "*" else w for w in s["write_namespaces"]) if s["can_write"] else "no"
-            lines.append("| %s `%s` | %s | %s | %s | %s |" % (s["kind"], _md_escape(name), "yes" if s["system"] else "no", _md_escape(writes), s["severity"], _md_escape(bnames)))
+            lines.append(
+                "| %s `%s` | %s | %s | %s | %s |"
+                % (s["kind"], _md_escape(name), "yes" if s["system"] else "no", _md_escape(writes), s["severity"], _md_escape(bnames))
+            )
     else:
         lines.append("No subjects listed.")
     lines.append("")
@@ -1405,7 +1447,10 @@ def render_markdown(result, title="Kubernetes RBAC audit"):
         for r in roles:
             name = r["name"] if not r["namespace"] else "%s/%s" % (r["namespace"], r["name"])
             agg = "yes" + (" (controller has not caught up)" if r["aggregation_pending"] else "") if r["aggregated"] else "no"
-            lines.append("| %s `%s` | %s | %s | %s |" % (r["kind"], _md_escape(name), agg, ", ".join(r["risk_ids"]) or "-", _md_escape("<br>".join(r["bound_by"]) or "unbound")))
+            lines.append(
+                "| %s `%s` | %s | %s | %s |"
+                % (r["kind"], _md_escape(name), agg, ", ".join(r["risk_ids"]) or "-", _md_escape("<br>".join(r["bound_by"]) or "unbound"))
+            )
         lines.append("")
     plan = result.get("lockdown_plan")
     if plan is not None:
@@ -1418,7 +1463,10 @@ def render_markdown(result, title="Kubernetes RBAC audit"):
                 ref = item["name"] if not item["namespace"] else "%s/%s" % (item["namespace"], item["name"])
                 rem = ", ".join("%s %s" % (s.get("kind"), s.get("name")) for s in item["remove_subjects"])
                 keep = ", ".join("%s %s" % (s.get("kind"), s.get("name")) for s in item["keep_subjects"]) or "-"
-                lines.append("| %s | %s `%s` | %s | %s | %s |" % (item["action"], item["kind"], _md_escape(ref), _md_escape(rem), _md_escape(keep), _md_escape(item["reason"])))
+                lines.append(
+                    "| %s | %s `%s` | %s | %s | %s |"
+                    % (item["action"], item["kind"], _md_escape(ref), _md_escape(rem), _md_escape(keep), _md_escape(item["reason"]))
+                )
         else:
             lines.append("Nothing to change.")
         lines.append("")

@@ -22,7 +22,7 @@ description:
     everything").
   - Review objects are not stored; the module never changes anything and runs in check mode too.
 author:
-  - gitops.bootstrap contributors
+  - gitops.bootstrap contributors (!UNKNOWN)
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - gitops.bootstrap.attributes.info_module
@@ -234,7 +234,8 @@ class AccessReviewer(object):
         out = {"changed": False, "results": results, "all_as_expected": not unexpected, "unexpected": unexpected}
         if unexpected and self.params["fail_on_unexpected"]:
             lines = [
-                "%s: %s is %s, expected %s" % (r["identity"], r["request"], "allowed" if r["allowed"] else "not allowed", "allowed" if r["expect"] else "not allowed")
+                "%s: %s is %s, expected %s"
+                % (r["identity"], r["request"], "allowed" if r["allowed"] else "not allowed", "allowed" if r["expect"] else "not allowed")
                 for r in unexpected
             ]
             raise GitopsK8sError(

@@ -32,7 +32,7 @@ description:
   - The result states what the audit cannot see (RV(limitations)). Members of C(system:masters) pass
     every check without RBAC, and other authorizers (Node, Webhook) can allow more than RBAC does.
 author:
-  - gitops.bootstrap contributors
+  - gitops.bootstrap contributors (!UNKNOWN)
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - gitops.bootstrap.attributes
@@ -40,7 +40,7 @@ attributes:
   check_mode:
     support: full
     details:
-      - The audit only reads. In check mode the report file is not written; RV(changed) tells whether it would change.
+      - The audit only reads. In check mode the report file is not written; C(changed) tells whether it would change.
   diff_mode:
     support: none
   idempotent:
@@ -549,8 +549,7 @@ class AuditManager(object):
             if not HAS_JMESPATH:
                 raise GitopsK8sError(
                     "Option query needs the jmespath Python package, which is not installed for %s. Install it "
-                    "(pip install jmespath) in the Python that runs the module (ansible_python_interpreter), or drop query."
-                    % _python()
+                    "(pip install jmespath) in the Python that runs the module (ansible_python_interpreter), or drop query." % _python()
                 )
             try:
                 self.compiled_query = jmespath.compile(query)
@@ -650,7 +649,8 @@ class AuditManager(object):
             )
         if self.checks:
             result["access_checks"] = [
-                dict(check, identity=ident.describe(), request=request.describe(), **snap.evaluate(ident, request)) for check, ident, request in self.checks
+                dict(check, identity=ident.describe(), request=request.describe(), **snap.evaluate(ident, request))
+                for check, ident, request in self.checks
             ]
         if self.who_can_requests:
             result["who_can"] = [{"request": request.describe(), "subjects": rbac.who_can(snap, request)} for _item, request in self.who_can_requests]

@@ -98,10 +98,17 @@ def bad_bindings():
         rb("rbac-t-b", "wildcard-mixed", "Role", "wildcard", [group("rbac-t-team-b"), user("rbac-t-carol"), sa("deployer")]),
         # an aggregated role
         cluster_role("rbac-t-ops", [], aggregate_labels={"rbac-t/aggregate-to-ops": "true"}),
-        cluster_role("rbac-t-ops-secrets", [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}], labels={"rbac-t/aggregate-to-ops": "true"}),
+        cluster_role(
+            "rbac-t-ops-secrets",
+            [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}],
+            labels={"rbac-t/aggregate-to-ops": "true"},
+        ),
         cluster_role(
             "rbac-t-ops-exec",
-            [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}, {"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create", "get"]}],
+            [
+                {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]},
+                {"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create", "get"]},
+            ],
             labels={"rbac-t/aggregate-to-ops": "true"},
         ),
         crb("rbac-t-ops", "rbac-t-ops", [group("rbac-t-ops")]),
@@ -128,7 +135,13 @@ def edge_cases():
         # a User subject spelled like a service account is that service account
         rb("rbac-t-a", "sa-as-user", "ClusterRole", "view", [user("system:serviceaccount:rbac-t-a:reader")]),
         crb("rbac-t-node-proxy", "system:node-proxier", [group("rbac-t-proxies")]),
-        cluster_role("rbac-t-np", [{"apiGroups": [""], "resources": ["nodes/proxy"], "verbs": ["get"]}, {"apiGroups": [""], "resources": ["serviceaccounts/token"], "verbs": ["create"]}]),
+        cluster_role(
+            "rbac-t-np",
+            [
+                {"apiGroups": [""], "resources": ["nodes/proxy"], "verbs": ["get"]},
+                {"apiGroups": [""], "resources": ["serviceaccounts/token"], "verbs": ["create"]},
+            ],
+        ),
         rb("rbac-t-c", "np-in-namespace", "ClusterRole", "rbac-t-np", [user("rbac-t-frank")]),
         crb("rbac-t-np", "rbac-t-np", [user("rbac-t-gina")]),
     ]
@@ -140,13 +153,30 @@ def api_client(kubeconfig):
 
 
 def apply(kubeconfig, objs):
-    kubectl(kubeconfig, "apply", "--server-side", "--force-conflicts", "--field-manager=rbac-test", "-f", "-",
-            input_text=json.dumps({"apiVersion": "v1", "kind": "List", "items": objs}))
+    kubectl(
+        kubeconfig,
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        "--field-manager=rbac-test",
+        "-f",
+        "-",
+        input_text=json.dumps({"apiVersion": "v1", "kind": "List", "items": objs}),
+    )
 
 
 def cleanup(kubeconfig, wait=True):
     kubectl(kubeconfig, "delete", "clusterrolebindings,clusterroles", "-l", "rbac-test=true", "--ignore-not-found")
-    kubectl(kubeconfig, "delete", "namespaces", "-l", "rbac-test=true", "--ignore-not-found", "--wait=%s" % ("true" if wait else "false"), "--timeout=120s")
+    kubectl(
+        kubeconfig,
+        "delete",
+        "namespaces",
+        "-l",
+        "rbac-test=true",
+        "--ignore-not-found",
+        "--wait=%s" % ("true" if wait else "false"),
+        "--timeout=120s",
+    )
 
 
 def wait_for_aggregation(kubeconfig, name, timeout=60):
@@ -163,8 +193,12 @@ def wait_for_aggregation(kubeconfig, name, timeout=60):
 def read_objects(kubeconfig):
     """The four RBAC lists of the cluster as the API server returns them."""
     out = {}
-    for kind, arg, plural in (("Role", "roles", "roles"), ("ClusterRole", "cluster_roles", "clusterroles"),
-                              ("RoleBinding", "role_bindings", "rolebindings"), ("ClusterRoleBinding", "cluster_role_bindings", "clusterrolebindings")):
+    for kind, arg, plural in (
+        ("Role", "roles", "roles"),
+        ("ClusterRole", "cluster_roles", "clusterroles"),
+        ("RoleBinding", "role_bindings", "rolebindings"),
+        ("ClusterRoleBinding", "cluster_role_bindings", "clusterrolebindings"),
+    ):
         items = json.loads(kubectl(kubeconfig, "get", plural + "." + RBAC, "-A", "-o", "json").stdout)["items"]
         for item in items:
             item["kind"] = kind

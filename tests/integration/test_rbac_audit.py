@@ -11,7 +11,6 @@ thousands of (identity, request) pairs over every subject of the cluster.
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
@@ -148,7 +147,7 @@ def probe_requests(risk, namespace):
                 if namespace and res in risk.get("cluster_only", ()):
                     continue
                 res = res.replace("/*", "/scopes")
-                base, _, sub = res.partition("/")
+                base, _sep, sub = res.partition("/")
                 for verb in verbs:
                     out.append(rbac.Request(verb, base, api_group=g, subresource=sub, namespace=namespace))
     if risk["id"] == "cluster_admin":
@@ -188,11 +187,11 @@ def test_every_finding_and_every_absent_finding_agrees_with_the_api_server(seede
                     continue
                 expected = risk["id"] in here or "cluster_admin" in here
                 cases.append((subj["id"], ns, risk["id"], expected, direct_identity(subj), requests))
-    pairs = [(ident, r) for _s, _n, _r, _e, ident, reqs in cases for r in reqs]
+    pairs = [(ident, r) for _sid, _ns, _rid, _exp, ident, reqs in cases for r in reqs]
     answers = iter(authz.many(pairs))
     mismatches = []
     for sid, ns, rid, expected, _ident, reqs in cases:
-        got = [next(answers) for _ in reqs]
+        got = [next(answers) for _req in reqs]
         if any(got) != expected:
             allowed = [r.describe() for r, a in zip(reqs, got) if a]
             mismatches.append("%s %s in %r: audit says %s, API server allows %s" % (sid, rid, ns or "cluster", expected, allowed or "none"))
@@ -247,7 +246,15 @@ CLUSTER_REQUESTS = [
     ("list", "namespaces", "", "", ""),
     ("create", "selfsubjectaccessreviews", "authorization.k8s.io", "", ""),
 ]
-NON_RESOURCE = [("get", "/healthz"), ("get", "/version"), ("get", "/logs/kube-apiserver.log"), ("get", "/logs"), ("post", "/logs/x"), ("get", "/metrics"), ("get", "/apis/apps/v1")]
+NON_RESOURCE = [
+    ("get", "/healthz"),
+    ("get", "/version"),
+    ("get", "/logs/kube-apiserver.log"),
+    ("get", "/logs"),
+    ("post", "/logs/x"),
+    ("get", "/metrics"),
+    ("get", "/apis/apps/v1"),
+]
 
 
 def matrix_identities(snapshot):
@@ -309,7 +316,14 @@ def test_aggregation_is_resolved_like_the_controller(seeded):
     for name, (stored, resolved) in pairs.items():
         assert stored == resolved, name
     # A new component role: the controller and the engine agree again once the controller has run.
-    apply(seeded, [cluster_role("rbac-t-ops-logs", [{"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]}], labels={"rbac-t/aggregate-to-ops": "true"})])
+    apply(
+        seeded,
+        [
+            cluster_role(
+                "rbac-t-ops-logs", [{"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]}], labels={"rbac-t/aggregate-to-ops": "true"}
+            )
+        ],
+    )
     import time
 
     deadline = time.time() + 60
@@ -324,10 +338,13 @@ def test_aggregation_is_resolved_like_the_controller(seeded):
 
 # ------------------------------------------------------------- options of the module
 def test_query_filters_and_invalid_query_is_refused(seeded):
-    run = run_tasks(seeded, [
-        audit_task("query", include_rules=False, query="findings[?name=='rbac-t-alice'].risk"),
-        audit_task("bad query", ignore_errors=True, query="findings[?severity=='critical'"),
-    ])
+    run = run_tasks(
+        seeded,
+        [
+            audit_task("query", include_rules=False, query="findings[?name=='rbac-t-alice'].risk"),
+            audit_task("bad query", ignore_errors=True, query="findings[?severity=='critical'"),
+        ],
+    )
     result = run.task_result("query")
     assert result["query_result"] == ["cluster_admin", "wildcard"], run
     assert "subjects" not in result and "findings" not in result
@@ -358,13 +375,16 @@ def test_access_checks_and_who_can(seeded):
 def test_reports_are_written_once_and_not_in_check_mode(seeded, tmp_path):
     md = tmp_path / "report.md"
     js = tmp_path / "report.json"
-    run = run_tasks(seeded, [
-        audit_task("check mode", check=True, include_rules=False, report_path=str(md)),
-        {"name": "nothing written", "ansible.builtin.stat": {"path": str(md)}},
-        audit_task("write", include_rules=False, report_path=str(md)),
-        audit_task("again", include_rules=False, report_path=str(md)),
-        audit_task("json", include_rules=False, report_path=str(js), report_format="json", query="summary.findings"),
-    ])
+    run = run_tasks(
+        seeded,
+        [
+            audit_task("check mode", check=True, include_rules=False, report_path=str(md)),
+            {"name": "nothing written", "ansible.builtin.stat": {"path": str(md)}},
+            audit_task("write", include_rules=False, report_path=str(md)),
+            audit_task("again", include_rules=False, report_path=str(md)),
+            audit_task("json", include_rules=False, report_path=str(js), report_format="json", query="summary.findings"),
+        ],
+    )
     assert run.rc == 0, run
     assert run.task_result("check mode")["changed"] is True
     assert run.task_result("nothing written")["stat"]["exists"] is False
@@ -390,15 +410,23 @@ def test_access_review_module(seeded):
         {"service_account": "rbac-t-b/deployer", "verb": "*", "resource": "*", "api_group": "*", "namespace": "rbac-t-b", "expect": True},
         {"user": "rbac-t-dave", "verb": "get", "non_resource_url": "/healthz", "expect": True},
     ]
-    run = run_tasks(seeded, [
-        review_task("expected", checks),
-        review_task("wrong expectation", [dict(checks[0], verb="delete", expect=True)], ignore_errors=True),
-        # Self checks follow impersonation (kubernetes.core's impersonate_user).
-        review_task("self", [{"self": True, "verb": "get", "resource": "pods", "namespace": "rbac-t-c", "expect": True},
-                             {"self": True, "verb": "get", "resource": "secrets", "namespace": "rbac-t-c", "expect": False}],
-                    impersonate_user="rbac-t-dave"),
-        review_task("bad input", [{"self": True, "user": "x", "verb": "get", "resource": "pods"}], ignore_errors=True),
-    ])
+    run = run_tasks(
+        seeded,
+        [
+            review_task("expected", checks),
+            review_task("wrong expectation", [dict(checks[0], verb="delete", expect=True)], ignore_errors=True),
+            # Self checks follow impersonation (kubernetes.core's impersonate_user).
+            review_task(
+                "self",
+                [
+                    {"self": True, "verb": "get", "resource": "pods", "namespace": "rbac-t-c", "expect": True},
+                    {"self": True, "verb": "get", "resource": "secrets", "namespace": "rbac-t-c", "expect": False},
+                ],
+                impersonate_user="rbac-t-dave",
+            ),
+            review_task("bad input", [{"self": True, "user": "x", "verb": "get", "resource": "pods"}], ignore_errors=True),
+        ],
+    )
     result = run.task_result("expected")
     assert result["all_as_expected"] and [r["allowed"] for r in result["results"]] == [True, True, True, True], run
     # A wrong expectation fails and says which check and what the server answered.

@@ -34,11 +34,9 @@ BREAK_GLASS = "rbac-t-platform"
 ARGOCD_SA = "argocd/argocd-application-controller"
 
 
-
 def role_play(variables):
     """A play running the role with these variables (play vars, so that include_role vars can override them)."""
-    return json.dumps([{"hosts": "localhost", "gather_facts": False, "vars": variables,
-                        "roles": ["gitops.bootstrap.rbac_lockdown"]}]) + "\n"
+    return json.dumps([{"hosts": "localhost", "gather_facts": False, "vars": variables, "roles": ["gitops.bootstrap.rbac_lockdown"]}]) + "\n"
 
 
 @pytest.fixture(scope="module")
@@ -136,8 +134,9 @@ def test_bad_input_is_refused_before_any_change(cluster, tmp):
     assert not exists(cluster, "clusterrole", "gitops-readonly")
 
     # A group that matches no binding is warned about (audit mode changes nothing).
-    run = run_playbook(role_play(settings(cluster, tmp, rbac_lockdown_mode="audit",
-                                                  rbac_lockdown_developer_groups=[{"name": "rbac-t-no-such-group"}])))
+    run = run_playbook(
+        role_play(settings(cluster, tmp, rbac_lockdown_mode="audit", rbac_lockdown_developer_groups=[{"name": "rbac-t-no-such-group"}]))
+    )
     assert run.rc == 0, run
     audit = role_task(run, "RBAC is audited, the lock-down planned and the lock-out guard passed")
     assert any("rbac-t-no-such-group" in w and "named by no RoleBinding" in w for w in audit["warnings"]), audit.get("warnings")
@@ -218,21 +217,31 @@ def test_enforce(cluster, tmp):
     assert run.changed() > 0
     # The API server's own answers.
     authz = Authorizer(cluster)
-    answers = authz.many([(i, r) for i, r, _ in EXPECTATIONS])
+    answers = authz.many([(i, r) for i, r, _want in EXPECTATIONS])
     wrong = ["%s: %s is %s" % (i.describe(), r.describe(), a) for (i, r, want), a in zip(EXPECTATIONS, answers) if a != want]
     assert not wrong, "\n".join(wrong)
     # The shared binding was patched, not deleted; the others are gone.
     left = dict(((k, ns, n), count) for k, ns, n, count in bindings(cluster))
     assert left[("RoleBinding", "rbac-t-b", "wildcard-mixed")] == 1
     assert left[("RoleBinding", "rbac-t-c", "dave-view")] == 1
-    for gone in [("ClusterRoleBinding", None, "rbac-t-alice-admin"), ("ClusterRoleBinding", None, "rbac-t-bob-escalate"),
-                 ("ClusterRoleBinding", None, "rbac-t-ops"), ("RoleBinding", "rbac-t-a", "team-a-edit")]:
+    for gone in [
+        ("ClusterRoleBinding", None, "rbac-t-alice-admin"),
+        ("ClusterRoleBinding", None, "rbac-t-bob-escalate"),
+        ("ClusterRoleBinding", None, "rbac-t-ops"),
+        ("RoleBinding", "rbac-t-a", "team-a-edit"),
+    ]:
         assert gone not in left
     # Backups: the ConfigMap and the file hold the originals.
     cm = json.loads(kubectl(cluster, "get", "configmap", "-n", "gitops-bootstrap-system", "rbac-lockdown-backup", "-o", "json").stdout)
-    assert sorted(cm["data"]) == sorted([
-        "crb._cluster.rbac-t-alice-admin.json", "crb._cluster.rbac-t-bob-escalate.json", "crb._cluster.rbac-t-ops.json",
-        "rb.rbac-t-a.team-a-edit.json", "rb.rbac-t-b.wildcard-mixed.json"])
+    assert sorted(cm["data"]) == sorted(
+        [
+            "crb._cluster.rbac-t-alice-admin.json",
+            "crb._cluster.rbac-t-bob-escalate.json",
+            "crb._cluster.rbac-t-ops.json",
+            "rb.rbac-t-a.team-a-edit.json",
+            "rb.rbac-t-b.wildcard-mixed.json",
+        ]
+    )
     assert len(json.loads(cm["data"]["rb.rbac-t-b.wildcard-mixed.json"])["subjects"]) == 3
     with open(os.path.join(tmp, "rbac-backup.json")) as handle:
         assert json.load(handle) == cm["data"]
@@ -252,8 +261,23 @@ def test_developer_access_through_impersonation(cluster):
         {"self": True, "verb": "delete", "resource": "deployments", "api_group": "apps", "namespace": "rbac-t-a", "expect": False},
         {"self": True, "verb": "get", "resource": "secrets", "namespace": "rbac-t-a", "expect": False},
     ]
-    play = [{"hosts": "localhost", "gather_facts": False, "tasks": [{"name": "review", "gitops.bootstrap.k8s_access_review": {
-        "kubeconfig": cluster, "impersonate_user": "rbac-t-newcomer", "impersonate_groups": ["rbac-t-team-a"], "checks": checks}}]}]
+    play = [
+        {
+            "hosts": "localhost",
+            "gather_facts": False,
+            "tasks": [
+                {
+                    "name": "review",
+                    "gitops.bootstrap.k8s_access_review": {
+                        "kubeconfig": cluster,
+                        "impersonate_user": "rbac-t-newcomer",
+                        "impersonate_groups": ["rbac-t-team-a"],
+                        "checks": checks,
+                    },
+                }
+            ],
+        }
+    ]
     run = run_playbook(json.dumps(play) + "\n")
     assert run.rc == 0, run
     assert run.task_result("review")["all_as_expected"]
@@ -265,12 +289,13 @@ def test_rerun_changes_nothing(cluster, tmp):
     assert run.changed() == 0, [t["task"]["name"] for t in run.tasks() if t["hosts"]["localhost"].get("changed")]
     # A developer group dropped from the settings loses its managed binding; without Argo CD in the named
     # namespace, the Argo CD mapping is skipped with a message.
-    over = settings(cluster, tmp, rbac_lockdown_argocd_namespace="rbac-t-no-argocd",
-                    rbac_lockdown_developer_groups=[{"name": "rbac-t-devs"}])
+    over = settings(cluster, tmp, rbac_lockdown_argocd_namespace="rbac-t-no-argocd", rbac_lockdown_developer_groups=[{"name": "rbac-t-devs"}])
     assert exists(cluster, "rolebinding", "-n", "rbac-t-a", "gitops-developers-readonly")
     run = run_playbook(role_play(over))
     assert run.rc == 0, run
-    assert "Argo CD is not installed in namespace rbac-t-no-argocd" in role_task(run, "Argo CD mapping is skipped where Argo CD is not installed")["msg"]
+    assert (
+        "Argo CD is not installed in namespace rbac-t-no-argocd" in role_task(run, "Argo CD mapping is skipped where Argo CD is not installed")["msg"]
+    )
     assert role_task(run, "Developer bindings no longer wanted are removed")["changed"]
     assert not exists(cluster, "rolebinding", "-n", "rbac-t-a", "gitops-developers-readonly")
     assert exists(cluster, "clusterrolebinding", "gitops-developers-readonly")
@@ -293,16 +318,28 @@ def test_restore_brings_the_bindings_back(cluster, tmp):
     run = run_playbook(os.path.join(ROOT, "playbooks", "rbac_restore.yml"), extra_vars=extra)
     assert run.rc == 0 and run.changed() == 0, run
     # From the file, a single entry, pruning nothing; an unknown entry is refused with the list of entries.
-    run = run_playbook(os.path.join(ROOT, "playbooks", "rbac_restore.yml"),
-                       extra_vars=dict(extra, rbac_restore_file=os.path.join(tmp, "rbac-backup.json"), rbac_restore_only=["crb._cluster.nope.json"]))
-    assert run.rc != 0 and "crb._cluster.nope.json" in " ".join(run.failed_msgs()) and "crb._cluster.rbac-t-alice-admin.json" in " ".join(run.failed_msgs())
+    run = run_playbook(
+        os.path.join(ROOT, "playbooks", "rbac_restore.yml"),
+        extra_vars=dict(extra, rbac_restore_file=os.path.join(tmp, "rbac-backup.json"), rbac_restore_only=["crb._cluster.nope.json"]),
+    )
+    assert (
+        run.rc != 0
+        and "crb._cluster.nope.json" in " ".join(run.failed_msgs())
+        and "crb._cluster.rbac-t-alice-admin.json" in " ".join(run.failed_msgs())
+    )
 
 
 def test_audit_playbook_reports_and_changes_nothing(cluster, tmp):
     before = bindings(cluster)
-    run = run_playbook(os.path.join(ROOT, "playbooks", "rbac_audit.yml"),
-                       extra_vars={"rbac_audit_hosts": "localhost", "rbac_lockdown_kubeconfig": cluster, "rbac_audit_report_dir": tmp,
-                                   "rbac_lockdown_break_glass_groups": [BREAK_GLASS]})
+    run = run_playbook(
+        os.path.join(ROOT, "playbooks", "rbac_audit.yml"),
+        extra_vars={
+            "rbac_audit_hosts": "localhost",
+            "rbac_lockdown_kubeconfig": cluster,
+            "rbac_audit_report_dir": tmp,
+            "rbac_lockdown_break_glass_groups": [BREAK_GLASS],
+        },
+    )
     assert run.rc == 0, run
     text = open(os.path.join(tmp, "rbac-audit-localhost.md")).read()
     assert "User `rbac-t-alice`" in text and "## Lock-down plan" in text

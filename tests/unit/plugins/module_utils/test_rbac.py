@@ -162,7 +162,11 @@ class TestRuleMatching:
 # -------------------------------------------------------------------------- subject matching
 class TestSubjects:
     def test_cluster_and_namespace_bindings(self):
-        s = snap([ADMIN, READ_DEPLOY], crbs=[crb("alice-admin", "cluster-admin", [user("alice")])], rbs=[rb("team", "bob-read", "ClusterRole", "read-deploy", [user("bob")])])
+        s = snap(
+            [ADMIN, READ_DEPLOY],
+            crbs=[crb("alice-admin", "cluster-admin", [user("alice")])],
+            rbs=[rb("team", "bob-read", "ClusterRole", "read-deploy", [user("bob")])],
+        )
         assert s.allows(ident("alice"), req("delete", "nodes"))
         assert s.allows(ident("bob"), req("get", "deployments", api_group="apps", namespace="team"))
         # A RoleBinding grants nothing outside its namespace, nor on cluster-scoped requests.
@@ -235,7 +239,12 @@ class TestAggregation:
             cr("leaf", [rule(["get"], [""], ["secrets"])], labels={"agg/middle": "true"}),
             cr("expr", [rule(["list"], [""], ["services"])], labels={"tier": "gold"}),
             cr("by-expr", aggregation=[{"matchExpressions": [{"key": "tier", "operator": "In", "values": ["gold", "silver"]}]}]),
-            cr("not-in", aggregation=[{"matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["gold"]}, {"key": "agg/middle", "operator": "Exists"}]}]),
+            cr(
+                "not-in",
+                aggregation=[
+                    {"matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["gold"]}, {"key": "agg/middle", "operator": "Exists"}]}
+                ],
+            ),
         ]
         s = snap(roles, crbs=[crb("t", "top", [user("u")]), crb("e", "by-expr", [user("e")]), crb("n", "not-in", [user("n")])])
         assert s.allows(ident("u"), req("get", "secrets", namespace="x")), "leaf rules reach top through middle"
@@ -259,7 +268,10 @@ class TestAggregation:
         assert s.roles[("ClusterRole", None, "x")].rules is not None
 
     def test_stored_rules_matching_resolution_are_not_pending(self):
-        roles = [cr("agg", [rule(["get"], [""], ["pods"])], aggregation=[{"matchLabels": {"a": "1"}}]), cr("p", [rule(["get"], [""], ["pods"])], labels={"a": "1"})]
+        roles = [
+            cr("agg", [rule(["get"], [""], ["pods"])], aggregation=[{"matchLabels": {"a": "1"}}]),
+            cr("p", [rule(["get"], [""], ["pods"])], labels={"a": "1"}),
+        ]
         assert not snap(roles).roles[("ClusterRole", None, "agg")].aggregation_pending
 
     def test_label_selector_operators(self):
@@ -343,7 +355,11 @@ DEFAULT = {rbac.DEFAULTS_LABEL: rbac.DEFAULTS_LABEL_VALUE}
 
 def realistic():
     view = cr("view", [rule(["get", "list", "watch"], ["", "apps"], ["pods", "deployments", "configmaps"])], labels=DEFAULT)
-    edit = cr("edit", [rule(["create", "delete", "patch", "update", "get", "list", "watch"], ["", "apps"], ["pods", "deployments", "secrets"])], labels=DEFAULT)
+    edit = cr(
+        "edit",
+        [rule(["create", "delete", "patch", "update", "get", "list", "watch"], ["", "apps"], ["pods", "deployments", "secrets"])],
+        labels=DEFAULT,
+    )
     basic = cr("system:basic-user", [rule(["create"], ["authorization.k8s.io"], ["selfsubjectaccessreviews"])], labels=DEFAULT)
     return snap(
         [ADMIN, view, edit, basic, cr("escalator", [rule(["escalate", "get"], [rbac.RBAC_GROUP], ["clusterroles"])])],
@@ -367,7 +383,15 @@ class TestAudit:
     def test_lists_non_default_subjects_with_their_risks(self):
         result = rbac.Audit(realistic(), include_rules=True).result()
         by_id = dict((s["id"], s) for s in result["subjects"])
-        assert sorted(by_id) == ["Group:team-a-devs", "Group:team-b-devs", "ServiceAccount:team-b/deployer", "User:alice", "User:bob", "User:carol", "User:dave"]
+        assert sorted(by_id) == [
+            "Group:team-a-devs",
+            "Group:team-b-devs",
+            "ServiceAccount:team-b/deployer",
+            "User:alice",
+            "User:bob",
+            "User:carol",
+            "User:dave",
+        ]
         assert by_id["User:alice"]["risk_ids"] == ["cluster_admin", "wildcard"]
         assert by_id["User:alice"]["severity"] == "critical"
         assert by_id["User:alice"]["write_namespaces"] == ["*"]
@@ -379,7 +403,10 @@ class TestAudit:
         assert carol["namespaces"]["team-b"][0]["binding"] == "RoleBinding team-b/mixed"
         assert carol["namespaces"]["team-b"][0]["rules"] == [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}]
         carol_findings = [f for f in result["findings"] if f["subject"] == "User:carol"]
-        assert [(f["risk"], f["scope"], f["namespace"]) for f in carol_findings] == [("cluster_admin", "namespace", "team-b"), ("wildcard", "namespace", "team-b")]
+        assert [(f["risk"], f["scope"], f["namespace"]) for f in carol_findings] == [
+            ("cluster_admin", "namespace", "team-b"),
+            ("wildcard", "namespace", "team-b"),
+        ]
         catalog = dict((r["id"], r) for r in result["risk_catalog"])
         assert catalog["cluster_admin"]["namespace_title"].startswith("full control of the namespace")
         assert set(catalog) == set(r["id"] for r in rbac.RISKS)
@@ -417,9 +444,18 @@ class TestAudit:
 
     def test_who_can(self):
         out = rbac.who_can(realistic(), req("create", "deployments", api_group="apps", namespace="team-a"))
-        assert [o["subject"] for o in out] == ["Group:system:masters", "Group:team-a-devs", "ServiceAccount:kube-system/deployment-controller", "User:alice"]
+        assert [o["subject"] for o in out] == [
+            "Group:system:masters",
+            "Group:team-a-devs",
+            "ServiceAccount:kube-system/deployment-controller",
+            "User:alice",
+        ]
         assert rbac.who_can(realistic(), req("create", "deployments", api_group="apps", namespace="team-c"))[-1]["granted_by"] == [
-            {"binding": "ClusterRoleBinding alice-admin", "role": "ClusterRole cluster-admin", "rule": {"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}}
+            {
+                "binding": "ClusterRoleBinding alice-admin",
+                "role": "ClusterRole cluster-admin",
+                "rule": {"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]},
+            }
         ]
 
     def test_result_is_json_serializable(self):
@@ -505,7 +541,9 @@ class TestLockdown:
 
     def test_clean_binding_drops_server_fields(self):
         obj = crb("x", "edit", [user("u")])
-        obj["metadata"].update({"uid": "1", "resourceVersion": "2", "managedFields": [], "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}"}})
+        obj["metadata"].update(
+            {"uid": "1", "resourceVersion": "2", "managedFields": [], "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}"}}
+        )
         clean = rbac.clean_binding(obj)
         assert clean["metadata"] == {"name": "x"}
         assert clean["apiVersion"] == rbac.RBAC_API_VERSION

@@ -34,11 +34,16 @@ class FakeModule(object):
 
 
 def test_review_objects():
-    module = FakeModule(params([
-        {"service_account": "argocd/controller", "verb": "create", "resource": "deployments", "api_group": "apps", "namespace": "a"},
-        {"self": True, "verb": "get", "non_resource_url": "/healthz"},
-        {"user": "bob", "authenticated": False, "verb": "get", "resource": "pods", "subresource": "log", "name": "p"},
-    ]), lambda d: {"allowed": True, "reason": "RBAC: allowed"})
+    module = FakeModule(
+        params(
+            [
+                {"service_account": "argocd/controller", "verb": "create", "resource": "deployments", "api_group": "apps", "namespace": "a"},
+                {"self": True, "verb": "get", "non_resource_url": "/healthz"},
+                {"user": "bob", "authenticated": False, "verb": "get", "resource": "pods", "subresource": "log", "name": "p"},
+            ]
+        ),
+        lambda d: {"allowed": True, "reason": "RBAC: allowed"},
+    )
     result = mod.AccessReviewer(module).run()
     sa, me, bob = module.sent
     assert sa["kind"] == "SubjectAccessReview"
@@ -47,8 +52,11 @@ def test_review_objects():
         "groups": ["system:serviceaccounts", "system:serviceaccounts:argocd", "system:authenticated"],
         "resourceAttributes": {"verb": "create", "group": "apps", "resource": "deployments", "namespace": "a"},
     }
-    assert me == {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
-                  "spec": {"nonResourceAttributes": {"verb": "get", "path": "/healthz"}}}
+    assert me == {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SelfSubjectAccessReview",
+        "spec": {"nonResourceAttributes": {"verb": "get", "path": "/healthz"}},
+    }
     assert bob["spec"] == {"user": "bob", "resourceAttributes": {"verb": "get", "group": "", "resource": "pods", "subresource": "log", "name": "p"}}
     assert result["changed"] is False and result["all_as_expected"] is True
     assert [r["as_expected"] for r in result["results"]] == [None, None, None]
@@ -56,11 +64,16 @@ def test_review_objects():
 
 
 def test_unexpected_answers_fail_with_every_mismatch():
-    module = FakeModule(params([
-        {"groups": ["devs"], "verb": "delete", "resource": "deployments", "api_group": "apps", "namespace": "a", "expect": False},
-        {"groups": ["devs"], "verb": "get", "resource": "deployments", "api_group": "apps", "namespace": "a", "expect": True},
-        {"groups": ["devs"], "verb": "get", "resource": "secrets", "namespace": "a", "expect": False},
-    ]), lambda d: {"allowed": True})
+    module = FakeModule(
+        params(
+            [
+                {"groups": ["devs"], "verb": "delete", "resource": "deployments", "api_group": "apps", "namespace": "a", "expect": False},
+                {"groups": ["devs"], "verb": "get", "resource": "deployments", "api_group": "apps", "namespace": "a", "expect": True},
+                {"groups": ["devs"], "verb": "get", "resource": "secrets", "namespace": "a", "expect": False},
+            ]
+        ),
+        lambda d: {"allowed": True},
+    )
     with pytest.raises(GitopsK8sError) as err:
         mod.AccessReviewer(module).run()
     assert err.value.msg.startswith("2 of 3 access checks did not get the expected answer")

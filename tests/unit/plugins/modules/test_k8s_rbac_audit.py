@@ -84,7 +84,7 @@ class FakeModule(object):
         for kind in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"):
             items = objects.get(kind, [])
             size = max(1, -(-len(items) // pages))
-            chunks = [items[i:i + size] for i in range(0, len(items), size)] or [[]]
+            chunks = [items[i : i + size] for i in range(0, len(items), size)] or [[]]
             self.resources[kind] = FakeResource(chunks)
 
     def resource(self, kind, api_version):
@@ -109,8 +109,12 @@ class FakeModule(object):
 
 
 def crb(name, role, subjects, labels=None):
-    return {"kind": "ClusterRoleBinding", "metadata": {"name": name, "labels": labels or {}},
-            "roleRef": {"apiGroup": RBAC, "kind": "ClusterRole", "name": role}, "subjects": subjects}
+    return {
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": name, "labels": labels or {}},
+        "roleRef": {"apiGroup": RBAC, "kind": "ClusterRole", "name": role},
+        "subjects": subjects,
+    }
 
 
 ADMIN = {"kind": "ClusterRole", "metadata": {"name": "cluster-admin"}, "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]}
@@ -137,20 +141,22 @@ def test_lists_every_page():
 
 
 def test_caller_in_system_masters_is_stated():
-    result, _ = run({}, objects=objects(), caller={"username": "admin", "groups": ["system:masters", "system:authenticated"]})
+    result, _module = run({}, objects=objects(), caller={"username": "admin", "groups": ["system:masters", "system:authenticated"]})
     assert result["caller"]["bypasses_rbac"] is True
     assert any("ran as admin, a member of system:masters" in t for t in result["limitations"])
 
 
 def test_unknown_caller_is_stated():
-    result, _ = run({}, objects=objects(), caller=None)
+    result, _module = run({}, objects=objects(), caller=None)
     assert result["caller"] is None
     assert any("could not be determined" in t for t in result["limitations"])
 
 
 # ------------------------------------------------------------------------------------- query
 def test_query_keeps_the_result_small():
-    result, _ = run({"query": "summary.cluster_role_bindings"}, objects=objects(crb("x", "cluster-admin", [{"kind": "User", "name": "a"}])), caller=OPERATOR)
+    result, _module = run(
+        {"query": "summary.cluster_role_bindings"}, objects=objects(crb("x", "cluster-admin", [{"kind": "User", "name": "a"}])), caller=OPERATOR
+    )
     assert result["query_result"] == 1
     for key in mod.BIG_KEYS:
         assert key not in result
@@ -179,12 +185,12 @@ def test_bad_access_check_names_its_index():
 def test_report_is_written_once_and_not_in_check_mode(tmp_path):
     path = str(tmp_path / "report.md")
     objs = objects(crb("alice", "cluster-admin", [{"kind": "User", "name": "alice"}]))
-    result, _ = run({"report_path": path}, objects=objs, caller=OPERATOR, check_mode=True)
+    result, _module = run({"report_path": path}, objects=objs, caller=OPERATOR, check_mode=True)
     assert result["changed"] is True and not (tmp_path / "report.md").exists()
-    result, _ = run({"report_path": path}, objects=objs, caller=OPERATOR)
+    result, _module = run({"report_path": path}, objects=objs, caller=OPERATOR)
     assert result["changed"] is True
     assert "| critical | User `alice` | cluster_admin" in (tmp_path / "report.md").read_text()
-    result, _ = run({"report_path": path}, objects=objs, caller=OPERATOR)
+    result, _module = run({"report_path": path}, objects=objs, caller=OPERATOR)
     assert result["changed"] is False
     json_path = tmp_path / "report.json"
     run({"report_path": str(json_path), "report_format": "json"}, objects=objs, caller=OPERATOR)
@@ -216,9 +222,15 @@ def test_guard_refuses_to_remove_the_callers_binding():
 def test_guard_passes_with_the_caller_allowlisted_and_reports_the_plan():
     objs = objects(crb("ops", "cluster-admin", [{"kind": "User", "name": "operator"}, {"kind": "User", "name": "alice"}]))
     result, module = run(
-        {"lockdown": lockdown(allow_subjects=[{"kind": "User", "name": "operator"}],
-                              add_bindings=[crb("bg", "cluster-admin", [{"kind": "Group", "name": "platform"}])])},
-        objects=objs, caller=OPERATOR)
+        {
+            "lockdown": lockdown(
+                allow_subjects=[{"kind": "User", "name": "operator"}],
+                add_bindings=[crb("bg", "cluster-admin", [{"kind": "Group", "name": "platform"}])],
+            )
+        },
+        objects=objs,
+        caller=OPERATOR,
+    )
     plan = result["lockdown_plan"]
     assert [(i["action"], [s["name"] for s in i["remove_subjects"]]) for i in plan] == [("patch", ["alice"])]
     assert list(result["lockdown_backup"]) == ["crb._cluster.ops.json"]
@@ -235,7 +247,7 @@ def test_guard_lets_system_masters_through_and_fails_break_glass_without_binding
     with pytest.raises(GitopsK8sError, match="break-glass group platform: it would no longer be allowed to"):
         run({"lockdown": lockdown()}, objects=objs, caller=masters, sar_allowed=False)
     # With fail_on_lockout false the verdicts are returned instead; the caller keeps access from outside RBAC.
-    result, _ = run({"lockdown": lockdown(fail_on_lockout=False)}, objects=objs, caller=masters, sar_allowed=False)
+    result, _module = run({"lockdown": lockdown(fail_on_lockout=False)}, objects=objs, caller=masters, sar_allowed=False)
     verdicts = dict((v["who"], v) for v in result["lockdown_guard"])
     assert verdicts["the running identity admin"]["keeps"] is True
     assert "outside RBAC" in verdicts["the running identity admin"]["why"]
@@ -249,26 +261,42 @@ def test_guard_needs_to_know_the_caller():
 
 def test_backup_merges_with_the_earlier_one():
     objs = objects(crb("ops", "cluster-admin", [{"kind": "User", "name": "bob"}]))
-    earlier = {"apiVersion": RBAC + "/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "ops"},
-               "roleRef": {"apiGroup": RBAC, "kind": "ClusterRole", "name": "cluster-admin"}, "subjects": [{"kind": "User", "name": "alice"}]}
+    earlier = {
+        "apiVersion": RBAC + "/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": "ops"},
+        "roleRef": {"apiGroup": RBAC, "kind": "ClusterRole", "name": "cluster-admin"},
+        "subjects": [{"kind": "User", "name": "alice"}],
+    }
     cms = {("bk", "backup"): {"data": {"crb._cluster.ops.json": json.dumps(earlier)}}}
-    result, _ = run({"lockdown": lockdown(guard=False, backup={"namespace": "bk", "name": "backup"})}, objects=objs, configmaps=cms, caller=OPERATOR)
+    result, _module = run(
+        {"lockdown": lockdown(guard=False, backup={"namespace": "bk", "name": "backup"})}, objects=objs, configmaps=cms, caller=OPERATOR
+    )
     saved = json.loads(result["lockdown_backup"]["crb._cluster.ops.json"])
     assert [s["name"] for s in saved["subjects"]] == ["alice", "bob"]
 
 
 def test_unknown_groups_are_warned_about():
-    objs = objects(crb("x", "cluster-admin", [{"kind": "Group", "name": "real"}]),
-                   crb("mine", "cluster-admin", [{"kind": "Group", "name": "devs"}], labels={"m": "y"}))
-    result, module = run({"lockdown": lockdown(guard=False, managed_label="m=y", developer_groups=["devs", "real"],
-                                               allow_subjects=[{"kind": "Group", "name": "typo"}])},
-                         objects=objs, caller=OPERATOR)
+    objs = objects(
+        crb("x", "cluster-admin", [{"kind": "Group", "name": "real"}]),
+        crb("mine", "cluster-admin", [{"kind": "Group", "name": "devs"}], labels={"m": "y"}),
+    )
+    result, module = run(
+        {
+            "lockdown": lockdown(
+                guard=False, managed_label="m=y", developer_groups=["devs", "real"], allow_subjects=[{"kind": "Group", "name": "typo"}]
+            )
+        },
+        objects=objs,
+        caller=OPERATOR,
+    )
     assert len(result["lockdown_warnings"]) == 2
     assert "'devs' (developer_groups)" in result["lockdown_warnings"][0]
     assert "'typo' (allow_subjects)" in result["lockdown_warnings"][1]
     assert module.warnings == result["lockdown_warnings"]
-    assert result["lockdown_managed_bindings"] == [{"key": "ClusterRoleBinding//mine", "ref": {
-        "apiVersion": RBAC + "/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "mine"}}}]
+    assert result["lockdown_managed_bindings"] == [
+        {"key": "ClusterRoleBinding//mine", "ref": {"apiVersion": RBAC + "/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "mine"}}}
+    ]
 
 
 @pytest.mark.parametrize(
