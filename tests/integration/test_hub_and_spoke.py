@@ -128,12 +128,12 @@ def write_inventory(clusters, name, hosts, extra_hubs=None):
     return str(path)
 
 
-def run(inventory, check=False, diff=False, extra_vars=None, verbose=False, forks=5):
+def run(inventory, check=False, diff=False, extra_vars=None, verbose=False, forks=5, limit=None):
     env = {"ANSIBLE_FORKS": str(forks), "ANSIBLE_PIPELINING": "1"}
     if verbose:
         # The human-readable output, as loud as it gets: the token must not show up there either.
         env.update({"ANSIBLE_STDOUT_CALLBACK": "default", "ANSIBLE_VERBOSITY": "3"})
-    return run_playbook(PLAYBOOK, inventory=inventory, check=check, diff=diff, extra_vars=extra_vars, env=env)
+    return run_playbook(PLAYBOOK, inventory=inventory, check=check, diff=diff, extra_vars=extra_vars, env=env, limit=limit)
 
 
 def recap(result):
@@ -364,6 +364,13 @@ def test_second_run_changes_nothing_and_never_shows_the_token(clusters, converge
     for run_name, output in (("converge", converged.stdout + converged.stderr), ("second", second_run.stdout + second_run.stderr)):
         leaked = [i for i, tok in enumerate(secrets) if tok in output]
         assert not leaked, "token forms %s appear in the output of the %s run" % (leaked, run_name)
+
+
+def test_check_mode_on_a_registered_spoke_reports_no_change(clusters, inventory, second_run):
+    # What drift detection relies on: check mode against converged clusters is quiet.
+    res = run(inventory, check=True, diff=True, limit=HOST["lp"])
+    assert res.rc == 0, res
+    assert res.changed(HOST["lp"]) == 0, [t["task"]["name"] for t in res.tasks() if t["hosts"].get(HOST["lp"], {}).get("changed")]
 
 
 def test_changed_inputs_remove_access_that_no_longer_applies(clusters, second_run):
