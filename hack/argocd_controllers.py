@@ -465,8 +465,9 @@ class Workload:
         self.name = name
         self.obj = host.kube.get(kind, name, host.namespace)
         if not self.obj:
+            shown = {"deployment": "Deployment", "statefulset": "StatefulSet"}.get(kind, kind)
             raise LocalClusterError(
-                f"{kind} {host.namespace}/{name} does not exist: install Argo CD into namespace {host.namespace} first "
+                f"{shown} {host.namespace}/{name} does not exist: install Argo CD into namespace {host.namespace} first "
                 "(role gitops.bootstrap.argocd) before starting its controllers")
         self.pod = self.obj["spec"]["template"]["spec"]
         self.container = self.pod["containers"][0]
