@@ -80,6 +80,10 @@ def _object_of(result):
     """A readable name of the object a result is about."""
     for key in ("result", "application", "project", "secret", "configmap", "object", "resource"):
         obj = result.get(key)
+        if isinstance(obj, dict) and obj.get("kind") == "Status" and isinstance(obj.get("details"), dict):
+            # A deletion answers with a Status naming what it deleted.
+            details = obj["details"]
+            return "%s %s (deleted)" % (details.get("kind"), details.get("name"))
         if isinstance(obj, dict) and obj.get("kind") and obj.get("kind") != "Status":
             meta = obj.get("metadata") or {}
             ns = meta.get("namespace")

@@ -84,3 +84,8 @@ def test_multi_object_results_are_split_and_bookkeeping_only_changes_ignored(tmp
     cb.v2_runner_on_ok(_Result({"changed": True, "result": {"results": [ns_meta_only, role_changed, unchanged]}}))
     assert [e["object"] for e in cb.drift["dev"]] == ["ClusterRole ro"]
     assert cb.drift["dev"][0]["fields"] == ["rules"]
+
+
+def test_deletions_are_named_from_their_status():
+    res = {"result": {"kind": "Status", "status": "Success", "details": {"kind": "clusterrolebindings", "name": "mallory-admin"}}}
+    assert drift_report._object_of(res) == "clusterrolebindings mallory-admin (deleted)"
