@@ -4,7 +4,9 @@
 """Shared pieces of the RBAC suites: realistic bad bindings, and the API server's own answers.
 
 The seeded objects all carry the label ``rbac-test=true`` (namespaces start with ``rbac-t-``) so a
-suite can remove exactly what it created.
+suite can remove exactly what it created. Between suites only the RBAC objects are removed; the
+empty namespaces stay for the next suite (deleting and re-creating them means waiting for the
+namespace controller) and the last suite removes them.
 """
 
 from __future__ import annotations
@@ -165,18 +167,27 @@ def apply(kubeconfig, objs):
     )
 
 
-def cleanup(kubeconfig, wait=True):
+def cleanup(kubeconfig, namespaces=False):
+    """Delete the seeded RBAC objects; with namespaces, the seeded namespaces too (without waiting)."""
     kubectl(kubeconfig, "delete", "clusterrolebindings,clusterroles", "-l", "rbac-test=true", "--ignore-not-found")
-    kubectl(
-        kubeconfig,
-        "delete",
-        "namespaces",
-        "-l",
-        "rbac-test=true",
-        "--ignore-not-found",
-        "--wait=%s" % ("true" if wait else "false"),
-        "--timeout=120s",
-    )
+    kubectl(kubeconfig, "delete", "rolebindings,roles", "-A", "-l", "rbac-test=true", "--ignore-not-found")
+    if namespaces:
+        kubectl(kubeconfig, "delete", "namespaces", "-l", "rbac-test=true", "--ignore-not-found", "--wait=false")
+
+
+def seed(kubeconfig, objs, timeout=120):
+    """Apply the objects; namespaces still terminating from an earlier run are waited for first."""
+    names = [o["metadata"]["name"] for o in objs if o["kind"] == "Namespace"]
+    deadline = time.time() + timeout
+    while names:
+        out = kubectl(kubeconfig, "get", "namespaces", *names, "--ignore-not-found", "-o", "json").stdout
+        items = json.loads(out).get("items", []) if out.strip() else []
+        if not any((i.get("status") or {}).get("phase") == "Terminating" for i in items):
+            break
+        if time.time() > deadline:
+            raise AssertionError("namespaces %s are still terminating after %ss" % (names, timeout))
+        time.sleep(1)
+    apply(kubeconfig, objs)
 
 
 def wait_for_aggregation(kubeconfig, name, timeout=60):
@@ -269,9 +280,12 @@ def argocd_rbac_objects(version="v3.5.1", namespace="argocd"):
     return objs
 
 
-def cleanup_lockdown(kubeconfig):
+def cleanup_lockdown(kubeconfig, namespaces=False):
     """Remove what the lock-down role created (labelled) besides the seeded objects."""
     label = "gitops.bootstrap/component=rbac-lockdown"
     kubectl(kubeconfig, "delete", "clusterrolebindings,clusterroles", "-l", label, "--ignore-not-found")
-    kubectl(kubeconfig, "delete", "namespaces", "-l", label, "--ignore-not-found", "--timeout=120s")
-    cleanup(kubeconfig)
+    kubectl(kubeconfig, "delete", "rolebindings", "-A", "-l", label, "--ignore-not-found")
+    kubectl(kubeconfig, "delete", "configmaps", "-A", "-l", label, "--ignore-not-found")
+    if namespaces:
+        kubectl(kubeconfig, "delete", "namespaces", "-l", label, "--ignore-not-found", "--wait=false")
+    cleanup(kubeconfig, namespaces=namespaces)

@@ -20,6 +20,7 @@ from rbac_helpers import (
     apply,
     bad_bindings,
     cleanup,
+    seed,
     cluster_role,
     edge_cases,
     rbac,
@@ -34,10 +35,10 @@ EXTERNAL = bool(external_kubeconfig())
 @pytest.fixture(scope="module")
 def seeded(kubeconfig):
     cleanup(kubeconfig)
-    apply(kubeconfig, bad_bindings() + edge_cases())
+    seed(kubeconfig, bad_bindings() + edge_cases())
     wait_for_aggregation(kubeconfig, "rbac-t-ops")
     yield kubeconfig
-    cleanup(kubeconfig, wait=False)
+    cleanup(kubeconfig)
 
 
 def run_tasks(kubeconfig, tasks, **auth):
@@ -62,17 +63,76 @@ def audit_task(name, check=False, ignore_errors=False, **options):
     return task
 
 
-def audit(kubeconfig, **options):
-    """Run k8s_rbac_audit once; return (task result, run)."""
-    res = run_tasks(kubeconfig, [audit_task("audit", **options)])
-    return res.task_result("audit"), res
+CHECKS = [
+    {"user": "rbac-t-dave", "verb": "get", "resource": "deployments", "api_group": "apps", "namespace": "rbac-t-c", "expect": True},
+    {"groups": ["rbac-t-ops"], "verb": "create", "resource": "pods", "subresource": "exec", "namespace": "x", "expect": True},
+    {"service_account": "rbac-t-b/deployer", "verb": "*", "resource": "*", "api_group": "*", "namespace": "rbac-t-b", "expect": True},
+    {"user": "rbac-t-dave", "verb": "get", "non_resource_url": "/healthz", "expect": True},
+]
+
+
+def review_task(name, checks, ignore_errors=False, **auth):
+    task = {"name": name, "gitops.bootstrap.k8s_access_review": dict(checks=checks, **auth)}
+    if ignore_errors:
+        task["ignore_errors"] = True
+    return task
 
 
 @pytest.fixture(scope="module")
-def audited(seeded):
-    """One audit of the seeded cluster, shared by the tests that only read it."""
-    result, run = audit(seeded, include_rules=False)
-    assert run.rc == 0, run
+def reports(tmp_path_factory):
+    return tmp_path_factory.mktemp("reports")
+
+
+@pytest.fixture(scope="module")
+def run(seeded, reports):
+    """Every module task of this suite in one ansible-playbook run (starting Ansible is the slow part)."""
+    md, js = str(reports / "report.md"), str(reports / "report.json")
+    tasks = [
+        audit_task("audit", include_rules=False),
+        # query
+        audit_task("query", query="findings[?name=='rbac-t-alice'].risk"),
+        audit_task("bad query", ignore_errors=True, query="findings[?severity=='critical'"),
+        # access questions answered from the RBAC objects
+        audit_task(
+            "questions",
+            access_checks=[
+                {"user": "rbac-t-dave", "verb": "list", "resource": "deployments", "api_group": "apps", "namespace": "rbac-t-c"},
+                {"user": "rbac-t-dave", "verb": "list", "resource": "deployments", "api_group": "apps", "namespace": "rbac-t-a"},
+                {"service_account": "rbac-t-b/deployer", "verb": "delete", "resource": "secrets", "namespace": "rbac-t-b"},
+            ],
+            who_can=[{"verb": "escalate", "resource": "clusterroles", "api_group": "rbac.authorization.k8s.io"}],
+            query="{checks: access_checks, who: who_can}",
+        ),
+        # reports
+        audit_task("report in check mode", check=True, report_path=md, query="summary"),
+        {"name": "nothing written", "ansible.builtin.stat": {"path": md}},
+        audit_task("report", report_path=md, query="summary"),
+        audit_task("report again", report_path=md, query="summary"),
+        audit_task("json report", report_path=js, report_format="json", query="summary.findings"),
+        # the identity lacks the permissions to read RBAC
+        audit_task("forbidden", ignore_errors=True, impersonate_user="rbac-t-nobody", query="summary"),
+        # the API server's own answers
+        review_task("expected", CHECKS),
+        review_task("wrong expectation", [dict(CHECKS[0], verb="delete", expect=True)], ignore_errors=True),
+        # self checks follow impersonation (kubernetes.core's impersonate_user)
+        review_task(
+            "self",
+            [
+                {"self": True, "verb": "get", "resource": "pods", "namespace": "rbac-t-c", "expect": True},
+                {"self": True, "verb": "get", "resource": "secrets", "namespace": "rbac-t-c", "expect": False},
+            ],
+            impersonate_user="rbac-t-dave",
+        ),
+        review_task("bad input", [{"self": True, "user": "x", "verb": "get", "resource": "pods"}], ignore_errors=True),
+    ]
+    return run_tasks(seeded, tasks)
+
+
+@pytest.fixture(scope="module")
+def audited(run):
+    """The full audit of the seeded cluster."""
+    result = run.task_result("audit")
+    assert not result.get("failed"), run
     return result
 
 
@@ -337,14 +397,7 @@ def test_aggregation_is_resolved_like_the_controller(seeded):
 
 
 # ------------------------------------------------------------- options of the module
-def test_query_filters_and_invalid_query_is_refused(seeded):
-    run = run_tasks(
-        seeded,
-        [
-            audit_task("query", include_rules=False, query="findings[?name=='rbac-t-alice'].risk"),
-            audit_task("bad query", ignore_errors=True, query="findings[?severity=='critical'"),
-        ],
-    )
+def test_query_filters_and_invalid_query_is_refused(run):
     result = run.task_result("query")
     assert result["query_result"] == ["cluster_admin", "wildcard"], run
     assert "subjects" not in result and "findings" not in result
@@ -354,79 +407,26 @@ def test_query_filters_and_invalid_query_is_refused(seeded):
     assert "not a valid JMESPath expression" in result["msg"]
 
 
-def test_access_checks_and_who_can(seeded):
-    result, run = audit(
-        seeded,
-        include_rules=False,
-        access_checks=[
-            {"user": "rbac-t-dave", "verb": "list", "resource": "deployments", "api_group": "apps", "namespace": "rbac-t-c"},
-            {"user": "rbac-t-dave", "verb": "list", "resource": "deployments", "api_group": "apps", "namespace": "rbac-t-a"},
-            {"service_account": "rbac-t-b/deployer", "verb": "delete", "resource": "secrets", "namespace": "rbac-t-b"},
-        ],
-        who_can=[{"verb": "escalate", "resource": "clusterroles", "api_group": "rbac.authorization.k8s.io"}],
-    )
-    assert run.rc == 0, run
-    assert [c["allowed"] for c in result["access_checks"]] == [True, False, True]
-    assert result["access_checks"][0]["granted_by"][0]["binding"] == "RoleBinding rbac-t-c/dave-view"
-    who = [s["subject"] for s in result["who_can"][0]["subjects"]]
+def test_access_checks_and_who_can(run):
+    answers = run.task_result("questions")["query_result"]
+    assert [c["allowed"] for c in answers["checks"]] == [True, False, True]
+    assert answers["checks"][0]["granted_by"][0]["binding"] == "RoleBinding rbac-t-c/dave-view"
+    who = [s["subject"] for s in answers["who"][0]["subjects"]]
     assert "User:rbac-t-bob" in who and "User:rbac-t-alice" in who and "User:rbac-t-dave" not in who
 
 
-def test_reports_are_written_once_and_not_in_check_mode(seeded, tmp_path):
-    md = tmp_path / "report.md"
-    js = tmp_path / "report.json"
-    run = run_tasks(
-        seeded,
-        [
-            audit_task("check mode", check=True, include_rules=False, report_path=str(md)),
-            {"name": "nothing written", "ansible.builtin.stat": {"path": str(md)}},
-            audit_task("write", include_rules=False, report_path=str(md)),
-            audit_task("again", include_rules=False, report_path=str(md)),
-            audit_task("json", include_rules=False, report_path=str(js), report_format="json", query="summary.findings"),
-        ],
-    )
-    assert run.rc == 0, run
-    assert run.task_result("check mode")["changed"] is True
+def test_reports_are_written_once_and_not_in_check_mode(run, reports):
+    assert run.task_result("report in check mode")["changed"] is True
     assert run.task_result("nothing written")["stat"]["exists"] is False
-    assert run.task_result("write")["changed"] is True
-    assert run.task_result("again")["changed"] is False
-    text = md.read_text()
+    assert run.task_result("report")["changed"] is True
+    assert run.task_result("report again")["changed"] is False
+    text = (reports / "report.md").read_text()
     assert "## Findings" in text and "User `rbac-t-alice`" in text and "## What this audit cannot see" in text
-    data = json.loads(js.read_text())
-    assert data["summary"]["findings"] == run.task_result("json")["query_result"] and "subjects" in data
+    data = json.loads((reports / "report.json").read_text())
+    assert data["summary"]["findings"] == run.task_result("json report")["query_result"] and "subjects" in data
 
 
-def review_task(name, checks, ignore_errors=False, **auth):
-    task = {"name": name, "gitops.bootstrap.k8s_access_review": dict(checks=checks, **auth)}
-    if ignore_errors:
-        task["ignore_errors"] = True
-    return task
-
-
-def test_access_review_module(seeded):
-    checks = [
-        {"user": "rbac-t-dave", "verb": "get", "resource": "deployments", "api_group": "apps", "namespace": "rbac-t-c", "expect": True},
-        {"groups": ["rbac-t-ops"], "verb": "create", "resource": "pods", "subresource": "exec", "namespace": "x", "expect": True},
-        {"service_account": "rbac-t-b/deployer", "verb": "*", "resource": "*", "api_group": "*", "namespace": "rbac-t-b", "expect": True},
-        {"user": "rbac-t-dave", "verb": "get", "non_resource_url": "/healthz", "expect": True},
-    ]
-    run = run_tasks(
-        seeded,
-        [
-            review_task("expected", checks),
-            review_task("wrong expectation", [dict(checks[0], verb="delete", expect=True)], ignore_errors=True),
-            # Self checks follow impersonation (kubernetes.core's impersonate_user).
-            review_task(
-                "self",
-                [
-                    {"self": True, "verb": "get", "resource": "pods", "namespace": "rbac-t-c", "expect": True},
-                    {"self": True, "verb": "get", "resource": "secrets", "namespace": "rbac-t-c", "expect": False},
-                ],
-                impersonate_user="rbac-t-dave",
-            ),
-            review_task("bad input", [{"self": True, "user": "x", "verb": "get", "resource": "pods"}], ignore_errors=True),
-        ],
-    )
+def test_access_review_module(run):
     result = run.task_result("expected")
     assert result["all_as_expected"] and [r["allowed"] for r in result["results"]] == [True, True, True, True], run
     # A wrong expectation fails and says which check and what the server answered.
@@ -439,20 +439,7 @@ def test_access_review_module(seeded):
     assert result["failed"] and "self: true takes no user" in result["msg"]
 
 
-def test_missing_permissions_are_reported_clearly(seeded):
-    play = [
-        {
-            "hosts": "localhost",
-            "gather_facts": False,
-            "tasks": [
-                {
-                    "name": "audit",
-                    "gitops.bootstrap.k8s_rbac_audit": {"kubeconfig": seeded, "impersonate_user": "rbac-t-nobody", "include_rules": False},
-                }
-            ],
-        }
-    ]
-    res = run_playbook(json.dumps(play) + "\n")
-    result = res.task_result("audit")
-    assert res.rc != 0
+def test_missing_permissions_are_reported_clearly(run):
+    result = run.task_result("forbidden")
+    assert result["failed"]
     assert "403 Forbidden" in result["msg"] and "Listing Roles" in result["msg"]

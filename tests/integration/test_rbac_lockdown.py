@@ -19,12 +19,12 @@ import pytest
 from conftest import ROOT, kubectl, run_playbook
 from rbac_helpers import (
     Authorizer,
-    apply,
     argocd_rbac_objects,
     bad_bindings,
     cleanup_lockdown,
     crb,
     rbac,
+    seed,
     user,
     wait_for_aggregation,
 )
@@ -42,10 +42,10 @@ def role_play(variables):
 @pytest.fixture(scope="module")
 def cluster(kubeconfig):
     cleanup_lockdown(kubeconfig)
-    apply(kubeconfig, bad_bindings() + argocd_rbac_objects() + [crb("rbac-t-operator-admin", "cluster-admin", [user(OPERATOR)])])
+    seed(kubeconfig, bad_bindings() + argocd_rbac_objects() + [crb("rbac-t-operator-admin", "cluster-admin", [user(OPERATOR)])])
     wait_for_aggregation(kubeconfig, "rbac-t-ops")
     yield kubeconfig
-    cleanup_lockdown(kubeconfig)
+    cleanup_lockdown(kubeconfig, namespaces=True)
 
 
 def settings(kubeconfig, tmp, **over):
