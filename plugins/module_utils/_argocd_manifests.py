@@ -366,8 +366,12 @@ APPLIED_HASH_ANNOTATION = "gitops.bootstrap/applied-config-sha256"
 def config_hash(obj):
     """The sha256 of an object as we apply it (without the hash annotation itself)."""
     obj = copy.deepcopy(obj)
-    annotations = (obj.get("metadata") or {}).get("annotations") or {}
-    annotations.pop(APPLIED_HASH_ANNOTATION, None)
+    meta = obj.get("metadata") or {}
+    annotations = meta.get("annotations")
+    if annotations is not None:
+        annotations.pop(APPLIED_HASH_ANNOTATION, None)
+        if not annotations:
+            meta.pop("annotations")
     return sha256_hex(json.dumps(obj, sort_keys=True, separators=(",", ":")))
 
 

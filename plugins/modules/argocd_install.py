@@ -13,7 +13,7 @@ module: argocd_install
 short_description: Install, upgrade or remove Argo CD from its upstream manifests
 version_added: 0.1.0
 author:
-  - gitops.bootstrap contributors
+  - gitops.bootstrap contributors (@gitops-bootstrap)
 description:
   - Reads the upstream Argo CD install manifests of one flavour from the upstream URL of a pinned version or from a
     local file or directory, verifies each file against its sha256 checksum before anything is applied, places every
@@ -82,7 +82,8 @@ options:
     type: str
   checksums:
     description:
-      - The sha256 of each manifest file, keyed by its path relative to C(manifests/), for example
+      - >-
+        The sha256 of each manifest file, keyed by its path relative to C(manifests/), for example
         C({"install.yaml": "795a..."}). A single local file is checked against the flavour's file.
       - A file whose checksum differs is an error and nothing is applied.
     type: dict
@@ -95,7 +96,8 @@ options:
     default: true
   config_maps:
     description:
-      - Keys to set in the upstream ConfigMaps, keyed by ConfigMap name, for example
+      - >-
+        Keys to set in the upstream ConfigMaps, keyed by ConfigMap name, for example
         C({"argocd-cm": {"admin.enabled": "false"}}). The keys upstream ships and that are not named here are kept.
       - Booleans and numbers are written as the strings Argo CD expects.
     type: dict
@@ -108,7 +110,8 @@ options:
     default: []
   replicas:
     description:
-      - Replica counts of Deployments and StatefulSets by name, for example C({"argocd-repo-server": 2}).
+      - >-
+        Replica counts of Deployments and StatefulSets by name, for example C({"argocd-repo-server": 2}).
       - Every workload gets an explicit count (upstream's, or 1 where upstream leaves it to the API default), so a
         workload scaled out of band is drift that the next run repairs.
     type: dict
@@ -340,20 +343,20 @@ import traceback
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import (
     GitopsK8sError,
     GitopsK8sModule,
+    NotFoundError,
+    ResourceNotFoundError,
     clean_object,
     describe_exception,
     mask_secret,
 )
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd_manifests import (
     CLUSTER_SCOPED_KINDS,
-    FLAVOUR_FILES,
     ManifestError,
     WORKLOAD_KINDS,
     append_known_hosts,
     crd_digest,
     describe_conditions,
     flavour_files,
-    group_of,
     merge_config_maps,
     object_id,
     object_ref,
@@ -372,10 +375,6 @@ try:
 except ImportError:  # pragma: no cover
     ThreadPoolExecutor = None
 
-try:
-    from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError
-except ImportError:  # pragma: no cover - reported by GitopsK8sModule
-    NotFoundError = ResourceNotFoundError = Exception
 
 from ansible.module_utils.urls import open_url
 from ansible.module_utils.common.text.converters import to_native
@@ -458,10 +457,11 @@ class ArgocdInstaller(object):
         origin = "option kubeconfig (role variable argocd_kubeconfig)"
         if not path and os.environ.get("K8S_AUTH_KUBECONFIG"):
             path, origin = os.environ["K8S_AUTH_KUBECONFIG"], "environment variable K8S_AUTH_KUBECONFIG"
-        if isinstance(path, str) and path and not os.path.exists(os.path.expanduser(path)):
+        # A path starting with ~ is left to the Kubernetes client, which expands it itself.
+        if isinstance(path, str) and path and not path.startswith("~") and not os.path.exists(path):
             # The option is no_log (it may hold a whole kubeconfig), so the path is named in two parts
             # that output masking leaves readable.
-            folder, name = os.path.split(os.path.expanduser(path))
+            folder, name = os.path.split(path)
             where = "directory %s %s" % (folder or ".", "exists" if os.path.isdir(folder or ".") else "does not exist either")
             raise GitopsK8sError(
                 "The kubeconfig file %s given by the %s does not exist (%s), so the cluster cannot be reached and "
@@ -618,7 +618,7 @@ class ArgocdInstaller(object):
                 data = self._download(url)
                 blobs.append((name, url, data))
         else:
-            path = os.path.expanduser(source)
+            path = source
             if os.path.isdir(path):
                 for name in names:
                     full = os.path.join(path, name)
@@ -662,8 +662,9 @@ class ArgocdInstaller(object):
     def _cache_path(self, name):
         base = self.params.get("cache_dir")
         if not base:
-            base = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "gitops-bootstrap", "argocd-manifests")
-        return os.path.join(os.path.expanduser(base), name)
+            home_cache = os.path.join(os.environ.get("HOME") or "/tmp", ".cache")
+            base = os.path.join(os.environ.get("XDG_CACHE_HOME") or home_cache, "gitops-bootstrap", "argocd-manifests")
+        return os.path.join(base, name)
 
     def _cache_read(self, name):
         try:
@@ -1195,7 +1196,7 @@ def argument_spec():
         state=dict(type="str", choices=["present", "absent"], default="present"),
         namespace=dict(type="str", default="argocd"),
         version=dict(type="str"),
-        flavour=dict(type="str", choices=sorted(FLAVOUR_FILES), default="cluster"),
+        flavour=dict(type="str", choices=["cluster", "namespace", "ha", "core"], default="cluster"),
         source=dict(type="str"),
         checksums=dict(type="dict", default={}),
         verify_checksums=dict(type="bool", default=True),
