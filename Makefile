@@ -73,11 +73,22 @@ clean-clusters:
 
 include $(sort $(wildcard mk/*.mk))
 
+# Every suite runs, even after a failure; the local clusters a suite started are deleted
+# after it (clusters that were running before are left alone), so idle control planes do
+# not pile up on a small machine.
 .PHONY: test
 test: venv controlplane
-	@failed=""; for t in $(TEST_TARGETS); do \
-	  echo "=== $$t"; \
-	  $(MAKE) --no-print-directory $$t || failed="$$failed $$t"; \
+	@failed=""; passed=""; t0=$$(date +%s); for t in $(TEST_TARGETS); do \
+	  echo "=== $$t"; s0=$$(date +%s); \
+	  before=$$($(PYTHON) hack/localcluster.py list | cut -f1); \
+	  if $(MAKE) --no-print-directory $$t; then passed="$$passed $$t"; else failed="$$failed $$t"; fi; \
+	  for c in $$($(PYTHON) hack/localcluster.py list | cut -f1); do \
+	    echo " $$before " | grep -q " $$c " || $(PYTHON) hack/localcluster.py down $$c; \
+	  done; \
+	  echo "=== $$t: $$(( $$(date +%s) - s0 ))s"; \
 	done; \
-	if [ -n "$$failed" ]; then echo "FAILED suites:$$failed"; exit 1; fi; \
-	echo "all test suites passed: $(TEST_TARGETS)"
+	echo "=== all suites: $$(( $$(date +%s) - t0 ))s"; \
+	echo "passed suites:$$passed"; \
+	[ -z "$$failed" ] || echo "FAILED suites:$$failed"; \
+	echo "suites: $$(echo $$passed | wc -w) passed, $$(echo $$failed | wc -w) failed"; \
+	[ -z "$$failed" ]
