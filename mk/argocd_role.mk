@@ -10,7 +10,7 @@
 ARGOCD_TEST_CLUSTER ?= role1
 ARGOCD_FRESH_CLUSTER ?= role2
 ARGOCD_SCENARIOS ?= argocd_check_mode argocd_default argocd_upgrade argocd_uninstall \
-                    argocd_custom_namespace argocd_namespace_flavour argocd_ha argocd_bad_input
+                    argocd_custom_namespace argocd_namespace_flavour argocd_bad_input
 
 .PHONY: test-argocd-role
 test-argocd-role: venv
@@ -30,6 +30,7 @@ test-argocd-role: venv
 	    kc=$$($(PYTHON) hack/localcluster.py up $(ARGOCD_FRESH_CLUSTER)); started="$$started $(ARGOCD_FRESH_CLUSTER)"; \
 	  fi; \
 	  echo "=== molecule scenario $$s ($$kc)"; \
+	  molecule reset -s $$s >/dev/null 2>&1 || true; \
 	  K8S_AUTH_KUBECONFIG="$$kc" molecule test -s $$s || failed="$$failed $$s"; \
 	  if [ "$$s" = argocd_check_mode ] && [ -z "$$KUBECONFIG" ]; then \
 	    $(PYTHON) hack/localcluster.py down $(ARGOCD_FRESH_CLUSTER) >/dev/null 2>&1 || true; \
