@@ -343,7 +343,30 @@ def wait_default_serviceaccount(name: str, timeout: float = 60) -> None:
         time.sleep(0.5)
 
 
-def cluster_up(name: str, port: int | None = None) -> str:
+def cluster_up(name: str, port: int | None = None, attempts: int = 3) -> str:
+    """Start cluster NAME, serialised with other `up` calls on this machine.
+
+    kwokctl picks a free port for each component when it creates a cluster; two clusters
+    created at the same moment can pick the same one. A lock makes creations take turns,
+    and a creation that still fails (a port taken by something else in between) is retried.
+    """
+    import fcntl
+
+    os.makedirs(kwok_workdir(), exist_ok=True)
+    with open(os.path.join(kwok_workdir(), ".create.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for attempt in range(1, attempts + 1):
+            try:
+                return _cluster_up(name, port)
+            except LocalClusterError as exc:
+                if attempt == attempts or (port is not None and not port_free(port)):
+                    raise
+                log(f"cluster {name} did not come up ({exc}); deleting it and trying again ({attempt + 1}/{attempts})")
+                cluster_down(name)
+    raise LocalClusterError(f"cluster {name} did not come up")  # not reached
+
+
+def _cluster_up(name: str, port: int | None = None) -> str:
     if not CLUSTER_NAME_RE.match(name):
         raise LocalClusterError(f"invalid cluster name {name!r}: use lower-case letters, digits and '-', at most 32 characters")
     require_binaries()
