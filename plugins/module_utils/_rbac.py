@@ -41,6 +41,8 @@ DEFAULTS_LABEL_VALUE = "rbac-defaults"
 SA_PREFIX = "system:serviceaccount:"
 AUTHENTICATED = "system:authenticated"
 MASTERS = "system:masters"
+# Groups and users that stand for people in general: whatever they may write, every person may write.
+EVERYONE = frozenset(["system:authenticated", "system:unauthenticated", "system:anonymous"])
 DEFAULT_SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
 
 LIMITATIONS = [
@@ -1064,7 +1066,9 @@ class Audit(object):
             "subjects_listed": len(subjects),
             "findings": len(findings),
             "by_severity": dict((s, sum(1 for f in findings if f["severity"] == s)) for s in SEVERITIES),
-            "people_with_write": sorted(s["id"] for s in subjects if s["can_write"] and s["kind"] in ("User", "Group") and not s["system"]),
+            "people_with_write": sorted(
+                s["id"] for s in subjects if s["can_write"] and s["kind"] in ("User", "Group") and (not s["system"] or s["name"] in EVERYONE)
+            ),
             "missing_roles": missing,
             "aggregation_pending": sorted(r.ref for r in snap.roles.values() if r.aggregation_pending),
         }
@@ -1236,6 +1240,9 @@ class LockdownPlanner(object):
         if kind not in ("User", "Group"):
             return False
         name = subject.get("name") or ""
+        if name in EVERYONE:
+            # Write access for every authenticated (or anonymous) caller is write access for every person.
+            return True
         if name.startswith(self.PROTECTED_PREFIX):
             return False
         return True

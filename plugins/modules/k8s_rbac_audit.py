@@ -180,8 +180,9 @@ options:
         C(gitops.bootstrap.rbac_lockdown) role does).
       - A binding whose role grants write access (write verbs, C(escalate), C(bind), C(impersonate),
         exec into pods or C(nodes/proxy)) loses its User and Group subjects, except C(system:) names, the
-        break-glass groups and the allowlist. ServiceAccounts stay unless listed in
-        O(lockdown.revoke_subjects). A binding left without subjects is deleted, otherwise patched.
+        break-glass groups and the allowlist. C(system:authenticated), C(system:unauthenticated) and
+        C(system:anonymous) do count as people, since they include everyone. ServiceAccounts stay unless
+        listed in O(lockdown.revoke_subjects). A binding left without subjects is deleted, otherwise patched.
     type: dict
     suboptions:
       break_glass_groups:

@@ -577,6 +577,26 @@ class TestLockdown:
         assert [(i["name"], i["action"]) for i in plan2] == [("alice-only", "delete"), ("ops-admin", "patch")]
         assert planner2.snapshot_after(plan2).allows(ident("operator"), everything)
 
+    def test_write_for_everyone_is_write_for_people(self):
+        s = snap(
+            [
+                cr("edit", [rule(["create"], ["apps"], ["deployments"])]),
+                cr("system:basic-user", [rule(["create"], ["authorization.k8s.io"], ["selfsubjectaccessreviews"])], labels=DEFAULT),
+            ],
+            crbs=[
+                crb("everyone-edits", "edit", [group("system:authenticated"), group("system:nodes")]),
+                crb("anonymous-edits", "edit", [user("system:anonymous")]),
+                crb("system:basic-user", "system:basic-user", [group("system:authenticated")], labels=DEFAULT),
+            ],
+        )
+        plan = rbac.LockdownPlanner(s, break_glass_groups=["ops"]).plan()
+        assert [(i["name"], i["action"], [x["name"] for x in i["remove_subjects"]]) for i in plan] == [
+            ("anonymous-edits", "delete", ["system:anonymous"]),
+            ("everyone-edits", "patch", ["system:authenticated"]),
+        ]
+        people = rbac.Audit(s).result()["summary"]["people_with_write"]
+        assert people == ["Group:system:authenticated", "User:system:anonymous"]
+
     def test_add_bindings_must_be_bindings(self):
         with pytest.raises(rbac.RbacInputError, match="add_bindings"):
             rbac.LockdownPlanner(realistic(), add_bindings=[{"kind": "ConfigMap"}])
