@@ -25,15 +25,6 @@ try:
 except ImportError:  # pragma: no cover
     yaml = None
 
-try:
-    from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import (
-        ArgoCDValidationError,
-        BUILTIN_ROLES,
-        build_policy_csv,
-        roles_defined_in_csv,
-    )
-except ImportError:  # pragma: no cover - the RBAC checks then happen in argocd_rbac only
-    build_policy_csv = None
 
 
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -231,14 +222,24 @@ def _plain(value):
 
 def _rbac_errors(s):
     """The RBAC lines, checked offline by the same code as gitops.bootstrap.argocd_rbac."""
-    if build_policy_csv is None:  # pragma: no cover
+    default = s.get("rbac_policy_default")
+    if not (s.get("rbac_policies") or s.get("rbac_groups") or default):
+        return []
+    try:
+        # Imported here: it loads the Kubernetes client, which settings without RBAC lines do not need.
+        from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import (
+            ArgoCDValidationError,
+            BUILTIN_ROLES,
+            build_policy_csv,
+            roles_defined_in_csv,
+        )
+    except ImportError:  # pragma: no cover - the RBAC checks then happen in argocd_rbac only
         return []
     mode = s.get("rbac_match_mode") or "glob"
     try:
         csv = build_policy_csv(_plain(s.get("rbac_policies") or []), _plain(s.get("rbac_groups") or []), mode, check_roles=False)
     except ArgoCDValidationError as exc:
         return ["argocd_rbac_policies / argocd_rbac_groups: %s" % exc.msg]
-    default = s.get("rbac_policy_default")
     if default and default not in set(BUILTIN_ROLES) | roles_defined_in_csv(csv):
         return [
             "argocd_rbac_policy_default %r is not a defined role: use role:readonly, role:admin, a role that "
