@@ -394,6 +394,10 @@ def _cluster_up(name: str, port: int | None = None) -> str:
         "--etcd-binary", etcd_bin(),
         "--kwok-controller-binary", kwok_bin("kwok"),
         "--kube-authorization", "--kube-admission",
+        # One instance of each: no leader election, whose lost leases on a loaded machine
+        # would stop the controller manager or scheduler for good.
+        "--extra-args", "kube-controller-manager=leader-elect=false",
+        "--extra-args", "kube-scheduler=leader-elect=false",
         "--kubeconfig", os.path.join(cluster_dir(name) + ".kubeconfig-merge"),
         "--wait", "120s",
     ]
