@@ -272,11 +272,40 @@ def known_clusters() -> list[str]:
 def cluster_healthy(name: str) -> bool:
     if not os.path.exists(kubeconfig_path(name)):
         return False
+    if set(COMPONENTS) - running_components(name):
+        return False
     try:
         proc = kubectl(name, ["get", "--raw", "/readyz"], check=False, timeout=15)
     except subprocess.TimeoutExpired:
         return False
     return proc.returncode == 0 and proc.stdout.strip() == "ok"
+
+
+COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok-controller")
+
+
+def running_components(name: str) -> set[str]:
+    """The components of cluster NAME that have a live process."""
+    marker = os.path.join(cluster_dir(name), "bin", "").encode()
+    found = set()
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                exe = fh.read().split(b"\0")[0]
+        except OSError:
+            continue
+        if exe.startswith(marker):
+            found.add(os.path.basename(exe.decode()))
+    return found
+
+
+def require_components(name: str) -> None:
+    missing = [c for c in COMPONENTS if c not in running_components(name)]
+    if missing:
+        raise LocalClusterError(f"cluster {name}: {', '.join(missing)} not running (a port taken by another process?); "
+                                f"see the logs under {cluster_dir(name)}/logs")
 
 
 def port_free(port: int) -> bool:
@@ -412,6 +441,7 @@ def _cluster_up(name: str, port: int | None = None) -> str:
         pass
     ensure_nodes(name)
     wait_default_serviceaccount(name)
+    require_components(name)
     log(f"cluster {name} ready in {time.time() - t0:.1f}s; kubeconfig: {kubeconfig_path(name)}")
     return kubeconfig_path(name)
 
