@@ -132,7 +132,10 @@ class CallbackModule(CallbackBase):
             # A loop's closing result repeats its items, which were recorded one by one.
             return
         if task.no_log or res.get("_ansible_no_log"):
-            entry = {"task": task.get_name(), "object": None, "fields": [], "diff": "(hidden: no_log task)"}
+            # The loop label is what the task's author chose to show for a no_log item.
+            label = res.get("_ansible_item_label")
+            entry = {"task": task.get_name(), "object": str(label) if isinstance(label, (str, int)) else None,
+                     "fields": [], "diff": "(hidden: no_log task)"}
             self.drift.setdefault(host, []).append(entry)
             self._write()
             return
