@@ -8,7 +8,10 @@ Bootstraps local cluster ``loop2`` with the collection (as tests/integration/tes
 does), runs the real Argo CD controllers as host processes, then repeatedly pushes a commit that
 changes a ConfigMap value in the app's dev overlay and measures, from the moment ``git push``
 returns, how long until the API server serves the new value. Argo CD learns about the commit
-only by polling (no webhook), so the figure is bounded by ``timeout.reconciliation`` (+ jitter).
+only by polling (no webhook). Its controller re-checks an application when the informer resyncs
+(every ``timeout.reconciliation``, delayed by up to the jitter) and refreshes it only if the last
+comparison is at least ``timeout.reconciliation`` old, so a push waits up to about twice the
+timeout plus the jitter. By default each push comes at a random moment (``--spacing random``).
 
     benchmarks/pull_loop.py                         the Argo CD role's defaults, then 10s without jitter
     benchmarks/pull_loop.py --reconciliation 30s --iterations 8
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import statistics
 import sys
 import time
@@ -77,7 +81,8 @@ def read_seq(core, namespace: str) -> str | None:
     return (cm.data or {}).get("seq")
 
 
-def measure(reconciliation: str, jitter: str, iterations: int, cluster: str, poll: float, timeout: float) -> dict:
+def measure(reconciliation: str, jitter: str, iterations: int, cluster: str, poll: float, timeout: float,
+            spacing: str = "random", seed: int = 1) -> dict:
     from kubernetes import client, config
 
     loop = PullLoop(cluster, reconciliation=reconciliation, jitter=jitter)
@@ -92,7 +97,12 @@ def measure(reconciliation: str, jitter: str, iterations: int, cluster: str, pol
         kust = loop.wc.read(f"{OVERLAY}/kustomization.yaml")
         if "bench.yaml" not in kust:
             kust = kust.replace("resources:\n  - ../../base\n", "resources:\n  - ../../base\n  - bench.yaml\n")
+        rng = random.Random(seed)
+        period = seconds(reconciliation)
         for i in range(iterations + 1):
+            if i and spacing == "random":
+                # A person pushes at any moment, not just after Argo CD's last poll.
+                time.sleep(rng.uniform(0, period))
             loop.wc.write(f"{OVERLAY}/bench.yaml", CONFIGMAP % i)
             loop.wc.write(f"{OVERLAY}/kustomization.yaml", kust)
             loop.wc.commit(f"bench: seq {i}")
@@ -122,6 +132,7 @@ def measure(reconciliation: str, jitter: str, iterations: int, cluster: str, pol
         "mean": round(statistics.mean(samples), 1),
         "max": round(max(samples), 1),
         "samples": [round(s, 1) for s in samples],
+        "spacing": spacing,
     }
 
 
@@ -133,6 +144,10 @@ def main(argv=None) -> int:
     parser.add_argument("--iterations", type=int, default=5)
     parser.add_argument("--cluster", default="loop2")
     parser.add_argument("--poll", type=float, default=0.2, help="seconds between two reads of the cluster")
+    parser.add_argument("--spacing", choices=["random", "immediate"], default="random",
+                        help="wait a random part of the reconciliation timeout before each push (default), or push as soon as "
+                             "the previous change is live (the worst case: Argo CD has just polled)")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the random spacing")
     parser.add_argument("--json", help="write the results to this file")
     args = parser.parse_args(argv)
 
@@ -147,7 +162,7 @@ def main(argv=None) -> int:
         shown = jitter or f"Argo CD default ({ARGOCD_DEFAULT_JITTER}s)"
         print(f"timeout.reconciliation={rec} jitter={shown}:", flush=True)
         budget = 3 * (seconds(rec) + (seconds(jitter) if jitter else ARGOCD_DEFAULT_JITTER)) + 120
-        results.append(measure(rec, jitter, args.iterations, args.cluster, args.poll, budget))
+        results.append(measure(rec, jitter, args.iterations, args.cluster, args.poll, budget, args.spacing, args.seed))
         r = results[-1]
         print(f"  => min {r['min']}s, median {r['median']}s, mean {r['mean']}s, max {r['max']}s over {r['iterations']} pushes "
               f"(set-up {r['setup_seconds']}s)", flush=True)

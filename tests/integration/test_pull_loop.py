@@ -113,6 +113,16 @@ def test_root_application_is_synced_and_healthy(loop):
     assert report["root"]["reason"] == "Synced and Healthy"
 
 
+def test_controller_runs_with_the_settings_the_collection_wrote(loop):
+    """The reconciliation settings went from the role's variables through argocd-cm into the controller."""
+    cm = loop.get("configmap", "argocd-cm", ARGOCD_NAMESPACE)["data"]
+    assert cm["timeout.reconciliation"] == loop.reconciliation
+    assert cm["timeout.reconciliation.jitter"] == loop.jitter
+    log = loop.host.logs("argocd-application-controller", 100000)
+    assert f"appResyncPeriod={loop.reconciliation}," in log and f"appResyncJitter={loop.jitter}" in log, \
+        "the controller logged other reconciliation settings than argocd-cm holds"
+
+
 def test_app_deploys_its_dev_overlay(loop):
     loop.wait_for("Application web Synced and Healthy", lambda: loop.app_synced_healthy(APP), timeout=loop.reconcile_budget(), app=APP)
     app = loop.app(APP)
