@@ -31,12 +31,9 @@ try:
     from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import (
         get_api_client,
     )
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import (
-        CoreException,
-    )
-
     HAS_KUBERNETES_COLLECTION = True
     K8S_COLLECTION_ERROR = None
+    K8S_COLLECTION_TRACEBACK = None
 except ImportError as e:  # pragma: no cover - exercised only without kubernetes.core
     HAS_KUBERNETES_COLLECTION = False
     K8S_COLLECTION_ERROR = e
@@ -47,9 +44,6 @@ except ImportError as e:  # pragma: no cover - exercised only without kubernetes
         def __init__(self, **kwargs):
             self._module = AnsibleModule(**kwargs)
 
-    class CoreException(Exception):  # type: ignore[no-redef]
-        pass
-
 try:
     from kubernetes.dynamic.exceptions import (
         DynamicApiError,
@@ -58,7 +52,6 @@ try:
     )
     from kubernetes.config import ConfigException
     from urllib3.exceptions import HTTPError as Urllib3HTTPError
-    from kubernetes.client.rest import ApiException
 
     HAS_K8S_CLIENT = True
 except ImportError:  # pragma: no cover
@@ -77,9 +70,6 @@ except ImportError:  # pragma: no cover
         pass
 
     class Urllib3HTTPError(Exception):  # type: ignore[no-redef]
-        pass
-
-    class ApiException(Exception):  # type: ignore[no-redef]
         pass
 
 

@@ -26,14 +26,14 @@ ARGOCD_MANIFESTS = os.environ.get("GITOPS_ARGOCD_MANIFESTS", os.path.abspath(os.
 
 def start_local_cluster(name: str) -> str:
     """Start (or reuse) the named local cluster and return its kubeconfig path."""
-    proc = subprocess.run([sys.executable, LOCALCLUSTER, "up", name], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.run([sys.executable, LOCALCLUSTER, "up", name], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=False)
     if proc.returncode != 0:
         pytest.fail(f"could not start local cluster {name}:\n{proc.stderr}")
     return proc.stdout.strip().splitlines()[-1]
 
 
 def stop_local_cluster(name: str) -> None:
-    subprocess.run([sys.executable, LOCALCLUSTER, "down", name], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    subprocess.run([sys.executable, LOCALCLUSTER, "down", name], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=False)
 
 
 def external_kubeconfig() -> str | None:
@@ -64,7 +64,7 @@ def kubectl_binary() -> str:
 
 def kubectl(kubeconfig_path: str, *args: str, input_text: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
     proc = subprocess.run([kubectl_binary(), "--kubeconfig", kubeconfig_path, *args], input=input_text, text=True,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
     if check and proc.returncode != 0:
         raise AssertionError(f"kubectl {' '.join(args)} failed: {proc.stderr}")
     return proc
@@ -150,7 +150,7 @@ def run_playbook(playbook: str, extra_vars: dict | None = None, check: bool = Fa
     if env:
         run_env.update(env)
     try:
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=run_env, cwd=ROOT)
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=run_env, cwd=ROOT, check=False)
     finally:
         if tmp:
             os.unlink(tmp)

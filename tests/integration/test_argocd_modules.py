@@ -43,8 +43,15 @@ def argocd(kubeconfig):
     established = kubectl(kubeconfig, "get", "crd", "applications.argoproj.io", "appprojects.argoproj.io", check=False)
     if established.returncode != 0:
         kubectl(kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", crds)
-    kubectl(kubeconfig, "wait", "--for=condition=Established", "--timeout=60s",
-            "crd/applications.argoproj.io", "crd/appprojects.argoproj.io", "crd/applicationsets.argoproj.io")
+    # kubectl wait fails at once (instead of waiting) while a new CRD has no conditions yet.
+    deadline = time.time() + 60
+    while True:
+        waited = kubectl(kubeconfig, "wait", "--for=condition=Established", "--timeout=60s", "crd/applications.argoproj.io",
+                         "crd/appprojects.argoproj.io", "crd/applicationsets.argoproj.io", check=False)
+        if waited.returncode == 0:
+            break
+        assert time.time() < deadline, waited.stderr
+        time.sleep(1)
     # A previous run's namespace may still be terminating.
     kubectl(kubeconfig, "wait", "--for=delete", "namespace/" + NS, "--timeout=180s", check=False)
     kubectl(kubeconfig, "create", "namespace", NS)

@@ -33,7 +33,7 @@ def smoke_cluster():
     path = start_local_cluster(SMOKE_CLUSTER)
     yield path
     stop_local_cluster(SMOKE_CLUSTER)
-    assert SMOKE_CLUSTER not in subprocess.run([sys.executable, LOCALCLUSTER, "list"], stdout=subprocess.PIPE, text=True).stdout
+    assert SMOKE_CLUSTER not in subprocess.run([sys.executable, LOCALCLUSTER, "list"], stdout=subprocess.PIPE, text=True, check=False).stdout
 
 
 DEPLOYMENT_PLAY = """
@@ -110,7 +110,7 @@ def test_deployment_rolls_out_and_rbac_is_enforced(smoke_cluster):
 
 
 def test_up_reuses_a_running_cluster(smoke_cluster):
-    proc = subprocess.run([sys.executable, LOCALCLUSTER, "up", SMOKE_CLUSTER], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.run([sys.executable, LOCALCLUSTER, "up", SMOKE_CLUSTER], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == smoke_cluster
     assert "reusing" in proc.stderr
@@ -122,7 +122,7 @@ def test_port_in_use_is_a_clear_error():
         sock.listen(1)
         port = sock.getsockname()[1]
         proc = subprocess.run([sys.executable, LOCALCLUSTER, "up", "gitops-portclash", "--port", str(port)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=False)
     assert proc.returncode == 1
     assert f"port {port} on 127.0.0.1 is already in use" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -130,7 +130,7 @@ def test_port_in_use_is_a_clear_error():
 
 def test_missing_go_toolchain_is_a_clear_error(tmp_path):
     env = dict(os.environ, PATH="/nonexistent", GITOPS_BOOTSTRAP_CACHE=str(tmp_path))
-    proc = subprocess.run([sys.executable, LOCALCLUSTER, "build"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.run([sys.executable, LOCALCLUSTER, "build"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, check=False)
     assert proc.returncode == 1
     assert "the Go toolchain ('go') is not on PATH" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -138,7 +138,7 @@ def test_missing_go_toolchain_is_a_clear_error(tmp_path):
 
 def test_unserved_module_version_is_a_clear_error(tmp_path):
     env = dict(os.environ, GITOPS_BOOTSTRAP_CACHE=str(tmp_path), LOCALCLUSTER_ETCD_VERSION="v3.999.0")
-    proc = subprocess.run([sys.executable, LOCALCLUSTER, "build"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.run([sys.executable, LOCALCLUSTER, "build"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, check=False)
     assert proc.returncode == 1
     assert "resolving etcd v3.999.0 failed" in proc.stderr
     assert "A module could not be downloaded" in proc.stderr
