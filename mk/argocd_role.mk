@@ -3,37 +3,38 @@
 #   make test-argocd-role                       every scenario
 #   make test-argocd-role ARGOCD_SCENARIOS=argocd_default
 #
-# The scenarios share cluster ARGOCD_TEST_CLUSTER (started and deleted here) and run one after
-# the other; argocd_check_mode gets a fresh cluster of its own. With KUBECONFIG set, every
-# scenario runs against that cluster instead and nothing is started or deleted.
+# The scenarios share one cluster (started and deleted here) and run one after the other;
+# argocd_check_mode gets a fresh cluster of its own. The cluster names end with the recipe's
+# process id, so two runs at the same time (a checkout and a CI clone) do not share clusters.
+# With KUBECONFIG set, every scenario runs against that cluster and nothing is started or deleted.
 
-ARGOCD_TEST_CLUSTER ?= role1
-ARGOCD_FRESH_CLUSTER ?= role2
+ARGOCD_TEST_CLUSTER ?= argocd-role
+ARGOCD_FRESH_CLUSTER ?= argocd-fresh
 ARGOCD_SCENARIOS ?= argocd_check_mode argocd_default argocd_upgrade argocd_uninstall \
                     argocd_custom_namespace argocd_namespace_flavour argocd_bad_input
 
 .PHONY: test-argocd-role
 test-argocd-role: venv
 	@set -e; \
-	started=""; \
+	started=""; shared_name="$(ARGOCD_TEST_CLUSTER)-$$$$"; fresh_name="$(ARGOCD_FRESH_CLUSTER)-$$$$"; \
 	cleanup() { for c in $$started; do $(PYTHON) hack/localcluster.py down $$c >/dev/null 2>&1 || true; done; }; \
 	trap cleanup EXIT; \
 	if [ -n "$$KUBECONFIG" ]; then shared="$$KUBECONFIG"; fresh="$$KUBECONFIG"; \
 	else \
-	  shared=$$($(PYTHON) hack/localcluster.py up $(ARGOCD_TEST_CLUSTER)); started="$(ARGOCD_TEST_CLUSTER)"; \
+	  shared=$$($(PYTHON) hack/localcluster.py up $$shared_name); started="$$shared_name"; \
 	  fresh=""; \
 	fi; \
 	failed=""; \
 	for s in $(ARGOCD_SCENARIOS); do \
 	  kc="$$shared"; \
 	  if [ "$$s" = argocd_check_mode ] && [ -z "$$KUBECONFIG" ]; then \
-	    kc=$$($(PYTHON) hack/localcluster.py up $(ARGOCD_FRESH_CLUSTER)); started="$$started $(ARGOCD_FRESH_CLUSTER)"; \
+	    kc=$$($(PYTHON) hack/localcluster.py up $$fresh_name); started="$$started $$fresh_name"; \
 	  fi; \
 	  echo "=== molecule scenario $$s ($$kc)"; \
 	  molecule reset -s $$s >/dev/null 2>&1 || true; \
 	  K8S_AUTH_KUBECONFIG="$$kc" molecule test -s $$s || failed="$$failed $$s"; \
 	  if [ "$$s" = argocd_check_mode ] && [ -z "$$KUBECONFIG" ]; then \
-	    $(PYTHON) hack/localcluster.py down $(ARGOCD_FRESH_CLUSTER) >/dev/null 2>&1 || true; \
+	    $(PYTHON) hack/localcluster.py down $$fresh_name >/dev/null 2>&1 || true; \
 	  fi; \
 	done; \
 	if [ -n "$$failed" ]; then echo "FAILED argocd scenarios:$$failed"; exit 1; fi
