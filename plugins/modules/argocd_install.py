@@ -555,6 +555,12 @@ class ArgocdInstaller(object):
         except Exception as exc:  # pylint: disable=broad-except
             raise GitopsK8sError(describe_exception(exc, "Removing the Argo CD finalizers of %s" % object_ref(obj)))
 
+    def resolve_all(self, objs):
+        """Look up the resource types of ``objs`` one after the other, before threads use them
+        (discovery keeps a cache that is not meant to be filled by several threads at once)."""
+        for obj in objs:
+            self.resource(obj["apiVersion"], obj["kind"])
+
     def parallel(self, func, items):
         """Run func over items with a thread pool; the first error is raised after all have finished."""
         items = list(items)
@@ -816,6 +822,7 @@ class ArgocdInstaller(object):
         # 5. prune what a previous version or flavour installed and this one does not
         if self.params["prune"] and old_entries:
             stale = [e for e in old_entries if e not in set(new_entries) and e[1] not in ("CustomResourceDefinition", "Namespace")]
+            self.resolve_all([self.stub_of(e) for e in stale])
             self._record_all(self.parallel(self._prune_one, stale))
         # 6. the final record
         final = self.inventory_object(new_entries, self.params.get("version"), self.params["flavour"])
@@ -1051,6 +1058,8 @@ class ArgocdInstaller(object):
         if inventory:
             entries.append(self.entry_of(inventory))
         crd_names = ["%s.%s" % (plural, ARGO_GROUP) for _kind, plural in ARGO_CRS]
+        self.resolve_all([self.stub_of(e) for e in entries]
+                         + [{"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition"}])
         crd_lives = self.parallel(lambda n: self.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", n), crd_names)
         self.crds_existed = all(self._established(c) for c in crd_lives)
         self._mark("read_live")
