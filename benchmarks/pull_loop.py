@@ -10,8 +10,11 @@ changes a ConfigMap value in the app's dev overlay and measures, from the moment
 returns, how long until the API server serves the new value. Argo CD learns about the commit
 only by polling (no webhook). Its controller re-checks an application when the informer resyncs
 (every ``timeout.reconciliation``, delayed by up to the jitter) and refreshes it only if the last
-comparison is at least ``timeout.reconciliation`` old, so a push waits up to about twice the
-timeout plus the jitter. By default each push comes at a random moment (``--spacing random``).
+comparison is more than ``timeout.reconciliation`` old. The previous periodic refresh set that time
+a little after its own resync, so every other resync is skipped: an application is polled about
+every twice the timeout (plus jitter). By default each push comes at a random moment of that cycle
+after the previous change went live (``--spacing random``); ``--spacing immediate`` pushes right
+after it, the worst case.
 
     benchmarks/pull_loop.py                         the Argo CD role's defaults, then 10s without jitter
     benchmarks/pull_loop.py --reconciliation 30s --iterations 8
@@ -98,11 +101,12 @@ def measure(reconciliation: str, jitter: str, iterations: int, cluster: str, pol
         if "bench.yaml" not in kust:
             kust = kust.replace("resources:\n  - ../../base\n", "resources:\n  - ../../base\n  - bench.yaml\n")
         rng = random.Random(seed)
-        period = seconds(reconciliation)
+        # Argo CD polls an application about every 2 x timeout (+ jitter), see above; a push at a
+        # random moment of that cycle is what a person merging a change sees.
+        cycle = 2 * seconds(reconciliation) + (seconds(jitter) if jitter else ARGOCD_DEFAULT_JITTER)
         for i in range(iterations + 1):
             if i and spacing == "random":
-                # A person pushes at any moment, not just after Argo CD's last poll.
-                time.sleep(rng.uniform(0, period))
+                time.sleep(rng.uniform(0, cycle))
             loop.wc.write(f"{OVERLAY}/bench.yaml", CONFIGMAP % i)
             loop.wc.write(f"{OVERLAY}/kustomization.yaml", kust)
             loop.wc.commit(f"bench: seq {i}")
@@ -145,7 +149,7 @@ def main(argv=None) -> int:
     parser.add_argument("--cluster", default="loop2")
     parser.add_argument("--poll", type=float, default=0.2, help="seconds between two reads of the cluster")
     parser.add_argument("--spacing", choices=["random", "immediate"], default="random",
-                        help="wait a random part of the reconciliation timeout before each push (default), or push as soon as "
+                        help="wait a random part of Argo CD's polling cycle before each push (default), or push as soon as "
                              "the previous change is live (the worst case: Argo CD has just polled)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the random spacing")
     parser.add_argument("--json", help="write the results to this file")
