@@ -687,6 +687,9 @@ class ArgoCDHost:
 
     def _start(self) -> None:
         bin_path = self.binaries_path()
+        if not os.path.isfile(self.kubeconfig):
+            raise LocalClusterError(f"the kubeconfig {self.kubeconfig} does not exist; give the kubeconfig of the cluster Argo CD "
+                                    "is installed in (a local one: `hack/localcluster.py kubeconfig NAME`)")
         redis = Workload(self, "deployment", "argocd-redis")
         repo = Workload(self, "deployment", "argocd-repo-server")
         ctrl = Workload(self, "statefulset", "argocd-application-controller")
