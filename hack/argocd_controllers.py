@@ -757,7 +757,8 @@ class ArgoCDHost:
                     try:
                         w.sync_volumes()
                     except Exception as exc:  # noqa: BLE001  (keep syncing; the kubelet retries too)
-                        log(f"volume sync of {w.name}: {exc}")
+                        if not self._stop_sync.is_set():
+                            log(f"volume sync of {w.name}: {exc}")
 
         self._sync_thread = threading.Thread(target=loop, name="argocd-volume-sync", daemon=True)
         self._sync_thread.start()
@@ -776,6 +777,8 @@ class ArgoCDHost:
     def stop(self) -> None:
         if self._stop_sync is not None:
             self._stop_sync.set()
+            if self._sync_thread is not None:
+                self._sync_thread.join(timeout=30)
         for name, proc in reversed(self.procs):
             if proc.poll() is None:
                 try:

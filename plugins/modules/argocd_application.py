@@ -163,6 +163,19 @@ options:
     description: Seconds between two checks while waiting.
     type: int
     default: 2
+  wait_fail_on:
+    description:
+      - Application condition types that end the wait at once with the condition's message, instead of waiting
+        for the timeout. Waiting longer does not fix them; the controller keeps reporting them until the
+        repository, the manifests or the project change.
+      - A condition counts only when the controller recorded it for the current spec in a comparison made
+        after this task read the Application (its C(status.reconciledAt) moved on), so a stale error from an
+        earlier revision does not end the wait. C(InvalidSpecError) counts as soon as it describes the current
+        spec, because the controller does not compare a spec it rejected.
+      - Set to V([]) to wait for the full O(wait_timeout) whatever the conditions say.
+    type: list
+    elements: str
+    default: [InvalidSpecError, ComparisonError]
   refresh:
     description: Ask the application controller to refresh the application (V(hard) also discards cached manifests).
     type: str
@@ -347,8 +360,12 @@ class ApplicationManager(object):
         if not self.module.check_mode:
             current = self.get()
         if self.params["wait"] and not self.module.check_mode:
+            reconciled_before = ((live or {}).get("status") or {}).get("reconciledAt")
             finished, current = wait_until(
-                self.get, self.is_ready, self.params["wait_timeout"], interval=max(1, self.params["wait_sleep"])
+                self.get,
+                lambda obj: self.is_ready(obj, self.params["wait_fail_on"], reconciled_before),
+                self.params["wait_timeout"],
+                interval=max(1, self.params["wait_sleep"]),
             )
             if not finished:
                 summary = summarise_application(current)
@@ -378,13 +395,22 @@ class ApplicationManager(object):
         return result
 
     @staticmethod
-    def is_ready(app):
+    def is_ready(app, fail_on=("InvalidSpecError", "ComparisonError"), reconciled_before=None):
+        """True when the application is ready; raises _StopWaiting when waiting cannot help."""
         if application_ready(app):
             return True
-        # A spec the controller rejected will not become healthy by waiting.
+        # A rejected spec, an unreachable repository or manifests that do not render do not heal by
+        # waiting. A rejected spec is never re-stamped (the controller stops before comparing), so it
+        # counts as soon as it describes the current spec; any other condition only when it comes from
+        # a comparison made after the task read the application.
         status = (app or {}).get("status") or {}
-        if any(c.get("type") == "InvalidSpecError" for c in status.get("conditions") or []) and application_spec_is_compared(app):
-            raise _StopWaiting(app)
+        if not application_spec_is_compared(app):
+            return False
+        fresh = reconciled_before is None or status.get("reconciledAt") != reconciled_before
+        for cond in status.get("conditions") or []:
+            kind = cond.get("type")
+            if kind in (fail_on or ()) and (kind == "InvalidSpecError" or fresh):
+                raise _StopWaiting(app)
         return False
 
     def sync_operation(self):
@@ -474,6 +500,7 @@ def build_argument_spec():
         wait=dict(type="bool", default=False),
         wait_timeout=dict(type="int", default=300),
         wait_sleep=dict(type="int", default=2),
+        wait_fail_on=dict(type="list", elements="str", default=["InvalidSpecError", "ComparisonError"]),
         refresh=dict(type="str", choices=["none", "normal", "hard"], default="none"),
         sync=dict(type="bool", default=False),
     )
@@ -497,7 +524,7 @@ def main():
     except _StopWaiting as stop:
         summary = summarise_application(stop.app)
         module.fail_json(
-            msg="%s cannot become Synced and Healthy, the controller rejected its spec: %s" % (manager.ref, summary["message"]),
+            msg="%s cannot become Synced and Healthy, and waiting does not help: %s" % (manager.ref, summary["message"]),
             changed=manager.changed,
             application=clean_object(stop.app),
             status=summary,

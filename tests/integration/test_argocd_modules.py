@@ -380,7 +380,7 @@ def test_application_lifecycle_wait_and_reasons(argocd):
     merge(kc, "application", "demo", status("Unknown", "Unknown", conditions=[rejected]))
     started = time.time()
     res = play(kc, APP_TASK, extra_vars={"wait": True, "timeout": 60}).task_result("app")
-    assert res["failed"] and "rejected its spec" in res["msg"] and "not permitted in project" in res["msg"]
+    assert res["failed"] and "waiting does not help" in res["msg"] and "not permitted in project" in res["msg"]
     assert time.time() - started < 30
 
     # Synced and Healthy for the current spec: wait succeeds at once.

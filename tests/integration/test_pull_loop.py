@@ -282,8 +282,6 @@ SET_KEY_PLAY = """
 AUTH_FAILED = ("unable to authenticate", "Permission denied")
 
 
-@pytest.mark.xfail(reason="known gap: on this harness the repository error only reaches the Application after the wait "
-                   "times out, so the reason is reported as a timeout; see docs/pull_loop.md", strict=False)
 def test_wrong_deploy_key_is_a_clear_repository_error(loop):
     wrong, dummy = new_keypair(loop.workdir, "wrong_key")
     loop.play(SET_KEY_PLAY, dict(loop.bootstrap_vars(), key=wrong))
@@ -378,8 +376,6 @@ def assert_readable_failure(res, elapsed, timeout, *needles):
     return msg
 
 
-@pytest.mark.xfail(reason="known gap: on this harness the repository error only reaches the Application after the wait "
-                   "times out, so the reason is reported as a timeout; see docs/pull_loop.md", strict=False)
 def test_unreachable_repository_is_a_readable_reason(loop):
     from pullloop_servers import free_port
 
@@ -398,8 +394,6 @@ def test_project_denying_the_root_destination_is_a_readable_reason(loop):
     assert "do not match any of the allowed destinations in project 'denied-root-project'" in reason, reason
 
 
-@pytest.mark.xfail(reason="known gap: on this harness the repository error only reaches the Application after the wait "
-                   "times out, so the reason is reported as a timeout; see docs/pull_loop.md", strict=False)
 def test_malformed_manifest_is_a_readable_reason(loop):
     commit_and_push(loop, "broken: a manifest that is not YAML", {
         "apps/broken/kustomization.yaml": """

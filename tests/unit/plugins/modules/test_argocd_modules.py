@@ -322,3 +322,49 @@ def test_sync_operation_request():
             "sync": {"syncStrategy": {"hook": {}}, "prune": False, "syncOptions": ["ServerSideApply=true"]},
         }
     }
+
+
+def _app_with(conditions, reconciled="2026-01-01T00:00:10Z", compared_path="apps/demo"):
+    source = {"repoURL": "https://git.example/infra.git", "path": "apps/demo", "targetRevision": "HEAD"}
+    dest = {"server": "https://kubernetes.default.svc", "namespace": "demo"}
+    return {
+        "spec": {"source": source, "destination": dest},
+        "status": {
+            "reconciledAt": reconciled,
+            "sync": {"status": "Unknown", "comparedTo": {"source": dict(source, path=compared_path), "destination": dest}},
+            "health": {"status": "Unknown"},
+            "conditions": conditions,
+        },
+    }
+
+
+COMPARISON = {"type": "ComparisonError", "message": "Failed to load target state: ssh: unable to authenticate"}
+INVALID = {"type": "InvalidSpecError", "message": "application destination is not permitted in project 'apps'"}
+is_ready = argocd_application.ApplicationManager.is_ready
+
+
+def test_wait_ends_on_a_fresh_comparison_error():
+    with pytest.raises(argocd_application._StopWaiting):
+        is_ready(_app_with([COMPARISON]), reconciled_before="2026-01-01T00:00:00Z")
+    # A new application (nothing read before the task) has only fresh conditions.
+    with pytest.raises(argocd_application._StopWaiting):
+        is_ready(_app_with([COMPARISON]), reconciled_before=None)
+
+
+def test_wait_goes_on_through_a_stale_comparison_error():
+    # The same comparison the task saw before it began: a refresh may still fix it.
+    assert is_ready(_app_with([COMPARISON]), reconciled_before="2026-01-01T00:00:10Z") is False
+    # A comparison of an earlier spec does not describe the current one.
+    assert is_ready(_app_with([COMPARISON], compared_path="apps/old"), reconciled_before=None) is False
+
+
+def test_wait_ends_on_a_rejected_spec_even_without_a_new_comparison():
+    with pytest.raises(argocd_application._StopWaiting):
+        is_ready(_app_with([INVALID]), reconciled_before="2026-01-01T00:00:10Z")
+
+
+def test_wait_fail_on_empty_waits_for_the_timeout():
+    assert is_ready(_app_with([COMPARISON, INVALID]), fail_on=[], reconciled_before=None) is False
+    # Other condition types never end the wait.
+    warning = {"type": "OrphanedResourceWarning", "message": "1 orphaned resource"}
+    assert is_ready(_app_with([warning]), reconciled_before=None) is False
