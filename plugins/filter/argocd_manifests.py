@@ -236,7 +236,7 @@ def _rbac_errors(s):
         return []
     mode = s.get("rbac_match_mode") or "glob"
     try:
-        csv = build_policy_csv(_plain(s.get("rbac_policies") or []), _plain(s.get("rbac_groups") or []), mode, check_roles=False)
+        csv = build_policy_csv(_plain(s.get("rbac_policies") or []), _plain(s.get("rbac_groups") or []), mode)
     except ArgoCDValidationError as exc:
         return ["argocd_rbac_policies / argocd_rbac_groups: %s" % exc.msg]
     if default and default not in set(BUILTIN_ROLES) | roles_defined_in_csv(csv):
@@ -280,7 +280,71 @@ def argocd_config_maps(s):
     for key, value in (s.get("cm") or {}).items():
         cm[key] = value
     params = dict(s.get("cmd_params") or {})
-    return {"argocd-cm": cm, "argocd-cmd-params-cm": params}
+    maps = {"argocd-cm": cm, "argocd-cmd-params-cm": params}
+    if "rbac_policy_default" in s:
+        maps["argocd-rbac-cm"] = _rbac_keys(s)
+    return maps
+
+
+def _rbac_keys(s):
+    """The keys of argocd-rbac-cm, as gitops.bootstrap.argocd_rbac writes them for its main policy."""
+    from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import (
+        ArgoCDValidationError,
+        build_policy_csv,
+        render_scopes,
+    )
+
+    mode = s.get("rbac_match_mode") or "glob"
+    scopes = s.get("rbac_scopes")
+    try:
+        csv = build_policy_csv(_plain(s.get("rbac_policies") or []), _plain(s.get("rbac_groups") or []), mode)
+    except ArgoCDValidationError as exc:
+        raise AnsibleFilterError("argocd_rbac_policies / argocd_rbac_groups: %s" % exc.msg)
+    return {
+        "policy.csv": csv,
+        "policy.default": s.get("rbac_policy_default") or "",
+        "scopes": render_scopes(list(scopes) if scopes is not None else ["groups"]),
+        "policy.matchMode": mode,
+    }
+
+
+def _validated(build, params, what):
+    from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import ArgoCDValidationError
+
+    try:
+        return build(params)
+    except ArgoCDValidationError as exc:
+        raise AnsibleFilterError("%s: %s" % (what, exc.msg))
+
+
+def argocd_project_objects(projects, namespace="argocd"):
+    """AppProject definitions for a list of projects given with the argocd_project module's options."""
+    from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import build_project
+
+    objects = []
+    for project in _plain(projects or []):
+        params = dict(project, namespace=namespace)
+        objects.append(_validated(build_project, params, "argocd_project_objects"))
+    return objects
+
+
+def argocd_application_objects(applications, namespace="argocd", repo_url=None, target_revision="HEAD", server=None):
+    """Application definitions for a list of applications given with the argocd_application module's options.
+
+    ``repo_url``, ``target_revision`` and ``server`` are used where an application does not set
+    ``repo_url``, ``target_revision`` or ``destination_server``.
+    """
+    from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import build_application
+
+    objects = []
+    for app in _plain(applications or []):
+        params = dict(app, namespace=namespace)
+        params.setdefault("repo_url", repo_url)
+        params.setdefault("target_revision", target_revision)
+        if server and not params.get("destination_name"):
+            params.setdefault("destination_server", server)
+        objects.append(_validated(build_application, params, "argocd_application_objects"))
+    return objects
 
 
 class FilterModule(object):
@@ -292,4 +356,6 @@ class FilterModule(object):
             "argocd_inline_secrets": argocd_inline_secrets,
             "argocd_settings_errors": argocd_settings_errors,
             "argocd_config_maps": argocd_config_maps,
+            "argocd_project_objects": argocd_project_objects,
+            "argocd_application_objects": argocd_application_objects,
         }

@@ -237,6 +237,72 @@ def wait_until(fetch, done, timeout, interval=2.0, sleep=time.sleep, clock=time.
 
 
 # ------------------------------------------------------------------------------ Application
+def _kinds(items):
+    if items is None:
+        return None
+    return [{"group": i.get("group") or "", "kind": i["kind"]} for i in items]
+
+
+def build_project(params):
+    """Generate an AppProject definition from the argocd_project module parameters.
+
+    Raises ArgoCDValidationError (listing every problem) when the result cannot work;
+    nothing here talks to the API. Options left out or None are not set.
+    """
+    p = params
+    name = p.get("name")
+    namespace = p.get("namespace") or "argocd"
+    errors = [dns1123_subdomain_error(name, "project name"), dns1123_label_error(namespace, "namespace")]
+    spec = {"sourceRepos": list(p.get("source_repos") or [])}
+    destinations = []
+    for index, dest in enumerate(p.get("destinations") or []):
+        dest = drop_none(dict(dest))
+        if not dest.get("server") and not dest.get("name"):
+            errors.append("destinations[%d] needs server or name (use '*' to mean any cluster)." % index)
+        destinations.append(dest)
+    spec["destinations"] = destinations
+    seen = set()
+    for repo in spec["sourceRepos"]:
+        if not repo:
+            errors.append("source_repos contains an empty entry.")
+        if repo in seen:
+            errors.append("source repository %r is listed twice." % repo)
+        seen.add(repo)
+    if p.get("description") is not None:
+        spec["description"] = p["description"]
+    for option, field in (
+        ("cluster_resource_whitelist", "clusterResourceWhitelist"),
+        ("cluster_resource_blacklist", "clusterResourceBlacklist"),
+        ("namespace_resource_whitelist", "namespaceResourceWhitelist"),
+        ("namespace_resource_blacklist", "namespaceResourceBlacklist"),
+    ):
+        if p.get(option) is not None:
+            spec[field] = _kinds(p[option])
+    if p.get("roles") is not None:
+        roles = []
+        names = set()
+        for role in p["roles"]:
+            errors.extend(project_role_errors(name, role))
+            if role["name"] in names:
+                errors.append("role %s is defined twice." % role["name"])
+            names.add(role["name"])
+            entry = {"name": role["name"], "policies": list(role.get("policies") or []), "groups": list(role.get("groups") or [])}
+            if role.get("description") is not None:
+                entry["description"] = role["description"]
+            roles.append(entry)
+        spec["roles"] = roles
+    if p.get("source_namespaces") is not None:
+        spec["sourceNamespaces"] = list(p["source_namespaces"])
+    if p.get("orphaned_resources") is not None:
+        spec["orphanedResources"] = p["orphaned_resources"]
+    if p.get("sync_windows") is not None:
+        for index, window in enumerate(p["sync_windows"]):
+            errors.extend(sync_window_errors(window, index))
+        spec["syncWindows"] = p["sync_windows"]
+    check_errors(errors, "AppProject %s/%s is invalid" % (namespace, name))
+    return {"apiVersion": API_VERSION, "kind": "AppProject", "metadata": {"name": name, "namespace": namespace}, "spec": spec}
+
+
 def build_application(params):
     """Generate an Application definition from the module parameters.
 

@@ -172,7 +172,9 @@ options:
   prune:
     description:
       - Delete objects of the previous install that the current manifests and O(extra_objects) no longer contain
-        (after a version or flavour change). CustomResourceDefinitions are never pruned.
+        (after a version or flavour change). CustomResourceDefinitions, Namespaces, AppProjects and Applications are
+        never pruned (deleting an Application with the resources finalizer deletes what it deployed); they are only
+        dropped from the record.
     type: bool
     default: true
   wait:
@@ -403,6 +405,10 @@ def _raw(_client, data):
     """Serializer for the dynamic client: keep the decoded JSON as it is (fast for large CRDs)."""
     return data
 
+
+
+# Kinds that leaving the desired set never deletes.
+NEVER_PRUNED = ("CustomResourceDefinition", "Namespace", "AppProject", "Application")
 
 class Action(object):
     """The result for one object."""
@@ -821,7 +827,7 @@ class ArgocdInstaller(object):
         self._mark("apply")
         # 5. prune what a previous version or flavour installed and this one does not
         if self.params["prune"] and old_entries:
-            stale = [e for e in old_entries if e not in set(new_entries) and e[1] not in ("CustomResourceDefinition", "Namespace")]
+            stale = [e for e in old_entries if e not in set(new_entries) and e[1] not in NEVER_PRUNED]
             self.resolve_all([self.stub_of(e) for e in stale])
             self._record_all(self.parallel(self._prune_one, stale))
         # 6. the final record

@@ -213,22 +213,13 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import (
     API_VERSION,
     FIELD_MANAGER,
     ArgoCDValidationError,
+    build_project,
     check_errors,
-    dns1123_label_error,
     dns1123_subdomain_error,
-    drop_none,
     object_as_text,
-    project_role_errors,
-    sync_window_errors,
 )
 
 KIND = "AppProject"
-
-
-def _kinds(items):
-    if items is None:
-        return None
-    return [{"group": i.get("group") or "", "kind": i["kind"]} for i in items]
 
 
 class ProjectManager(object):
@@ -240,56 +231,7 @@ class ProjectManager(object):
         self.ref = "AppProject %s/%s" % (self.namespace, self.name)
 
     def desired_spec(self):
-        p = self.params
-        errors = [dns1123_subdomain_error(self.name, "project name"), dns1123_label_error(self.namespace, "namespace")]
-        spec = {"sourceRepos": list(p["source_repos"] or [])}
-        destinations = []
-        for index, dest in enumerate(p["destinations"] or []):
-            dest = drop_none(dest)
-            if not dest.get("server") and not dest.get("name"):
-                errors.append("destinations[%d] needs server or name (use '*' to mean any cluster)." % index)
-            destinations.append(dest)
-        spec["destinations"] = destinations
-        seen = set()
-        for repo in spec["sourceRepos"]:
-            if not repo:
-                errors.append("source_repos contains an empty entry.")
-            if repo in seen:
-                errors.append("source repository %r is listed twice." % repo)
-            seen.add(repo)
-        if p.get("description") is not None:
-            spec["description"] = p["description"]
-        for option, field in (
-            ("cluster_resource_whitelist", "clusterResourceWhitelist"),
-            ("cluster_resource_blacklist", "clusterResourceBlacklist"),
-            ("namespace_resource_whitelist", "namespaceResourceWhitelist"),
-            ("namespace_resource_blacklist", "namespaceResourceBlacklist"),
-        ):
-            if p.get(option) is not None:
-                spec[field] = _kinds(p[option])
-        if p.get("roles") is not None:
-            roles = []
-            names = set()
-            for role in p["roles"]:
-                errors.extend(project_role_errors(self.name, role))
-                if role["name"] in names:
-                    errors.append("role %s is defined twice." % role["name"])
-                names.add(role["name"])
-                entry = {"name": role["name"], "policies": list(role.get("policies") or []), "groups": list(role.get("groups") or [])}
-                if role.get("description") is not None:
-                    entry["description"] = role["description"]
-                roles.append(entry)
-            spec["roles"] = roles
-        if p.get("source_namespaces") is not None:
-            spec["sourceNamespaces"] = list(p["source_namespaces"])
-        if p.get("orphaned_resources") is not None:
-            spec["orphanedResources"] = p["orphaned_resources"]
-        if p.get("sync_windows") is not None:
-            for index, window in enumerate(p["sync_windows"]):
-                errors.extend(sync_window_errors(window, index))
-            spec["syncWindows"] = p["sync_windows"]
-        check_errors(errors, "%s is invalid" % self.ref)
-        return spec
+        return build_project(self.params)["spec"]
 
     def run(self):
         if self.params["state"] == "absent":

@@ -86,7 +86,8 @@ def settings(**overrides):
 
 def test_filters_are_registered():
     assert set(FilterModule().filters()) == set(
-        ["argocd_manifests", "argocd_inline_secrets", "argocd_settings_errors", "argocd_config_maps"]
+        ["argocd_manifests", "argocd_inline_secrets", "argocd_settings_errors", "argocd_config_maps",
+         "argocd_project_objects", "argocd_application_objects"]
     )
 
 
@@ -264,3 +265,61 @@ def test_config_maps_from_settings():
     assert cm["exec.enabled"] == "false"
     assert out["argocd-cmd-params-cm"] == {"server.insecure": True}
     assert argocd_config_maps(settings())["argocd-cm"] == {"admin.enabled": "false", "timeout.reconciliation": "120s"}
+
+
+# ------------------------------------------------------------------------- objects the install step applies
+def test_project_objects_match_what_argocd_project_builds():
+    from ansible_collections.gitops.bootstrap.plugins.filter.argocd_manifests import argocd_project_objects
+
+    objs = argocd_project_objects([
+        {"name": "default", "source_repos": [], "destinations": [], "cluster_resource_whitelist": [],
+         "namespace_resource_blacklist": [{"group": "*", "kind": "*"}]},
+        {"name": "team-a", "source_repos": ["https://git.example/a.git"],
+         "destinations": [{"server": "https://kubernetes.default.svc", "namespace": "team-a", "name": None}]},
+    ], "gitops")
+    assert [o["metadata"] for o in objs] == [{"name": "default", "namespace": "gitops"}, {"name": "team-a", "namespace": "gitops"}]
+    assert objs[0]["spec"] == {"sourceRepos": [], "destinations": [], "clusterResourceWhitelist": [],
+                               "namespaceResourceBlacklist": [{"group": "*", "kind": "*"}]}
+    assert objs[1]["spec"]["destinations"] == [{"server": "https://kubernetes.default.svc", "namespace": "team-a"}]
+
+
+def test_project_objects_refuse_bad_input_naming_the_project():
+    from ansible_collections.gitops.bootstrap.plugins.filter.argocd_manifests import argocd_project_objects
+
+    with pytest.raises(AnsibleFilterError) as err:
+        argocd_project_objects([{"name": "team-a", "source_repos": ["x", "x"], "destinations": [{"namespace": "a"}]}])
+    msg = str(err.value)
+    assert "AppProject argocd/team-a is invalid" in msg and "listed twice" in msg and "needs server or name" in msg
+
+
+def test_application_objects_take_the_repository_and_cluster_defaults():
+    from ansible_collections.gitops.bootstrap.plugins.filter.argocd_manifests import argocd_application_objects
+
+    (app,) = argocd_application_objects(
+        [{"name": "root", "project": "platform", "path": "clusters/dev", "destination_namespace": "argocd", "finalizer": True,
+          "sync_policy": {"automated": True, "prune": True, "self_heal": False, "sync_options": ["ServerSideApply=true"]}}],
+        "argocd", "https://git.example/infra.git", "main", "https://kubernetes.default.svc")
+    assert app["metadata"] == {"name": "root", "namespace": "argocd", "finalizers": ["resources-finalizer.argocd.argoproj.io"]}
+    assert app["spec"]["source"] == {"repoURL": "https://git.example/infra.git", "path": "clusters/dev", "targetRevision": "main"}
+    assert app["spec"]["destination"] == {"server": "https://kubernetes.default.svc", "namespace": "argocd"}
+    assert app["spec"]["syncPolicy"]["automated"] == {"enabled": True, "prune": True, "selfHeal": False, "allowEmpty": False}
+
+
+def test_application_objects_refuse_a_missing_repository():
+    from ansible_collections.gitops.bootstrap.plugins.filter.argocd_manifests import argocd_application_objects
+
+    with pytest.raises(AnsibleFilterError) as err:
+        argocd_application_objects([{"name": "root", "path": "clusters/dev", "destination_namespace": "argocd"}], "argocd")
+    assert "Application argocd/root is invalid" in str(err.value)
+
+
+def test_config_maps_carry_the_rbac_keys_argocd_rbac_writes():
+    maps = argocd_config_maps({"rbac_policy_default": "", "rbac_groups": [{"group": "admins", "role": "role:admin"}],
+                               "rbac_policies": [], "rbac_scopes": ["groups", "email"], "rbac_match_mode": "glob"})
+    rbac = maps["argocd-rbac-cm"]
+    assert rbac["policy.default"] == "" and rbac["policy.matchMode"] == "glob"
+    assert rbac["scopes"] == "[groups, email]"
+    assert "g, admins, role:admin" in rbac["policy.csv"]
+    with pytest.raises(AnsibleFilterError) as err:
+        argocd_config_maps({"rbac_policy_default": "", "rbac_groups": [{"group": "devs", "role": "role:nowhere"}]})
+    assert "role:nowhere" in str(err.value)
