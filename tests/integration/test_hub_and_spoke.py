@@ -75,6 +75,10 @@ def clusters(tmp_path_factory):
         spoke = start_local_cluster(os.environ.get("GITOPS_TEST_SPOKE_CLUSTER", "spoke1"))
     for ns in set(HUB_NS.values()) | {BAD_HUB_NS}:
         kubectl(hub, "create", "namespace", ns, check=False)
+    # The hubs' argocd-cm as an install leaves it; the second hub already chose resource.respectRBAC.
+    core = k8s_client.CoreV1Api(api(hub))
+    for ns, data in ((HUB_NS["lp"], {"admin.enabled": "false"}), (HUB_NS["ca"], {"resource.respectRBAC": "strict"})):
+        core.create_namespaced_config_map(ns, {"metadata": {"name": "argocd-cm"}, "data": data})
     yield {"hub": hub, "spoke": spoke, "tmp": tmp}
     # Namespaces the tests created on the spoke (the role keeps them on removal by design).
     for ns in sorted(set(sum(NS.values(), [])) | set(SA_NS.values())):
@@ -265,6 +269,19 @@ def test_check_mode_on_a_fresh_spoke_reports_changes_and_makes_none(clusters, ch
         assert get_secret(clusters, key) is None, "check mode created the cluster Secret %s" % SECRET[key]
     reg = registration(check_run, HOST["lp"])
     assert reg.get("changed") is True and SECRET["lp"] in reg["diff"]["after_header"]
+
+
+def hub_argocd_cm(clusters, key):
+    return k8s_client.CoreV1Api(api(clusters["hub"])).read_namespaced_config_map("argocd-cm", HUB_NS[key]).data or {}
+
+
+def test_hub_skips_what_the_spoke_identity_may_not_list(clusters, check_run, converged):
+    # Added where the hub's argocd-cm sets nothing (its other keys stay), kept where it chose a value.
+    assert hub_argocd_cm(clusters, "lp") == {"admin.enabled": "false", "resource.respectRBAC": "normal"}
+    assert hub_argocd_cm(clusters, "ca") == {"resource.respectRBAC": "strict"}
+    added = [h for t in converged.tasks() if "resource.respectRBAC" in t["task"]["name"]
+             for h in t["hosts"].values() if h.get("changed")]
+    assert added, "the converge run reported the added key"
 
 
 def test_cluster_secret_has_the_shape_argo_cd_reads(clusters, converged):
