@@ -1,7 +1,8 @@
 # The pull loop with the real Argo CD controllers (host processes next to a local cluster).
 #
 #   make argocd-binaries   build (or reuse) the argocd and kustomize binaries from Go modules
-#   make test-pull-loop    the end-to-end pull-loop suite (cluster loop1)
+#   make test-pull-loop    the end-to-end pull-loop suite (cluster loop1) and the uninstall with the
+#                          real controller (cluster loop3)
 #   make bench-pull-loop   time from git push to live change (cluster loop2)
 
 PULL_LOOP_PACKAGES := redis-server:redis-server openssh-server:sshd
@@ -29,7 +30,7 @@ argocd-binaries:
 
 .PHONY: test-pull-loop
 test-pull-loop: venv controlplane pull-loop-deps argocd-binaries
-	python -m pytest -v -p no:cacheprovider -s tests/integration/test_pull_loop.py
+	python -m pytest -v -p no:cacheprovider -s tests/integration/test_pull_loop.py tests/integration/test_pull_loop_uninstall.py
 
 .PHONY: bench-pull-loop
 bench-pull-loop: venv controlplane pull-loop-deps argocd-binaries

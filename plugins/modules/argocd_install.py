@@ -180,7 +180,8 @@ options:
   wait:
     description:
       - Wait for the CustomResourceDefinitions to be established and the workloads to roll out (with O(state=absent), for
-        the namespace to be gone). Never waits in check mode.
+        the namespace to be gone; the Applications of O(cascade=true) are waited for in any case). Never waits in check
+        mode.
     type: bool
     default: true
   wait_timeout:
@@ -210,9 +211,21 @@ options:
     type: path
   cascade:
     description:
-      - With O(state=absent), delete Argo CD's Applications with their finalizers first and wait until Argo CD has deleted
-        the resources they manage. Needs a running application controller.
-      - When V(false), the finalizers are removed and the deployed workloads keep running.
+      - With O(state=absent), let Argo CD delete what its Applications deployed before Argo CD itself is removed. Each
+        Application gets the C(resources-finalizer.argocd.argoproj.io) finalizer (when it has none) and is deleted,
+        parents before the Applications they manage and after the ApplicationSets; the module then waits (also with
+        O(wait=false)) until no Application is left, re-deleting any that something re-creates meanwhile. Only then are
+        the controllers, their RBAC, the AppProjects and the rest removed, so the application controller keeps its
+        identity and projects for as long as it deletes.
+      - Argo CD itself is kept out of the cascade. An Application that manages nothing but Argo CD's own objects
+        (anything in O(namespace), that namespace, the argoproj.io CRDs, the cluster-scoped objects of the install),
+        such as the root app of apps or Argo CD's self-management, is deleted without cascade (its Argo CD finalizers are
+        removed). Such objects managed by any other Application get the sync option C(Delete=false) first.
+      - Needs a running application controller. The run fails before any change when the
+        C(argocd-application-controller) workload has no ready replica, and after O(wait_timeout) seconds with the
+        Applications still present, their C(DeletionError) conditions and finalizers; Argo CD itself is then not
+        removed yet, and a later run goes on.
+      - When V(false), the Argo CD finalizers are removed and the deployed workloads keep running.
     type: bool
     default: false
   keep_crds:
@@ -330,6 +343,14 @@ workloads:
   type: list
   elements: dict
   sample: [{"kind": "Deployment", "name": "argocd-server", "ready": true, "reason": ""}]
+applications:
+  description:
+    - The Applications of the namespace found by O(state=absent), parents first, each with the resources it deployed
+      outside Argo CD itself (from its status) and whether Argo CD deletes them (C(cascade)) or they are left running.
+  returned: when O(state=absent)
+  type: list
+  elements: dict
+  sample: [{"name": "web", "cascade": true, "resources": ["Deployment web/web", "Service web/web"]}]
 timings:
   description: Seconds spent in each phase.
   returned: always
@@ -399,6 +420,93 @@ ARGO_GROUP = "argoproj.io"
 ARGO_CRS = (("Application", "applications"), ("ApplicationSet", "applicationsets"), ("AppProject", "appprojects"))
 ARGO_FINALIZER_RE = re.compile(r"argocd\.argoproj\.io")
 MANAGED_BY = {"app.kubernetes.io/managed-by": "gitops.bootstrap"}
+# The finalizer that makes Argo CD delete what an Application deployed before the Application goes
+# (also with a /foreground or /background suffix).
+RESOURCES_FINALIZER = "resources-finalizer.argocd.argoproj.io"
+SYNC_OPTIONS_ANNOTATION = "argocd.argoproj.io/sync-options"
+IN_CLUSTER_SERVER = "https://kubernetes.default.svc"
+APPLICATION_API = "argoproj.io/v1alpha1"
+
+
+def resource_ref(res):
+    """``Kind namespace/name`` of an entry of an Application's status.resources."""
+    if res.get("namespace"):
+        return "%s %s/%s" % (res.get("kind"), res["namespace"], res.get("name"))
+    return "%s %s" % (res.get("kind"), res.get("name"))
+
+
+def is_argocd_object(res, namespace, cluster_objects):
+    """Whether an object an in-cluster Application manages is part of Argo CD itself: anything in Argo CD's
+    namespace (its Applications, AppProjects, settings), that namespace, the argoproj.io CRDs and the
+    cluster-scoped objects of the install (``cluster_objects``: a set of (kind, name))."""
+    name, kind = res.get("name"), res.get("kind")
+    if res.get("namespace"):
+        return res["namespace"] == namespace
+    if kind == "Namespace" and not res.get("group"):
+        return name == namespace
+    if kind == "CustomResourceDefinition":
+        return (name or "").endswith("." + ARGO_GROUP)
+    return (kind, name) in cluster_objects
+
+
+def plan_application(app, namespace, cluster_objects):
+    """How the cascading uninstall deletes one Application.
+
+    Returns ``(cascade, own, deployed)``: ``own`` are the objects of Argo CD itself among its resources, which Argo
+    CD must not delete under its own feet (the uninstall removes them afterwards), ``deployed`` the others. An
+    Application that deployed nothing but Argo CD itself (the root app-of-apps, Argo CD's self-management) is
+    deleted without cascade; every other one lets Argo CD delete what it deployed.
+    """
+    dest = (app.get("spec") or {}).get("destination") or {}
+    local = (dest.get("server") or "").rstrip("/") == IN_CLUSTER_SERVER or dest.get("name") == "in-cluster"
+    resources = (app.get("status") or {}).get("resources") or []
+    own = [r for r in resources if local and is_argocd_object(r, namespace, cluster_objects)]
+    deployed = [r for r in resources if not (local and is_argocd_object(r, namespace, cluster_objects))]
+    if deployed:
+        return True, own, deployed
+    if own or (local and dest.get("namespace") == namespace):
+        return False, own, deployed
+    return True, own, deployed
+
+
+def parents_first(apps, namespace):
+    """Applications ordered so that each comes after the Applications that manage it (app of apps): a parent
+    deleted first can no longer re-create a child deleted after it."""
+    names = set(a["metadata"]["name"] for a in apps)
+    children = {}
+    for app in apps:
+        name = app["metadata"]["name"]
+        children[name] = [r.get("name") for r in (app.get("status") or {}).get("resources") or []
+                          if r.get("kind") == "Application" and r.get("group") == ARGO_GROUP
+                          and r.get("namespace") == namespace and r.get("name") in names and r.get("name") != name]
+    depth = dict((n, 0) for n in names)
+    for _round in range(len(names)):  # bounded: a cycle cannot loop forever
+        moved = False
+        for parent, kids in children.items():
+            for kid in kids:
+                if depth[kid] < depth[parent] + 1 <= len(names):
+                    depth[kid] = depth[parent] + 1
+                    moved = True
+        if not moved:
+            break
+    return sorted(apps, key=lambda a: (depth[a["metadata"]["name"]], a["metadata"]["name"]))
+
+
+def with_resources_finalizer(finalizers):
+    if any(f == RESOURCES_FINALIZER or f.startswith(RESOURCES_FINALIZER + "/") for f in finalizers):
+        return list(finalizers)
+    return list(finalizers) + [RESOURCES_FINALIZER]
+
+
+def without_argocd_finalizers(finalizers):
+    return [f for f in finalizers if not ARGO_FINALIZER_RE.search(f)]
+
+
+def with_delete_false(sync_options):
+    """The value of the sync-options annotation with ``Delete=false`` (Argo CD then never deletes the object in a
+    cascade), keeping the other options."""
+    options = [o.strip() for o in (sync_options or "").split(",") if o.strip() and not o.strip().startswith("Delete=")]
+    return ",".join(options + ["Delete=false"])
 
 
 def _raw(_client, data):
@@ -406,9 +514,9 @@ def _raw(_client, data):
     return data
 
 
-
 # Kinds that leaving the desired set never deletes.
 NEVER_PRUNED = ("CustomResourceDefinition", "Namespace", "AppProject", "Application")
+
 
 class Action(object):
     """The result for one object."""
@@ -549,17 +657,39 @@ class ArgocdInstaller(object):
         except Exception as exc:  # pylint: disable=broad-except
             raise GitopsK8sError(describe_exception(exc, "Deleting %s" % object_ref(obj)))
 
-    def patch_finalizers(self, obj, finalizers):
+    def merge_patch(self, obj, body, doing):
         res = self.resource(obj["apiVersion"], obj["kind"])
         meta = obj["metadata"]
-        body = {"metadata": {"finalizers": finalizers or None, "resourceVersion": meta.get("resourceVersion")}}
         try:
-            self.dyn.patch(res, body=body, name=meta["name"], namespace=meta.get("namespace"),
-                           content_type="application/merge-patch+json", serializer=_raw)
+            return self.dyn.patch(res, body=body, name=meta["name"], namespace=meta.get("namespace") if res.namespaced else None,
+                                  content_type="application/merge-patch+json", serializer=_raw)
         except NotFoundError:
-            pass
+            return None
         except Exception as exc:  # pylint: disable=broad-except
-            raise GitopsK8sError(describe_exception(exc, "Removing the Argo CD finalizers of %s" % object_ref(obj)))
+            if getattr(exc, "status", None) == 409:
+                raise
+            raise GitopsK8sError(describe_exception(exc, "%s %s" % (doing, object_ref(obj))))
+
+    def update_finalizers(self, obj, change, doing="Removing the Argo CD finalizers of"):
+        """Set the finalizers of an object to ``change(finalizers)``, from its live state; an update by someone
+        else in between (Argo CD writes the status of its Applications all the time) is read again and retried."""
+        meta = obj["metadata"]
+        for attempt in range(6):
+            live = self.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+            if live is None:
+                return None
+            current = (live.get("metadata") or {}).get("finalizers") or []
+            wanted = change(current)
+            if wanted == current:
+                return live
+            body = {"metadata": {"finalizers": wanted or None, "resourceVersion": live["metadata"].get("resourceVersion")}}
+            try:
+                return self.merge_patch(obj, body, doing)
+            except Exception as exc:  # pylint: disable=broad-except
+                if getattr(exc, "status", None) != 409 or attempt == 5:
+                    raise GitopsK8sError(describe_exception(exc, "%s %s" % (doing, object_ref(obj))))
+                time.sleep(0.2)
+        return None
 
     def resolve_all(self, objs):
         """Look up the resource types of ``objs`` one after the other, before threads use them
@@ -1083,27 +1213,29 @@ class ArgocdInstaller(object):
                 "Argo CD custom resources exist in other namespaces (%s), so the CustomResourceDefinitions are kept."
                 % ", ".join(sorted(set(i["metadata"]["namespace"] for i in foreign)))
             )
-        if self.params["cascade"]:
-            # Argo CD deletes what each Application manages while its controller still runs.
-            apps = [i for i in ours if i["kind"] == "Application"]
-            for app in apps:
-                self._record(self._delete_live(app, "Foreground"))
-            if apps and not self.check_mode:
-                self._wait_gone(apps, "the Applications to delete their resources (cascade); the Argo CD application "
-                                      "controller must be running and healthy for this")
+        self.cluster_objects = set((e[1], e[3]) for e in entries if not e[2])
+        apps = parents_first([i for i in ours if i["kind"] == "Application"], ns)
+        plans = dict((a["metadata"]["name"], plan_application(a, ns, self.cluster_objects)) for a in apps)
+        self.applications = [self._application_report(a, plans[a["metadata"]["name"]]) for a in apps]
+        handled = set()
+        if self.params["cascade"] and apps:
+            self._cascade(ours, apps, plans, entries, handled)
         # Stop the controllers first, so nothing re-creates or cascades while the finalizers are removed.
         workloads = [self.stub_of(e) for e in entries if e[1] in WORKLOAD_KINDS]
         self._record_all(self.parallel(lambda st: self._delete_stub(st, "Foreground"), workloads))
         if workloads and not self.check_mode and self.params["wait"]:
             self._wait_gone(workloads, "the Argo CD workloads to stop")
-        # Keep what Argo CD deployed: drop Argo CD's finalizers before deleting its custom resources.
-        for item in ours + (foreign if remove_crds else []):
-            finalizers = (item.get("metadata") or {}).get("finalizers") or []
-            kept = [f for f in finalizers if not ARGO_FINALIZER_RE.search(f)]
-            if kept != finalizers and not self.check_mode:
-                self.patch_finalizers(item, kept)
-        for item in ours:
-            self._record(self._delete_live(item, "Background"))
+        # Keep what Argo CD deployed: drop Argo CD's finalizers of each custom resource right before deleting it;
+        # ApplicationSets first, then Applications with each parent before the Applications it manages.
+        rest_of_ours = [i for i in ours if i["kind"] == "ApplicationSet"] + apps + [i for i in ours if i["kind"] == "AppProject"]
+        for item in rest_of_ours:
+            key = self.entry_of(item)
+            if key in handled:
+                continue
+            if not self.check_mode:
+                self.update_finalizers(item, without_argocd_finalizers)
+            # An ApplicationSet leaves its Applications to the loop (orphaned, not collected by the garbage collector).
+            self._record(self._delete_live(item, "Orphan" if item["kind"] == "ApplicationSet" else "Background"))
         # The installed objects, the CRDs and the namespace.
         rest = [self.stub_of(e) for e in entries if e[1] not in WORKLOAD_KINDS + ("CustomResourceDefinition", "Namespace")]
         self._record_all(self.parallel(lambda st: self._delete_stub(st, "Background"), rest))
@@ -1120,6 +1252,123 @@ class ArgocdInstaller(object):
             if not self.check_mode and self.params["wait"]:
                 self._wait_gone([live_ns], "namespace %s to be deleted" % ns)
         self._mark("delete")
+
+    # ---------------------------------------------------------------- cascade
+    def _application_report(self, app, plan):
+        cascade, _own, deployed = plan
+        return {"name": app["metadata"]["name"], "cascade": bool(cascade and self.params["cascade"]),
+                "resources": [resource_ref(r) for r in deployed]}
+
+    def _controller_ready(self, entries):
+        """Fail before any change when no application controller runs: nothing would delete what the Applications
+        deployed, and the uninstall would only time out."""
+        ns = self.namespace
+        found = [e for e in entries if e[1] in WORKLOAD_KINDS and e[3] == "argocd-application-controller"]
+        api_version, kind = (found[0][0], found[0][1]) if found else ("apps/v1", "StatefulSet")
+        live = self.get(api_version, kind, "argocd-application-controller", ns)
+        if live is not None and ((live.get("status") or {}).get("readyReplicas") or 0) > 0:
+            return
+        state = "does not exist" if live is None else "has no ready replica"
+        raise GitopsK8sError(
+            "The cascading uninstall needs Argo CD's application controller, which deletes what the Applications "
+            "deployed, but %s %s/argocd-application-controller %s. Nothing was changed. Start the controller and run "
+            "again, or uninstall without cascade (argocd_uninstall_cascade: false) to leave the deployed resources in "
+            "place." % (kind, ns, state)
+        )
+
+    def _cascade(self, ours, apps, plans, entries, handled):
+        """Argo CD deletes what the Applications deployed while its controller, its RBAC and its AppProjects are
+        all still there; the uninstall goes on only once every Application is gone."""
+        self._controller_ready(entries)
+        if not self.check_mode:
+            for app in apps:
+                cascade, own, _deployed = plans[app["metadata"]["name"]]
+                if cascade and not app["metadata"].get("deletionTimestamp"):
+                    self.update_finalizers(app, with_resources_finalizer, "Adding the resources finalizer to")
+                    for res in own:
+                        self._keep_on_cascade(res)
+        # ApplicationSets go first, so that none generates again an Application deleted below. Their Applications
+        # are orphaned and deleted below like the others (not by the garbage collector, before their plan is applied).
+        for item in ours:
+            if item["kind"] == "ApplicationSet":
+                if not self.check_mode:
+                    self.update_finalizers(item, without_argocd_finalizers)
+                self._record(self._delete_live(item, "Orphan"))
+                handled.add(self.entry_of(item))
+        for app in apps:
+            self._delete_application(app, plans[app["metadata"]["name"]][0])
+            handled.add(self.entry_of(app))
+        if not self.check_mode:
+            self._wait_applications_deleted()
+        self._mark("cascade")
+
+    def _delete_application(self, app, cascade):
+        if not cascade and not self.check_mode:
+            self.update_finalizers(app, without_argocd_finalizers)
+        self._record(self._delete_live(app, "Background"))
+
+    def _keep_on_cascade(self, res):
+        """Mark an object of Argo CD itself that an Application manages with sync option Delete=false, so that Argo CD
+        keeps it when it deletes that Application's resources (the uninstall removes it afterwards)."""
+        group, version = res.get("group") or "", res.get("version") or "v1"
+        stub = {"apiVersion": "%s/%s" % (group, version) if group else version, "kind": res.get("kind"),
+                "metadata": {"name": res.get("name")}}
+        if res.get("namespace"):
+            stub["metadata"]["namespace"] = res["namespace"]
+        live = self.get(stub["apiVersion"], stub["kind"], res.get("name"), res.get("namespace"))
+        if live is None:
+            return
+        current = ((live.get("metadata") or {}).get("annotations") or {}).get(SYNC_OPTIONS_ANNOTATION)
+        wanted = with_delete_false(current)
+        if wanted != current:
+            self.merge_patch(stub, {"metadata": {"annotations": {SYNC_OPTIONS_ANNOTATION: wanted}}},
+                             "Marking for Argo CD to keep (sync option Delete=false)")
+
+    def _wait_applications_deleted(self):
+        """Wait until no Application is left in the namespace. One that appears meanwhile (re-created by an
+        Application or ApplicationSet that was not gone yet) is deleted the same way."""
+        ns = self.namespace
+        timeout = self.params["wait_timeout"]
+        deadline = time.time() + timeout
+        cluster_objects = getattr(self, "cluster_objects", set())
+        while True:
+            live = self.list(APPLICATION_API, "Application", namespace=ns)
+            fresh = [a for a in live if not (a.get("metadata") or {}).get("deletionTimestamp")]
+            for app in parents_first(fresh, ns):
+                app.setdefault("apiVersion", APPLICATION_API)
+                app.setdefault("kind", "Application")
+                cascade, own, deployed = plan_application(app, ns, cluster_objects)
+                if cascade:
+                    self.update_finalizers(app, with_resources_finalizer, "Adding the resources finalizer to")
+                    for res in own:
+                        self._keep_on_cascade(res)
+                self._delete_application(app, cascade)
+            if not live:
+                return
+            if time.time() > deadline:
+                raise GitopsK8sError(self._stuck_message(live, timeout))
+            time.sleep(2)
+
+    @staticmethod
+    def _stuck_message(apps, timeout):
+        details = []
+        for app in sorted(apps, key=lambda a: a["metadata"]["name"]):
+            meta = app.get("metadata") or {}
+            extra = []
+            for cond in (app.get("status") or {}).get("conditions") or []:
+                if cond.get("type") == "DeletionError":
+                    extra.append("%s: %s" % (cond.get("type"), cond.get("message")))
+            if meta.get("finalizers"):
+                extra.append("finalizers: %s" % ", ".join(meta["finalizers"]))
+            details.append("%s%s" % (meta.get("name"), " (%s)" % "; ".join(extra) if extra else ""))
+        return (
+            "Argo CD did not finish deleting what its Applications deployed within %ss (cascade); Applications still "
+            "present in namespace %s: %s. Nothing of Argo CD itself has been removed yet: its application controller "
+            "must be running and allowed to delete these resources (see the conditions above and its log). Fix the "
+            "cause and run again, raise the wait timeout (argocd_wait_timeout), or uninstall without cascade "
+            "(argocd_uninstall_cascade: false) to leave what is still deployed in place."
+            % (timeout, apps[0]["metadata"].get("namespace"), "; ".join(details))
+        )
 
     def _delete_stub(self, stub, policy):
         live = self.get(stub["apiVersion"], stub["kind"], stub["metadata"]["name"], stub["metadata"].get("namespace"))
@@ -1184,6 +1433,8 @@ class ArgocdInstaller(object):
             result["files"] = self.files
         if self.params["state"] == "present":
             result["workloads"] = getattr(self, "workloads", [])
+        else:
+            result["applications"] = getattr(self, "applications", [])
         if self.module._diff:
             result["diff"] = [self._diff_of(a) for a in self.actions if a.action != "unchanged"]
         return result
