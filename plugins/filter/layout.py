@@ -41,4 +41,5 @@ class FilterModule(object):
             "app_base_path": _wrap(_layout.app_base_path),
             "app_overlay_path": _wrap(_layout.app_overlay_path),
             "argocd_install_url": _wrap(_layout.argocd_install_url),
+            "argocd_self_manage_spec": _wrap(_layout.argocd_self_manage_spec),
         }

@@ -95,6 +95,35 @@ def argocd_install_url(version):
     return ARGOCD_INSTALL_URL.format(version=validate_argocd_version(version))
 
 
+# Sync options of the self-management Application (clusters/<cluster>/apps/argocd.yaml).
+ARGOCD_SELF_MANAGE_SYNC_OPTIONS = ("ServerSideApply=true", "RespectIgnoreDifferences=true")
+
+# Fields of Argo CD's own objects that the argocd role writes over a value that upstream's install
+# manifest also sets (group, kind, name, JSON pointer): the SSH known hosts, which the role appends
+# to upstream's list in the same key. The self-management Application ignores them and, with
+# RespectIgnoreDifferences=true, syncs them with their live value, so the controller neither
+# reports them as drift nor puts upstream's value back (which would drop the role's host keys).
+ARGOCD_SELF_MANAGE_IGNORED = (
+    ("", "ConfigMap", "argocd-ssh-known-hosts-cm", "/data/ssh_known_hosts"),
+)
+
+
+def argocd_self_manage_spec(namespace=DEFAULT_ARGOCD_NAMESPACE):
+    """The spec fields that the scaffolded self-management Application and the argocd role's one both carry.
+
+    ``{"ignoreDifferences": [...], "syncPolicy": {"syncOptions": [...]}}``; the two must be equal, or
+    the root application (which syncs the file) and the role (which applies its own) take the
+    fields from each other on every run.
+    """
+    validate_name("argocd namespace", namespace)
+    ignored = []
+    for group, kind, name, pointer in ARGOCD_SELF_MANAGE_IGNORED:
+        entry = {"group": group} if group else {}
+        entry.update({"kind": kind, "name": name, "namespace": namespace, "jsonPointers": [pointer]})
+        ignored.append(entry)
+    return {"ignoreDifferences": ignored, "syncPolicy": {"syncOptions": list(ARGOCD_SELF_MANAGE_SYNC_OPTIONS)}}
+
+
 def cluster_path(cluster):
     """The folder that Argo CD in ``cluster`` syncs: the path of its root Application."""
     return "%s/%s" % (CLUSTERS_DIR, validate_cluster_name(cluster))

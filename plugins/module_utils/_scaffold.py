@@ -546,11 +546,27 @@ replicas:
 
 
 # ------------------------------------------------------------------ cluster files
-def _application(s, name, project, path, namespace, prune=True, extra_sync=()):
-    sync_options = ["ServerSideApply=true"] + list(extra_sync)
+def _ignore_differences(entries):
+    """The ignoreDifferences block of an Application spec (indented under spec:)."""
+    if not entries:
+        return ""
+    lines = ["  ignoreDifferences:"]
+    for entry in entries:
+        first = True
+        for key in ("group", "kind", "name", "namespace"):
+            if key in entry:
+                lines.append("%s%s: %s" % ("    - " if first else "      ", key, entry[key]))
+                first = False
+        lines.append("      jsonPointers:")
+        lines.extend("        - %s" % pointer for pointer in entry["jsonPointers"])
+    return "\n".join(lines) + "\n"
+
+
+def _application(s, name, project, path, namespace, prune=True, sync_options=("ServerSideApply=true",), ignore=(),
+                 comment=""):
     return _doc("""
 ---
-apiVersion: argoproj.io/v1alpha1
+%(comment)sapiVersion: argoproj.io/v1alpha1
 kind: Application
 metadata:
   name: %(name)s
@@ -564,7 +580,7 @@ spec:
   destination:
     server: %(server)s
     namespace: %(namespace)s
-  syncPolicy:
+%(ignore)s  syncPolicy:
     automated:
       prune: %(prune)s
       selfHeal: true
@@ -574,6 +590,7 @@ spec:
         "name": name, "argocd_ns": s["argocd_namespace"], "project": project, "repo": json.dumps(s["repo_url"]),
         "rev": s["target_revision"], "path": path, "server": IN_CLUSTER, "namespace": namespace,
         "prune": "true" if prune else "false", "sync": _yaml_list(sync_options, 6),
+        "ignore": _ignore_differences(ignore), "comment": comment,
     }
 
 
@@ -672,8 +689,13 @@ spec:
     # Applications.
     apps_dir = L.cluster_apps_path(c)
     res = ["argocd.yaml"]
+    self_manage = L.argocd_self_manage_spec(s["argocd_namespace"])
     files["%s/argocd.yaml" % apps_dir] = _application(
-        s, "argocd", "platform", argo, s["argocd_namespace"], prune=False)
+        s, "argocd", "platform", argo, s["argocd_namespace"], prune=False,
+        sync_options=self_manage["syncPolicy"]["syncOptions"], ignore=self_manage["ignoreDifferences"],
+        comment="# Argo CD manages its own installation (../argocd). The Argo CD role declares the same\n"
+                "# Application. The SSH known hosts that the role adds to upstream's list are ignored and\n"
+                "# synced with their live value (RespectIgnoreDifferences), so a sync keeps them.\n")
     for comp in s["platform_components"]:
         res.append("platform-%s.yaml" % comp)
         files["%s/platform-%s.yaml" % (apps_dir, comp)] = _application(

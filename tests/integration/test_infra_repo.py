@@ -496,3 +496,40 @@ def test_role_converges_idempotently_and_exposes_the_layout(bare, tmp_path):
     bad = subprocess.run(cmd[:-3] + ["-e", bad_vars, str(play)], env=env, capture_output=True, text=True, timeout=300, check=False)
     assert bad.returncode != 0 and "invalid cluster name 'Bad_Name'" in bad.stdout
     assert bare.commit_count() == 1
+
+
+def test_role_declares_the_scaffolded_self_management_application(bare, tmp_path):
+    """The argocd role's self-management Application and clusters/<cluster>/apps/argocd.yaml agree on every field
+    both set, so the root application (which syncs the file) and the role (which applies its own) never take a
+    field from each other; both leave the SSH known hosts the role writes to the live value."""
+    import json
+    import subprocess
+    import sys
+    import yaml
+    from infra_repo_helpers import REPO_ROOT, ansible_env
+
+    assert not run_module(base_args(bare.url, argocd_namespace="gitops-argocd")).failed
+    scaffolded = yaml.safe_load(bare.show("clusters/dev1/apps/argocd.yaml"))
+    role = os.path.join(REPO_ROOT, "roles", "argocd")
+    play = tmp_path / "play.yml"
+    play.write_text(
+        "---\n- name: The argocd role's Applications\n  hosts: localhost\n  gather_facts: false\n"
+        "  vars_files:\n    - %s/defaults/main.yml\n    - %s/vars/main.yml\n"
+        "  tasks:\n    - name: Applications\n      ansible.builtin.debug:\n        var: argocd__config_objects\n" % (role, role))
+    extra = json.dumps({"argocd_cluster_name": "dev1", "argocd_namespace": "gitops-argocd", "argocd_infra_repo_url": bare.url,
+                        "argocd_infra_repo_revision": "main", "ansible_python_interpreter": sys.executable})
+    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", "-c", "local", "-e", extra, str(play)]
+    proc = subprocess.run(cmd, env=ansible_env(), capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    objects = json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]["argocd__config_objects"]
+    (declared,) = [o for o in objects if o["kind"] == "Application" and o["metadata"]["name"] == "argocd"]
+
+    assert declared["metadata"]["namespace"] == scaffolded["metadata"]["namespace"] == "gitops-argocd"
+    for field in ("project", "source", "destination", "ignoreDifferences"):
+        assert declared["spec"][field] == scaffolded["spec"][field], field
+    assert declared["spec"]["syncPolicy"]["syncOptions"] == scaffolded["spec"]["syncPolicy"]["syncOptions"]
+    for key, value in scaffolded["spec"]["syncPolicy"]["automated"].items():
+        assert declared["spec"]["syncPolicy"]["automated"][key] == value, key
+    assert scaffolded["spec"]["ignoreDifferences"] == [
+        {"kind": "ConfigMap", "name": "argocd-ssh-known-hosts-cm", "namespace": "gitops-argocd", "jsonPointers": ["/data/ssh_known_hosts"]}]
+    assert scaffolded["spec"]["syncPolicy"]["syncOptions"] == ["ServerSideApply=true", "RespectIgnoreDifferences=true"]

@@ -27,7 +27,7 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from pullloop_env import APP, ARGOCD_NAMESPACE, PullLoop, acd  # noqa: E402
+from pullloop_env import APP, ARGOCD_MANIFESTS, ARGOCD_NAMESPACE, BOOTSTRAP_REPO_AND_ARGOCD, PullLoop, _seconds, acd  # noqa: E402
 from pullloop_servers import new_keypair  # noqa: E402
 
 CLUSTER = os.environ.get("GITOPS_PULL_LOOP_CLUSTER", "loop1")
@@ -81,6 +81,11 @@ def reason_with(loop, app, *needles):
         if not any(o in reason for o in options):
             return None
     return reason
+
+
+def operation_started(loop, name):
+    """When the application's last sync operation started (None before the first)."""
+    return ((loop.app(name) or {}).get("status", {}).get("operationState") or {}).get("startedAt")
 
 
 def overlay_with(loop, replicas_count=None, extra_resources=()):
@@ -167,14 +172,17 @@ def test_pushed_commit_goes_live_without_ansible_or_kubectl(loop):
 
 
 def test_out_of_band_change_is_reverted_by_self_heal(loop):
+    before = operation_started(loop, APP)
     loop.kubectl("-n", APP, "scale", "deployment", APP, "--replicas=7")
     loop.kubectl("-n", APP, "patch", "configmap", "web-settings", "--type=merge", "-p", '{"data":{"greeting":"changed by hand"}}')
-    assert replicas(loop) == 7
+    # No check of the changed state here: self-heal may have reverted it already (the sync that did is checked below).
     loop.wait_for("self-heal restores 3 replicas", lambda: replicas(loop) == 3, timeout=loop.reconcile_budget(), app=APP)
     loop.wait_for("self-heal restores the ConfigMap",
                   lambda: (loop.get("configmap", "web-settings", APP) or {}).get("data") == {"greeting": "hello from git"},
                   timeout=loop.reconcile_budget(), app=APP)
-    ops = loop.app(APP)["status"]["operationState"]
+    ops = loop.wait_for("the self-heal sync has finished", lambda: operation_started(loop, APP) != before and (
+        loop.app(APP)["status"]["operationState"]["phase"] != "Running") and loop.app(APP)["status"]["operationState"],
+        timeout=60, app=APP)
     assert ops["phase"] == "Succeeded"
     assert ops["operation"]["initiatedBy"].get("automated") is True
 
@@ -429,6 +437,84 @@ def test_engine_not_served_is_a_clear_build_error():
     msg = str(err.value)
     assert "builds github.com/argoproj/argo-cd/gitops-engine from its own repository" in msg, msg
     assert "v0.7.1-0.20250908182407-97ad5b59a627" in msg and "GITOPS_ARGOCD_ENGINE" in msg, msg
+
+
+# --------------------------------------------------------------------------- self-management
+ROLE_CM_KEYS = ("timeout.reconciliation", "timeout.reconciliation.jitter", "admin.enabled")
+SCAFFOLD_CM_KEYS = {"application.resourceTrackingMethod": "annotation", "users.anonymous.enabled": "false", "exec.enabled": "false"}
+KNOWN_HOSTS_CM = "argocd-ssh-known-hosts-cm"
+
+
+def known_hosts(loop):
+    data = (loop.get("configmap", KNOWN_HOSTS_CM, ARGOCD_NAMESPACE) or {}).get("data") or {}
+    return [" ".join(line.split()) for line in data.get("ssh_known_hosts", "").splitlines() if line.strip()]
+
+
+def test_argocd_manages_itself_without_a_tug_of_war_with_the_role(loop):
+    """Argo CD syncs its own installation from git; the role's settings and SSH host keys survive, both ways.
+
+    Offline the scaffold's URL resource cannot be rendered, so the test's repository carries a copy of
+    the upstream install manifest instead (the only change to what infra_repo scaffolded).
+    """
+    argo = f"clusters/{CLUSTER}/argocd"
+    host_line = " ".join(loop.sshd.known_hosts_line().split())
+    assert host_line in known_hosts(loop), "the role wrote the SSH server's host key"
+    loop.wc.pull()
+    kust = loop.wc.read(f"{argo}/kustomization.yaml")
+    local = re.sub(r"^(\s+- )https://\S+/install\.yaml$", r"\1install.yaml", kust, flags=re.M)
+    assert local != kust, kust
+    with open(os.path.join(ARGOCD_MANIFESTS, acd.ARGOCD_VERSION, "install.yaml"), encoding="utf-8") as fh:
+        loop.wc.write(f"{argo}/install.yaml", fh.read())
+    loop.wc.write(f"{argo}/kustomization.yaml", local)
+    t0 = time.time()
+    sha = loop.wc.commit("argocd: installed from a copy of the upstream manifest")
+    loop.wc.push()
+    loop.wait_for("Application argocd Synced and Healthy at the pushed revision",
+                  lambda: loop.app_synced_healthy("argocd", sha), timeout=loop.reconcile_budget() + 240, app="argocd")
+    print(f"self-management synced: {time.time() - t0:.1f}s")
+    ops = loop.app("argocd")["status"]["operationState"]
+    assert ops["phase"] == "Succeeded" and ops["operation"]["initiatedBy"].get("automated") is True, ops
+    synced = {r["kind"] + "/" + r["name"] for r in ops["syncResult"]["resources"]}
+    assert {"ConfigMap/argocd-cm", f"ConfigMap/{KNOWN_HOSTS_CM}", "StatefulSet/argocd-application-controller"} <= synced
+
+    # argocd-cm: the scaffold's patch, the role's keys and upstream's keys side by side.
+    cm = loop.get("configmap", "argocd-cm", ARGOCD_NAMESPACE)
+    assert cm["metadata"]["annotations"]["argocd.argoproj.io/tracking-id"].startswith("argocd:/ConfigMap:"), cm["metadata"]
+    for key, value in SCAFFOLD_CM_KEYS.items():
+        assert cm["data"].get(key) == value, f"the scaffold's {key}: {cm['data'].get(key)!r}"
+    missing = [k for k in ROLE_CM_KEYS if k not in cm["data"]]
+    assert not missing, f"the controller's sync dropped the role's keys {missing}"
+    assert cm["data"]["timeout.reconciliation"] == loop.reconciliation
+    assert "resource.exclusions" in cm["data"], "upstream's keys"
+
+    # The role's host key is still known, next to upstream's list.
+    lines = known_hosts(loop)
+    assert host_line in lines, f"the controller's sync dropped the role's host key from {KNOWN_HOSTS_CM}: {lines}"
+    assert any(line.startswith("github.com ") for line in lines), "upstream's host keys"
+
+    # The repo server still clones over SSH: a new commit reaches both applications.
+    probe = commit_and_push(loop, "docs: a note on self-management", {
+        "docs/self-management.md": "Argo CD syncs clusters/<cluster>/argocd itself.\n"})
+    for name in ("root", "argocd"):
+        loop.wait_for(f"Application {name} Synced and Healthy at a commit fetched after the sync",
+                      lambda name=name: loop.app_synced_healthy(name, probe), timeout=loop.reconcile_budget(), app=name)
+
+    # The role again: nothing to change, and nothing for the controller to sync back afterwards.
+    started = operation_started(loop, "argocd")
+    res = loop.play(BOOTSTRAP_REPO_AND_ARGOCD, loop.bootstrap_vars())
+    changed = [t["task"]["name"] for t in res.tasks() if any(h.get("changed") for h in t["hosts"].values())]
+    assert res.changed() == 0, f"the role's re-run changed: {changed}"
+    time.sleep(2 * _resync(loop) + 5)
+    loop.wait_for("Application argocd Synced and Healthy after the role's re-run",
+                  lambda: loop.app_synced_healthy("argocd", probe), timeout=loop.reconcile_budget(), app="argocd")
+    assert operation_started(loop, "argocd") == started, "the controller synced Argo CD again after the role's re-run"
+    assert loop.app_synced_healthy("root", probe)
+    assert host_line in known_hosts(loop)
+
+
+def _resync(loop):
+    """Seconds between two reconciliations of an application."""
+    return _seconds(loop.reconciliation) + _seconds(loop.jitter or "0s")
 
 
 def test_controllers_kept_running(loop):

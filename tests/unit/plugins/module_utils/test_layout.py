@@ -51,3 +51,19 @@ def test_filters_use_the_layout():
     assert f["cluster_layout"]("dev1")["apps"] == "clusters/dev1/apps"
     with pytest.raises(AnsibleFilterError, match="invalid cluster name 'Bad'"):
         f["cluster_path"]("Bad")
+
+
+def test_self_management_spec_leaves_the_known_hosts_to_the_role():
+    spec = L.argocd_self_manage_spec("gitops-argocd")
+    assert spec == {
+        "ignoreDifferences": [{"kind": "ConfigMap", "name": "argocd-ssh-known-hosts-cm", "namespace": "gitops-argocd",
+                               "jsonPointers": ["/data/ssh_known_hosts"]}],
+        "syncPolicy": {"syncOptions": ["ServerSideApply=true", "RespectIgnoreDifferences=true"]},
+    }
+    assert L.argocd_self_manage_spec()["ignoreDifferences"][0]["namespace"] == "argocd"
+    spec["ignoreDifferences"][0]["jsonPointers"].append("/data/other")
+    assert L.argocd_self_manage_spec("gitops-argocd")["ignoreDifferences"][0]["jsonPointers"] == ["/data/ssh_known_hosts"]
+    f = FilterModule().filters()
+    assert f["argocd_self_manage_spec"]("argocd") == L.argocd_self_manage_spec("argocd")
+    with pytest.raises(AnsibleFilterError, match="invalid argocd namespace name 'Argo'"):
+        f["argocd_self_manage_spec"]("Argo")

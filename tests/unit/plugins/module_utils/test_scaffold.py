@@ -62,6 +62,19 @@ def test_cluster_apps_point_at_the_cluster_environment_overlay():
     assert self_app["spec"]["source"]["path"] == L.cluster_argocd_path("stage1")
 
 
+def test_self_management_application_leaves_the_role_s_known_hosts_alone():
+    files = S.render_files(spec(argocd_namespace="gitops-argocd"))
+    self_app = yaml.safe_load(files["clusters/dev1/apps/argocd.yaml"])
+    shared = L.argocd_self_manage_spec("gitops-argocd")
+    assert self_app["spec"]["ignoreDifferences"] == shared["ignoreDifferences"]
+    assert self_app["spec"]["syncPolicy"]["syncOptions"] == shared["syncPolicy"]["syncOptions"]
+    assert "RespectIgnoreDifferences=true" in self_app["spec"]["syncPolicy"]["syncOptions"]
+    assert self_app["spec"]["syncPolicy"]["automated"] == {"prune": False, "selfHeal": True}
+    # The other Applications compare every field.
+    web = yaml.safe_load(files["clusters/dev1/apps/web.yaml"])
+    assert "ignoreDifferences" not in web["spec"] and web["spec"]["syncPolicy"]["syncOptions"] == ["ServerSideApply=true"]
+
+
 def test_apps_project_allows_no_cluster_scoped_resources():
     proj = yaml.safe_load(S.render_files(spec())["clusters/dev1/projects/apps.yaml"])
     assert proj["spec"]["clusterResourceWhitelist"] == []
