@@ -74,16 +74,17 @@ clean-clusters:
 include $(sort $(wildcard mk/*.mk))
 
 # Every suite runs, even after a failure; the local clusters a suite started are deleted
-# after it (clusters that were running before are left alone), so idle control planes do
-# not pile up on a small machine.
+# after it, so idle control planes do not pile up on a small machine. Clusters record the
+# GITOPS_CLUSTER_OWNER they were created under: clusters that were running before, and those
+# of another run on the same machine, are left alone.
 .PHONY: test
 test: venv controlplane
-	@failed=""; passed=""; t0=$$(date +%s); for t in $(TEST_TARGETS); do \
+	@failed=""; passed=""; t0=$$(date +%s); export GITOPS_CLUSTER_OWNER="make-test-$$$$-$$(date +%s)"; \
+	for t in $(TEST_TARGETS); do \
 	  echo "=== $$t"; s0=$$(date +%s); \
-	  before=$$($(PYTHON) hack/localcluster.py list | cut -f1); \
 	  if $(MAKE) --no-print-directory $$t; then passed="$$passed $$t"; else failed="$$failed $$t"; fi; \
-	  for c in $$($(PYTHON) hack/localcluster.py list | cut -f1); do \
-	    echo " $$before " | grep -q " $$c " || $(PYTHON) hack/localcluster.py down $$c; \
+	  for c in $$($(PYTHON) hack/localcluster.py list --owner "$$GITOPS_CLUSTER_OWNER" | cut -f1); do \
+	    $(PYTHON) hack/localcluster.py down $$c; \
 	  done; \
 	  echo "=== $$t: $$(( $$(date +%s) - s0 ))s"; \
 	done; \

@@ -44,6 +44,12 @@ class LocalClusterError(Exception):
     """An error with a message a person can act on."""
 
 
+# A cluster created while GITOPS_CLUSTER_OWNER is set records that value, so that a test run
+# can delete exactly the clusters it created and leave those of other runs alone.
+OWNER_ENV = "GITOPS_CLUSTER_OWNER"
+OWNER_FILE = "gitops-owner"
+
+
 def log(msg: str) -> None:
     print(f"[localcluster] {msg}", file=sys.stderr, flush=True)
 
@@ -435,6 +441,10 @@ def _cluster_up(name: str, port: int | None = None) -> str:
     t0 = time.time()
     log(f"starting cluster {name}")
     kwokctl(args)
+    owner = os.environ.get(OWNER_ENV, "")
+    if owner:
+        with open(os.path.join(cluster_dir(name), OWNER_FILE), "w", encoding="utf-8") as fh:
+            fh.write(owner + "\n")
     try:
         os.remove(cluster_dir(name) + ".kubeconfig-merge")
     except OSError:
@@ -487,8 +497,19 @@ def cmd_kubeconfig(args) -> int:
     return 0
 
 
-def cmd_list(_args) -> int:
+def cluster_owner(name: str) -> str:
+    """The GITOPS_CLUSTER_OWNER the cluster was created under ("" when none was set)."""
+    try:
+        with open(os.path.join(cluster_dir(name), OWNER_FILE), encoding="utf-8") as fh:
+            return fh.read().strip()
+    except OSError:
+        return ""
+
+
+def cmd_list(args) -> int:
     for name in known_clusters():
+        if args.owner is not None and cluster_owner(name) != args.owner:
+            continue
         print(f"{name}\t{'ready' if cluster_healthy(name) else 'not-ready'}\t{kubeconfig_path(name)}")
     return 0
 
@@ -508,7 +529,10 @@ def main(argv=None) -> int:
     kc = sub.add_parser("kubeconfig", help="print the kubeconfig path of a cluster")
     kc.add_argument("name")
     kc.set_defaults(func=cmd_kubeconfig)
-    sub.add_parser("list", help="list local clusters").set_defaults(func=cmd_list)
+    ls = sub.add_parser("list", help="list local clusters")
+    ls.add_argument("--owner", default=None,
+                    help=f"only the clusters created while {OWNER_ENV} had this value (make test uses it to clean up its own)")
+    ls.set_defaults(func=cmd_list)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
