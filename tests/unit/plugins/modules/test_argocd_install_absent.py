@@ -26,6 +26,8 @@ from kubernetes.dynamic.exceptions import ConflictError, NotFoundError, Unproces
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import GitopsK8sError
 from ansible_collections.gitops.bootstrap.plugins.modules import argocd_install
 
+from test_argocd_install import FakeK8s  # the module's parameters with their defaults, offline
+
 NS = "argocd"
 FINALIZER = "resources-finalizer.argocd.argoproj.io"
 APPS = "argoproj.io/v1alpha1"
@@ -273,16 +275,6 @@ class FakeClock(object):
     def sleep(self, seconds):
         self.now += seconds
         self.cluster.step()
-
-
-class FakeK8s(object):
-    def __init__(self, params, check_mode=False):
-        spec = argocd_install.argument_spec()
-        self.params = dict((k, v.get("default")) for k, v in spec.items())
-        self.params.update(params)
-        self.check_mode = check_mode
-        self.module = self
-        self._diff = True
 
 
 def run_absent(cluster, monkeypatch, check_mode=False, **params):
