@@ -291,21 +291,16 @@ def _rbac_keys(s):
     from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import (
         ArgoCDValidationError,
         build_policy_csv,
-        render_scopes,
+        rbac_settings,
     )
 
     mode = s.get("rbac_match_mode") or "glob"
-    scopes = s.get("rbac_scopes")
     try:
-        csv = build_policy_csv(_plain(s.get("rbac_policies") or []), _plain(s.get("rbac_groups") or []), mode)
+        keys = rbac_settings(s.get("rbac_policy_default"), s.get("rbac_scopes"), mode)
+        keys["policy.csv"] = build_policy_csv(_plain(s.get("rbac_policies") or []), _plain(s.get("rbac_groups") or []), mode)
     except ArgoCDValidationError as exc:
-        raise AnsibleFilterError("argocd_rbac_policies / argocd_rbac_groups: %s" % exc.msg)
-    return {
-        "policy.csv": csv,
-        "policy.default": s.get("rbac_policy_default") or "",
-        "scopes": render_scopes(list(scopes) if scopes is not None else ["groups"]),
-        "policy.matchMode": mode,
-    }
+        raise AnsibleFilterError("argocd_rbac_policies / argocd_rbac_groups / argocd_rbac_scopes: %s" % exc.msg)
+    return keys
 
 
 def _validated(build, params, what):

@@ -758,6 +758,29 @@ def build_policy_csv(policies, groups, match_mode="glob", other_roles=(), check_
     return "\n".join(sorted(p_lines) + sorted(g_lines)) + ("\n" if (p_lines or g_lines) else "")
 
 
+def rbac_settings(policy_default=None, scopes=None, match_mode=None, main=True):
+    """The argocd-rbac-cm keys besides the policy CSV: policy.default, scopes, policy.matchMode.
+
+    The main policy always owns all three (defaults: no default role, scopes [groups], glob); a
+    named policy sets only those it is given. Raises ArgoCDValidationError on a bad scope.
+    """
+    data = {}
+    if main:
+        policy_default = "" if policy_default is None else policy_default
+        scopes = ["groups"] if scopes is None else scopes
+        match_mode = match_mode or "glob"
+    if policy_default is not None:
+        data["policy.default"] = policy_default
+    if scopes is not None:
+        for scope in scopes:
+            if not scope or "," in scope or "[" in scope or "]" in scope:
+                raise ArgoCDValidationError("scopes entry %r must be a claim name such as groups or email." % scope)
+        data["scopes"] = render_scopes(scopes)
+    if match_mode is not None:
+        data["policy.matchMode"] = match_mode
+    return data
+
+
 def policy_key(policy_name):
     """The argocd-rbac-cm key holding the policy of one owner."""
     if not policy_name:

@@ -372,6 +372,13 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import (
     describe_exception,
     mask_secret,
 )
+# RESOURCES_FINALIZER makes Argo CD delete what an Application deployed before the Application goes
+# (also with a /foreground or /background suffix).
+from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import (
+    API_VERSION as APPLICATION_API,
+    DEFAULT_SERVER as IN_CLUSTER_SERVER,
+    RESOURCES_FINALIZER,
+)
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd_manifests import (
     CLUSTER_SCOPED_KINDS,
     ManifestError,
@@ -420,12 +427,7 @@ ARGO_GROUP = "argoproj.io"
 ARGO_CRS = (("Application", "applications"), ("ApplicationSet", "applicationsets"), ("AppProject", "appprojects"))
 ARGO_FINALIZER_RE = re.compile(r"argocd\.argoproj\.io")
 MANAGED_BY = {"app.kubernetes.io/managed-by": "gitops.bootstrap"}
-# The finalizer that makes Argo CD delete what an Application deployed before the Application goes
-# (also with a /foreground or /background suffix).
-RESOURCES_FINALIZER = "resources-finalizer.argocd.argoproj.io"
 SYNC_OPTIONS_ANNOTATION = "argocd.argoproj.io/sync-options"
-IN_CLUSTER_SERVER = "https://kubernetes.default.svc"
-APPLICATION_API = "argoproj.io/v1alpha1"
 
 
 def resource_ref(res):
@@ -1282,11 +1284,8 @@ class ArgocdInstaller(object):
         self._controller_ready(entries)
         if not self.check_mode:
             for app in apps:
-                cascade, own, _deployed = plans[app["metadata"]["name"]]
-                if cascade and not app["metadata"].get("deletionTimestamp"):
-                    self.update_finalizers(app, with_resources_finalizer, "Adding the resources finalizer to")
-                    for res in own:
-                        self._keep_on_cascade(res)
+                if not app["metadata"].get("deletionTimestamp"):
+                    self._prepare_cascade(app, plans[app["metadata"]["name"]])
         # ApplicationSets go first, so that none generates again an Application deleted below. Their Applications
         # are orphaned and deleted below like the others (not by the garbage collector, before their plan is applied).
         for item in ours:
@@ -1301,6 +1300,15 @@ class ArgocdInstaller(object):
         if not self.check_mode:
             self._wait_applications_deleted()
         self._mark("cascade")
+
+    def _prepare_cascade(self, app, plan):
+        """Before a cascading delete: the resources finalizer on the Application, and Delete=false on the objects
+        of Argo CD itself that it manages. An Application deleted without cascade needs nothing."""
+        cascade, own, _deployed = plan
+        if cascade:
+            self.update_finalizers(app, with_resources_finalizer, "Adding the resources finalizer to")
+            for res in own:
+                self._keep_on_cascade(res)
 
     def _delete_application(self, app, cascade):
         if not cascade and not self.check_mode:
@@ -1330,19 +1338,15 @@ class ArgocdInstaller(object):
         ns = self.namespace
         timeout = self.params["wait_timeout"]
         deadline = time.time() + timeout
-        cluster_objects = getattr(self, "cluster_objects", set())
         while True:
             live = self.list(APPLICATION_API, "Application", namespace=ns)
             fresh = [a for a in live if not (a.get("metadata") or {}).get("deletionTimestamp")]
             for app in parents_first(fresh, ns):
                 app.setdefault("apiVersion", APPLICATION_API)
                 app.setdefault("kind", "Application")
-                cascade, own, deployed = plan_application(app, ns, cluster_objects)
-                if cascade:
-                    self.update_finalizers(app, with_resources_finalizer, "Adding the resources finalizer to")
-                    for res in own:
-                        self._keep_on_cascade(res)
-                self._delete_application(app, cascade)
+                plan = plan_application(app, ns, self.cluster_objects)
+                self._prepare_cascade(app, plan)
+                self._delete_application(app, plan[0])
             if not live:
                 return
             if time.time() > deadline:

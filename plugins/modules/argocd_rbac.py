@@ -186,7 +186,7 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import (
     field_manager_for,
     merge_patch,
     policy_key,
-    render_scopes,
+    rbac_settings,
     roles_defined_in_csv,
 )
 
@@ -200,24 +200,8 @@ class RbacManager(object):
         self.main = not self.params.get("policy_name")
 
     def settings(self):
-        data = {}
-        default = self.params.get("policy_default")
-        scopes = self.params.get("scopes")
-        mode = self.params.get("match_mode")
-        if self.main:
-            default = "" if default is None else default
-            scopes = ["groups"] if scopes is None else scopes
-            mode = mode or "glob"
-        if default is not None:
-            data["policy.default"] = default
-        if scopes is not None:
-            for scope in scopes:
-                if not scope or "," in scope or "[" in scope or "]" in scope:
-                    raise ArgoCDValidationError("scopes entry %r must be a claim name such as groups or email." % scope)
-            data["scopes"] = render_scopes(scopes)
-        if mode is not None:
-            data["policy.matchMode"] = mode
-        return data
+        p = self.params
+        return rbac_settings(p.get("policy_default"), p.get("scopes"), p.get("match_mode"), main=self.main)
 
     def owned_keys(self):
         keys = [self.key]
