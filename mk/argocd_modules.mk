@@ -2,7 +2,9 @@
 #
 #   make test-unit             every test under tests/unit (offline, a few seconds)
 #   make test-argocd-modules   argocd_application, _project, _repository, _rbac and _info against
-#                              the local control plane (or the cluster of KUBECONFIG when set)
+#                              the local control plane (or the cluster of KUBECONFIG when set), and
+#                              the name checks of the modules and roles run through Ansible
+#                              (tests/integration/test_names.py, offline, a real bare repository)
 
 .PHONY: unit test-unit
 unit test-unit: venv
@@ -10,6 +12,7 @@ unit test-unit: venv
 
 .PHONY: test-argocd-modules
 test-argocd-modules: venv controlplane
-	PYTHONPATH=$(COLLECTIONS) python -m pytest -v -p no:cacheprovider tests/integration/test_argocd_modules.py
+	PYTHONPATH=$(COLLECTIONS) python -m pytest -v -p no:cacheprovider tests/integration/test_argocd_modules.py \
+	  tests/integration/test_names.py
 
 TEST_TARGETS += test-unit test-argocd-modules

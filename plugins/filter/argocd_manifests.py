@@ -13,6 +13,7 @@ import re
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.six import string_types
 
+from ansible_collections.gitops.bootstrap.plugins.module_utils import _names
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd_manifests import (
     FLAVOUR_FILES,
     ManifestError,
@@ -26,10 +27,8 @@ except ImportError:  # pragma: no cover
     yaml = None
 
 
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_VERSION = re.compile(r"^v\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$")
-_ACCOUNT = re.compile(r"^[a-zA-Z0-9]([-._a-zA-Z0-9]*[a-zA-Z0-9])?$")
-_SHA256 = re.compile(r"^(sha256:)?[0-9a-f]{64}$")
+# Names are checked by the collection's one validator (_names, whole-string matches); so is this.
+_SHA256 = re.compile(r"(sha256:)?[0-9a-f]{64}")
 
 
 def argocd_manifests(data, namespace="argocd", config_maps=None, known_hosts=None):
@@ -60,7 +59,7 @@ def argocd_inline_secrets(config):
 
 
 def _dns_label(value):
-    return isinstance(value, string_types) and len(value) <= 63 and bool(_DNS1123_LABEL.match(value))
+    return _names.is_valid(value, "dns1123_label")
 
 
 def argocd_settings_errors(s):
@@ -77,23 +76,24 @@ def argocd_settings_errors(s):
     known = s.get("known_checksums") or {}
     extra = s.get("manifest_checksums") or {}
 
-    if not isinstance(version, string_types) or not _VERSION.match(version):
+    if not _names.is_valid(version, "release_tag"):
         errors.append(
-            "argocd_version %r is not a released Argo CD tag; pin one such as v3.5.1 (not 'stable', 'latest' or a branch)." % (version,)
+            "argocd_version %r is not a released Argo CD tag%s; pin one such as v3.5.1 (not 'stable', 'latest' or a branch)."
+            % (version, _names.whitespace_hint(version))
         )
     if flavour not in FLAVOUR_FILES:
         errors.append("argocd_flavour %r is unknown; choose one of %s." % (flavour, ", ".join(sorted(FLAVOUR_FILES))))
     if not _dns_label(s.get("namespace")):
         errors.append(
-            "argocd_namespace %r is not a valid namespace name (at most 63 lower-case letters, digits and '-', starting and "
-            "ending with a letter or digit)." % (s.get("namespace"),)
+            "argocd_namespace %r is not a valid namespace name%s (at most 63 lower-case letters, digits and '-', starting and "
+            "ending with a letter or digit)." % (s.get("namespace"), _names.whitespace_hint(s.get("namespace")))
         )
     for ver, sums in sorted(extra.items()):
         if not isinstance(sums, dict):
             errors.append("argocd_manifest_checksums[%s] must map manifest file names to sha256 checksums." % ver)
             continue
         for name, digest in sorted(sums.items()):
-            if not isinstance(digest, string_types) or not _SHA256.match(digest.lower()):
+            if not isinstance(digest, string_types) or not _SHA256.fullmatch(digest.lower()):
                 errors.append("argocd_manifest_checksums[%s][%s] is not a sha256 checksum (64 hex digits)." % (ver, name))
     if s.get("verify_checksum", True) and flavour in FLAVOUR_FILES and isinstance(version, string_types):
         sums = dict(known.get(version) or {})
@@ -158,8 +158,10 @@ def argocd_settings_errors(s):
     seen = set()
     for account in s.get("accounts") or []:
         name = account.get("name")
-        if not isinstance(name, string_types) or len(name) > 32 or not _ACCOUNT.match(name):
-            errors.append("argocd_accounts: account name %r must be 1-32 letters, digits, '-', '_' or '.'." % (name,))
+        if not _names.is_valid(name, "argocd_account"):
+            errors.append(
+                "argocd_accounts: account name %r must be 1-32 letters, digits, '-', '_' or '.'%s." % (name, _names.whitespace_hint(name))
+            )
         if name == "admin":
             errors.append("argocd_accounts: 'admin' is the built-in user; use argocd_admin_enabled for it.")
         if name in seen:
@@ -173,8 +175,8 @@ def argocd_settings_errors(s):
         )
     if not _dns_label(s.get("cluster_name")):
         errors.append(
-            "argocd_cluster_name %r must be a DNS-1123 label (lower-case letters, digits and '-'); it names the folder "
-            "clusters/<cluster> of the infra repository." % (s.get("cluster_name"),)
+            "argocd_cluster_name %r must be a DNS-1123 label (lower-case letters, digits and '-')%s; it names the folder "
+            "clusters/<cluster> of the infra repository." % (s.get("cluster_name"), _names.whitespace_hint(s.get("cluster_name")))
         )
     for var in ("root_app_path", "self_manage_path"):
         path = s.get(var) or ""
@@ -220,7 +222,12 @@ def _plain(value):
 
 
 def _rbac_errors(s):
-    """The RBAC lines, checked offline by the same code as gitops.bootstrap.argocd_rbac."""
+    """The RBAC lines, checked offline by the same code as gitops.bootstrap.argocd_rbac.
+
+    Every field of every line must be non-empty (an empty effect is refused, not taken as allow);
+    a g line must bind a built-in role, one the policies grant something, or one that inherits
+    (g, role:x, role:y) from such a role.
+    """
     default = s.get("rbac_policy_default")
     if not (s.get("rbac_policies") or s.get("rbac_groups") or default):
         return []
@@ -228,9 +235,8 @@ def _rbac_errors(s):
         # Imported here: it loads the Kubernetes client, which settings without RBAC lines do not need.
         from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import (
             ArgoCDValidationError,
-            BUILTIN_ROLES,
             build_policy_csv,
-            roles_defined_in_csv,
+            policy_defined_roles,
         )
     except ImportError:  # pragma: no cover - the RBAC checks then happen in argocd_rbac only
         return []
@@ -239,7 +245,8 @@ def _rbac_errors(s):
         csv = build_policy_csv(_plain(s.get("rbac_policies") or []), _plain(s.get("rbac_groups") or []), mode)
     except ArgoCDValidationError as exc:
         return ["argocd_rbac_policies / argocd_rbac_groups: %s" % exc.msg]
-    if default and default not in set(BUILTIN_ROLES) | roles_defined_in_csv(csv):
+    # The role writes policy.csv alone: its own lines and Argo CD's built-in roles define what is defined.
+    if default and default not in policy_defined_roles([csv]):
         return [
             "argocd_rbac_policy_default %r is not a defined role: use role:readonly, role:admin, a role that "
             "argocd_rbac_policies grants something, or the empty string for no access." % default

@@ -18,9 +18,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import csv
 import fnmatch
 import hashlib
-import os
 import re
 import time
 
@@ -30,6 +30,12 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import (
     clean_object,
     describe_exception,
     object_ref,
+)
+from ansible_collections.gitops.bootstrap.plugins.module_utils._names import (
+    dns1123_label_error,
+    dns1123_subdomain_error,
+    is_valid as name_is_valid,
+    whitespace_hint,
 )
 
 API_VERSION = "argoproj.io/v1alpha1"
@@ -82,11 +88,6 @@ PROJECT_ROLE_RESOURCES = ("applications", "applicationsets", "clusters", "exec",
 BUILTIN_ROLES = ("role:admin", "role:readonly")
 RBAC_EFFECTS = ("allow", "deny")
 
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_PROJECT_ROLE_NAME = re.compile(r"^[a-zA-Z0-9]([-_a-zA-Z0-9]*[a-zA-Z0-9])?$")
-_POLICY_NAME = re.compile(r"^[A-Za-z0-9]([-_A-Za-z0-9]*[A-Za-z0-9])?$")
-
 
 class ArgoCDValidationError(Exception):
     """Input that cannot be applied; the message says what is wrong and what to do."""
@@ -97,42 +98,8 @@ class ArgoCDValidationError(Exception):
 
 
 class ArgoCDModule(GitopsK8sModule):
-    """GitopsK8sModule that names a missing kubeconfig file before trying to connect."""
-
-    @property
-    def client(self):
-        path = self.params.get("kubeconfig")
-        if self._client is None and isinstance(path, str) and path and not os.path.exists(os.path.expanduser(path)):
-            raise GitopsK8sError(
-                "The kubeconfig file %s does not exist. Point the kubeconfig option (or K8S_AUTH_KUBECONFIG) at the "
-                "kubeconfig of the cluster that runs Argo CD." % path
-            )
-        return super(ArgoCDModule, self).client
-
-
-# ------------------------------------------------------------------------------ names
-def dns1123_subdomain_error(value, what):
-    """Return an error message when value is not a valid object name, else None."""
-    if not value:
-        return "%s must not be empty." % what
-    if len(value) > 253 or not _DNS1123_SUBDOMAIN.match(value):
-        return (
-            "%s %r is not a valid Kubernetes object name: use at most 253 lower-case letters, digits, '-' and '.', "
-            "starting and ending with a letter or digit." % (what, value)
-        )
-    return None
-
-
-def dns1123_label_error(value, what):
-    """Return an error message when value is not a valid DNS-1123 label (namespaces), else None."""
-    if not value:
-        return "%s must not be empty." % what
-    if len(value) > 63 or not _DNS1123_LABEL.match(value):
-        return (
-            "%s %r is not a valid DNS-1123 label: use at most 63 lower-case letters, digits and '-', "
-            "starting and ending with a letter or digit." % (what, value)
-        )
-    return None
+    """The module class of the argocd_* modules. The connection, its request timeout and the check of
+    the kubeconfig are GitopsK8sModule's, the same for every module of the collection."""
 
 
 def check_errors(errors, what):
@@ -387,7 +354,8 @@ def build_application(params):
     return {"apiVersion": API_VERSION, "kind": "Application", "metadata": metadata, "spec": spec}
 
 
-_DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$|^[0-9]+$")
+# A Go duration or a number of seconds; always matched against the whole value (fullmatch).
+_DURATION = re.compile(r"([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+|[0-9]+")
 
 
 def _source_errors(source, where):
@@ -453,7 +421,7 @@ def application_spec_errors(spec):
             errors.append("sync_policy.retry.limit must be a number.")
     backoff = retry.get("backoff") or {}
     for key, label in (("duration", "duration"), ("maxDuration", "max_duration")):
-        if key in backoff and not _DURATION.match(str(backoff[key])):
+        if key in backoff and not _DURATION.fullmatch(str(backoff[key])):
             errors.append("sync_policy.retry.backoff.%s %r is not a duration like '5s', '2m' or '1h'." % (label, backoff[key]))
     if "factor" in backoff:
         try:
@@ -619,6 +587,7 @@ def _matches_any(pattern, names, match_mode):
 
 
 def _field_error(value, label):
+    """The problem of one field of a policy line, or None; an empty or blank field is never filled in."""
     if value is None or str(value).strip() == "":
         return "%s is empty" % label
     text = str(value)
@@ -630,13 +599,17 @@ def _field_error(value, label):
 
 
 def policy_line_errors(fields, match_mode="glob"):
-    """Problems of one `p` policy given as [subject, resource, action, object, effect]."""
+    """Problems of one `p` policy given as [subject, resource, action, object, effect].
+
+    Every field is required: an empty effect (a template that rendered empty) is an error, never allow.
+    """
     subject, resource, action, obj, effect = fields
     errors = [
         _field_error(subject, "subject"),
         _field_error(resource, "resource"),
         _field_error(action, "action"),
         _field_error(obj, "object"),
+        _field_error(effect, "effect"),
     ]
     errors = [e for e in errors if e]
     if errors:
@@ -685,35 +658,125 @@ def render_g_line(subject, role):
     return "g, %s, %s" % (subject, role)
 
 
-def roles_defined_in_csv(text):
-    """Subjects of `p` lines (roles that hold permissions) and roles granted by `g` lines."""
-    subjects = set()
-    for raw in (text or "").splitlines():
+# ------------------------------------------------------------------------------ RBAC roles
+def read_policy_csv(text):
+    """Read policy CSV text the way Argo CD loads it.
+
+    Returns ``(grants, inherits, malformed)``: the subjects of ``p`` lines, the ``(member, role)``
+    pairs of ``g`` lines, and ``(line_number, line, reason)`` for every line Argo CD cannot use.
+    Argo CD loads policy.csv and every policy.*.csv key as one policy, so one such line in any key
+    breaks RBAC for all of them.
+    """
+    grants, inherits, malformed = set(), [], []
+    for number, raw in enumerate((text or "").split("\n"), 1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        fields = split_policy_line(line)
-        if fields[0] == "p" and len(fields) == 6:
-            subjects.add(fields[1])
-        elif fields[0] == "g" and len(fields) == 3:
-            # a role inheriting from another role also counts as defined once it holds permissions;
-            # treat role:... names used as the member of a g line as defined too
-            if fields[1].startswith("role:"):
-                subjects.add(fields[1])
-    return subjects
+        try:
+            fields = [f.strip() for f in next(csv.reader([line], skipinitialspace=True, strict=True))]
+        except csv.Error as exc:
+            malformed.append((number, line, "it cannot be read as CSV (%s)" % exc))
+            continue
+        kind = fields[0]
+        if kind == "p" and len(fields) == 6 and all(fields[1:]):
+            grants.add(fields[1])
+        elif kind == "g" and len(fields) == 3 and all(fields[1:]):
+            inherits.append((fields[1], fields[2]))
+        elif kind == "p":
+            malformed.append((number, line, "a p line has 6 non-empty fields (p, subject, resource, action, object, effect)"))
+        elif kind == "g":
+            malformed.append((number, line, "a g line has 3 non-empty fields (g, member, role)"))
+        else:
+            malformed.append((number, line, "it is neither a p line nor a g line"))
+    return grants, inherits, malformed
 
 
-def build_policy_csv(policies, groups, match_mode="glob", other_roles=(), check_roles=True):
+def resolve_defined_roles(grants=(), inherits=(), defined=()):
+    """Every name that holds permissions: the built-in roles, the subjects of p lines (``grants``),
+    the names in ``defined``, and, through g lines (``inherits``: (member, role) pairs), every
+    member of a defined role, transitively (``g, role:ops, role:readonly`` defines role:ops).
+
+    Each name is visited once, so roles that only inherit from each other end the walk and stay
+    undefined.
+    """
+    members = {}
+    for member, role in inherits:
+        members.setdefault(role, set()).add(member)
+    result = set(BUILTIN_ROLES) | set(grants) | set(defined)
+    pending = list(result)
+    while pending:
+        role = pending.pop()
+        for member in members.get(role, ()):
+            if member not in result:
+                result.add(member)
+                pending.append(member)
+    return result
+
+
+def policy_defined_roles(texts, defined=()):
+    """The names defined by several policy CSV texts read together (see resolve_defined_roles)."""
+    grants, inherits = set(), []
+    for text in texts:
+        text_grants, text_inherits, _malformed = read_policy_csv(text)
+        grants |= text_grants
+        inherits.extend(text_inherits)
+    return resolve_defined_roles(grants, inherits, defined)
+
+
+def roles_defined_in_csv(text):
+    """The roles one policy text defines: subjects of `p` lines, and roles (role:...) that inherit from a defined role."""
+    grants, inherits, _malformed = read_policy_csv(text)
+    defined = resolve_defined_roles(grants, inherits)
+    return set(grants) | set(m for m, _r in inherits if m.startswith("role:") and m in defined)
+
+
+def malformed_policy_lines(data, skip=()):
+    """Every line of the policy keys of argocd-rbac-cm ``data`` that Argo CD cannot use, except in the keys ``skip``.
+
+    Returns ``(key, line_number, line, reason)`` tuples, sorted by key.
+    """
+    found = []
+    for key in sorted(data or {}):
+        if key in skip or not is_policy_csv_key(key):
+            continue
+        for number, line, reason in read_policy_csv(data[key])[2]:
+            found.append((key, number, line, reason))
+    return found
+
+
+def is_policy_csv_key(key):
+    """policy.csv and the policy.<name>.csv keys that Argo CD appends to it."""
+    return key == "policy.csv" or (key.startswith("policy.") and key.endswith(".csv") and len(key) > len("policy..csv"))
+
+
+def _undefined_role_error(role, inherits, defined):
+    parents = sorted(set(r for m, r in inherits if m == role))
+    if parents:
+        how = "it inherits only from %s, which %s not defined either" % (", ".join(parents), "is" if len(parents) == 1 else "are")
+    else:
+        how = "no policy line grants it anything and it inherits from no defined role"
+    return (
+        "role %r is not defined: %s, and it is not built in (%s). Add policies for it, let it inherit from a defined "
+        "role (g, %s, role:readonly), or bind an existing role" % (role, how, ", ".join(BUILTIN_ROLES), role)
+    )
+
+
+def build_policy_csv(policies, groups, match_mode="glob", other_roles=(), check_roles=True, other_policies=()):
     """Render structured policies and group bindings into policy CSV text.
 
-    policies: list of dicts {subject, resource, action, object, effect}
+    policies: list of dicts {subject, resource, action, object, effect}; every field must be
+      non-empty (effect defaults to allow only when the key is absent, never when it is empty).
     groups:   list of dicts {group, role}
-    other_roles: roles defined elsewhere (other policy.*.csv keys), accepted by g lines.
+    other_roles: names known to be defined elsewhere, accepted by g lines.
+    other_policies: the policy CSV texts of the other keys of the live ConfigMap; their p lines
+      define roles and their g lines let roles inherit, as the lines of this input do.
     check_roles: False skips the check that g lines bind defined roles (for an offline first pass
-    before the other keys of the live ConfigMap are known).
+      before the other keys of the live ConfigMap are known).
 
+    A g line must bind a defined role: a built-in one, one that a p line grants something, or one
+    that inherits (through g lines of this input or of other_policies) from a defined role.
     Lines are de-duplicated and sorted (p lines, then g lines) so the text is stable whatever the
-    input order. Raises ArgoCDValidationError naming every bad line.
+    input order. Raises ArgoCDValidationError naming every bad line and field.
     """
     errors = []
     p_lines = set()
@@ -723,7 +786,8 @@ def build_policy_csv(policies, groups, match_mode="glob", other_roles=(), check_
             errors.append("policies[%d] must be a dictionary with subject, resource, action, object and effect." % index)
             continue
         unknown = sorted(set(pol) - set(("subject", "resource", "action", "object", "effect")))
-        fields = [pol.get("subject"), pol.get("resource"), pol.get("action"), pol.get("object"), pol.get("effect") or "allow"]
+        effect = pol["effect"] if "effect" in pol else "allow"
+        fields = [pol.get("subject"), pol.get("resource"), pol.get("action"), pol.get("object"), effect]
         fields = [f if f is None else str(f) for f in fields]
         line_errors = policy_line_errors(fields, match_mode)
         if unknown:
@@ -736,8 +800,7 @@ def build_policy_csv(policies, groups, match_mode="glob", other_roles=(), check_
         p_lines.add(render_p_line(*fields))
         subjects.add(fields[0])
 
-    defined = set(BUILTIN_ROLES) | subjects | set(other_roles or ())
-    g_lines = set()
+    bindings = []
     for index, grp in enumerate(groups or []):
         if not isinstance(grp, dict):
             errors.append("groups[%d] must be a dictionary with group and role." % index)
@@ -745,17 +808,31 @@ def build_policy_csv(policies, groups, match_mode="glob", other_roles=(), check_
         subject, role = grp.get("group"), grp.get("role")
         line = render_g_line(subject if subject is not None else "", role if role is not None else "")
         line_errors = [e for e in (_field_error(subject, "group"), _field_error(role, "role")) if e]
-        if not line_errors and check_roles and role not in defined:
-            line_errors.append(
-                "role %r is not defined: no policy line grants it anything and it is not built in (%s). Add policies for "
-                "it, or bind an existing role" % (role, ", ".join(BUILTIN_ROLES))
-            )
         if line_errors:
             errors.append("groups[%d] %r: %s." % (index, line, "; ".join(line_errors)))
             continue
-        g_lines.add(line)
+        bindings.append((index, line, subject, role))
+
+    g_lines = set(line for _i, line, _s, _r in bindings)
+    if check_roles:
+        grants, inherits = set(subjects), [(s, r) for _i, _l, s, r in bindings]
+        for text in other_policies or ():
+            text_grants, text_inherits, _malformed = read_policy_csv(text)
+            grants |= text_grants
+            inherits.extend(text_inherits)
+        defined = resolve_defined_roles(grants, inherits, other_roles or ())
+        for index, line, _subject, role in bindings:
+            if role not in defined:
+                errors.append("groups[%d] %r: %s." % (index, line, _undefined_role_error(role, inherits, defined)))
+    errors.sort(key=_error_order)
     check_errors(errors, "Invalid Argo CD RBAC policy")
     return "\n".join(sorted(p_lines) + sorted(g_lines)) + ("\n" if (p_lines or g_lines) else "")
+
+
+def _error_order(message):
+    """policies[...] before groups[...], each in input order."""
+    m = re.match(r"(policies|groups)\[(\d+)\]", message)
+    return (0 if not m else (1 if m.group(1) == "policies" else 2), int(m.group(2)) if m else 0)
 
 
 def rbac_settings(policy_default=None, scopes=None, match_mode=None, main=True):
@@ -783,11 +860,17 @@ def rbac_settings(policy_default=None, scopes=None, match_mode=None, main=True):
 
 def policy_key(policy_name):
     """The argocd-rbac-cm key holding the policy of one owner."""
-    if not policy_name:
+    if policy_name is None:
         return "policy.csv"
-    if not _POLICY_NAME.match(policy_name) or len(policy_name) > 200:
+    if policy_name == "" or not str(policy_name).strip():
         raise ArgoCDValidationError(
-            "policy_name %r is invalid: use letters, digits, '-' and '_' (it becomes the key policy.<policy_name>.csv)." % policy_name
+            "policy_name is empty: leave it out to manage the main policy.csv, or name the policy file "
+            "(an empty value never takes over the main policy)."
+        )
+    if not name_is_valid(policy_name, "argocd_policy_name"):
+        raise ArgoCDValidationError(
+            "policy_name %r is invalid%s: use letters, digits, '-' and '_' (it becomes the key policy.<policy_name>.csv)."
+            % (policy_name, whitespace_hint(policy_name))
         )
     return "policy.%s.csv" % policy_name
 
@@ -803,7 +886,7 @@ def project_role_errors(project, role):
     if not isinstance(role, dict):
         return ["each role must be a dictionary with name, description, policies and groups"]
     name = role.get("name")
-    if not name or not _PROJECT_ROLE_NAME.match(str(name)):
+    if not name_is_valid(name, "argocd_project_role"):
         errors.append("role name %r must be letters, digits, '-' and '_', starting and ending with a letter or digit" % (name,))
         return errors
     seen = set()
@@ -842,7 +925,7 @@ def sync_window_errors(window, index):
         errors.append("%s kind must be allow or deny" % where)
     if not window.get("schedule") or len(str(window["schedule"]).split()) != 5:
         errors.append("%s schedule must be a cron expression with 5 fields, e.g. '0 22 * * *'" % where)
-    if not window.get("duration") or not _DURATION.match(str(window["duration"])):
+    if not window.get("duration") or not _DURATION.fullmatch(str(window["duration"])):
         errors.append("%s duration must be a duration like '1h' or '30m'" % where)
     if not (window.get("applications") or window.get("namespaces") or window.get("clusters")):
         errors.append("%s needs at least one of applications, namespaces or clusters" % where)

@@ -24,7 +24,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import re
+from ansible_collections.gitops.bootstrap.plugins.module_utils import _names
 
 CLUSTERS_DIR = "clusters"
 PLATFORM_DIR = "platform"
@@ -54,10 +54,9 @@ DEFAULT_ARGOCD_VERSION = "v3.5.1"
 # The upstream install manifest of a released Argo CD version: a plain file, pinned by tag.
 ARGOCD_INSTALL_URL = "https://raw.githubusercontent.com/argoproj/argo-cd/{version}/manifests/install.yaml"
 
-# DNS-1123 label: the names below become Kubernetes object names and label values.
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_VERSION = re.compile(r"^v\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$")
-_NAMESPACE_MAX = 63
+# DNS-1123 label: the names below become Kubernetes object names and label values. The check is
+# the collection's one name validator (_names), which matches the whole name.
+_NAMESPACE_MAX = _names.DNS1123_LABEL_MAX
 
 
 class LayoutError(ValueError):
@@ -68,10 +67,10 @@ def validate_name(what, name, max_length=_NAMESPACE_MAX):
     """Return ``name`` if it is a DNS-1123 label, else raise LayoutError naming ``what``."""
     if not isinstance(name, str) or not name:
         raise LayoutError("%s name must be a non-empty string, got %r" % (what, name))
-    if len(name) > max_length or not _DNS1123_LABEL.match(name):
+    if not _names.is_valid(name, "dns1123_label", max_length):
         raise LayoutError(
-            "invalid %s name %r: use at most %d lower-case letters, digits and '-', starting and ending "
-            "with a letter or digit (a DNS-1123 label, e.g. 'prod-eu1')" % (what, name, max_length)
+            "invalid %s name %r%s: use at most %d lower-case letters, digits and '-', starting and ending "
+            "with a letter or digit (a DNS-1123 label, e.g. 'prod-eu1')" % (what, name, _names.whitespace_hint(name), max_length)
         )
     return name
 
@@ -83,10 +82,10 @@ def validate_cluster_name(name):
 
 def validate_argocd_version(version):
     """Argo CD is pinned to a released tag such as ``v3.5.1`` (never ``stable`` or a branch)."""
-    if not isinstance(version, str) or not _VERSION.match(version):
+    if not _names.is_valid(version, "release_tag"):
         raise LayoutError(
-            "invalid argocd_version %r: pin a released Argo CD tag such as %r (not 'stable', 'latest' or a branch)"
-            % (version, DEFAULT_ARGOCD_VERSION)
+            "invalid argocd_version %r%s: pin a released Argo CD tag such as %r (not 'stable', 'latest' or a branch)"
+            % (version, _names.whitespace_hint(version), DEFAULT_ARGOCD_VERSION)
         )
     return version
 

@@ -21,6 +21,7 @@ import json
 import re
 
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _layout as L
+from ansible_collections.gitops.bootstrap.plugins.module_utils import _names
 from ansible_collections.gitops.bootstrap.plugins.module_utils._scaffold_validate import VALIDATE_PY
 
 GENERATOR = "gitops.bootstrap.infra_repo"
@@ -129,7 +130,7 @@ def normalise_spec(spec):
     s["argocd_version"] = L.validate_argocd_version(s.get("argocd_version") or L.DEFAULT_ARGOCD_VERSION)
     s["argocd_namespace"] = L.validate_name("argocd namespace", s.get("argocd_namespace") or L.DEFAULT_ARGOCD_NAMESPACE)
     s["kubernetes_version"] = s.get("kubernetes_version") or "v1.36.3"
-    if not re.match(r"^v\d+\.\d+\.\d+$", s["kubernetes_version"]):
+    if not _names.is_valid(s["kubernetes_version"], "kubernetes_version"):
         raise L.LayoutError("kubernetes_version must look like v1.36.3, got %r" % s["kubernetes_version"])
     s["pipeline"] = s.get("pipeline") or "github"
     s["owners"] = list(s.get("owners") or ["@platform-team"])

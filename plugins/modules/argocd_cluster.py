@@ -28,6 +28,7 @@ author:
   - gitops.bootstrap contributors (!UNKNOWN)
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - gitops.bootstrap.connection
   - gitops.bootstrap.attributes
 attributes:
   check_mode:
@@ -179,7 +180,7 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import (
 
 SECRET_TYPE = "cluster"
 PLAIN_KEYS = ("name", "server", "namespaces", "clusterResources", "project")
-_URL = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+_URL = re.compile(r"https?://[^\s/?#]+(/[^\s?#]*)?")  # matched whole (fullmatch)
 _PEM_CERT = re.compile(r"-----BEGIN CERTIFICATE-----\s+[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----")
 
 
@@ -287,7 +288,7 @@ class ClusterManager(object):
         server = p.get("server")
         if not server:
             errors.append("server is required when state is present.")
-        elif not _URL.match(server):
+        elif not _URL.fullmatch(server):
             errors.append("server %r must be the https:// URL of the cluster's API server, for example https://spoke.example.com:6443." % server)
         elif server.startswith("http://"):
             errors.append("server %r uses plain http; the bearer token would travel unencrypted. Use the https:// URL." % server)

@@ -378,6 +378,7 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import (
     API_VERSION as APPLICATION_API,
     DEFAULT_SERVER as IN_CLUSTER_SERVER,
     RESOURCES_FINALIZER,
+    name_is_valid,
 )
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd_manifests import (
     CLUSTER_SCOPED_KINDS,
@@ -1509,7 +1510,7 @@ def main():
         required_if=[("state", "present", ["source"])],
         supports_check_mode=True,
     )
-    if not re.match(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", module.params["namespace"]) or len(module.params["namespace"]) > 63:
+    if not name_is_valid(module.params["namespace"], "dns1123_label"):
         module.fail_json(msg="namespace %r is not a valid Kubernetes namespace name (lower-case letters, digits and '-', at most 63)"
                          % module.params["namespace"])
     installer = ArgocdInstaller(module)

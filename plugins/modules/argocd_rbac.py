@@ -18,11 +18,16 @@ description:
   - C(p) policy lines come from O(policies), C(g) group bindings from O(groups). Lines are
     de-duplicated and sorted, so the result does not depend on the order of the input.
   - Validates offline before any API call, and refuses the whole input with a message naming each
-    bad line, when a line would be silently wrong in Argo CD, that is for an empty or comma-containing field,
+    bad line and field, when a line would be silently wrong in Argo CD, that is for an empty, blank or
+    comma-containing field (an empty O(policies[].effect) is refused, never taken as C(allow)),
     a resource or action Argo CD (v3) does not know, an effect other than C(allow)/C(deny), an
-    application object without a project part, or a group bound to a role that nothing defines
-    (C(role:admin) and C(role:readonly) are built in; roles defined in other C(policy.*.csv) keys
-    of the live ConfigMap count as defined).
+    application object without a project part, or a group bound to a role that nothing defines.
+  - A role is defined when it is built in (C(role:admin), C(role:readonly)), when a C(p) line grants it
+    something, or when it inherits (C(g, role:ops, role:readonly)) from a defined role, through lines of
+    this call or of the other policy keys of the live ConfigMap. Roles that only inherit from each other
+    are not defined.
+  - Warns about each line of another policy key of the live ConfigMap that Argo CD cannot load (which
+    breaks Argo CD's RBAC), naming the key and the line.
   - Merges into the ConfigMap with server-side apply, owning only its own keys, so the keys of
     other owners and of the upstream installation stay. With O(policy_name), it manages the key
     C(policy.<policy_name>.csv), which Argo CD appends to C(policy.csv); several owners can compose
@@ -31,6 +36,7 @@ author:
   - gitops.bootstrap contributors (!UNKNOWN)
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - gitops.bootstrap.connection
   - gitops.bootstrap.attributes
 attributes:
   check_mode:
@@ -57,7 +63,7 @@ options:
       - When set, manage the key C(policy.<policy_name>.csv) instead of C(policy.csv).
       - Then O(policy_default), O(scopes) and O(match_mode) are written only when given, so that one
         owner sets them and others add policy files.
-      - Letters, digits, C(-) and C(_).
+      - Letters, digits, C(-) and C(_). The empty string is refused (leave the option out for C(policy.csv)).
     type: str
   policies:
     description:
@@ -86,11 +92,16 @@ options:
         description: Object pattern, for example C(team-a/*) or C(*).
         type: str
       effect:
-        description: C(allow) or C(deny); a deny always wins in Argo CD.
+        description:
+          - C(allow) or C(deny); a deny always wins in Argo CD.
+          - Left out it is C(allow); an empty value (a template that rendered empty) is refused.
         type: str
         default: allow
   groups:
-    description: Role bindings, each rendered as C(g, group, role).
+    description:
+      - Role bindings, each rendered as C(g, group, role).
+      - With a role as O(groups[].group), the line makes that role inherit from O(groups[].role), the way Argo CD's
+        built-in policy makes C(role:admin) inherit from C(role:readonly).
     type: list
     elements: dict
     default: []
@@ -142,6 +153,15 @@ EXAMPLES = r"""
     policy_default: ""
     scopes: [groups, email]
 
+- name: A role that inherits the read-only role and adds sync
+  gitops.bootstrap.argocd_rbac:
+    policy_name: ops
+    policies:
+      - {subject: "role:ops", resource: applications, action: sync, object: "*/*"}
+    groups:
+      - {group: "role:ops", role: "role:readonly"}
+      - {group: my-org:ops, role: "role:ops"}
+
 - name: An additional policy file owned by another play
   gitops.bootstrap.argocd_rbac:
     policy_name: auditors
@@ -177,17 +197,18 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import (
 )
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import (
     ArgoCDModule,
-    BUILTIN_ROLES,
     PART_OF_LABEL,
     RBAC_CONFIGMAP,
     ArgoCDValidationError,
     build_policy_csv,
     data_as_text,
     field_manager_for,
+    is_policy_csv_key,
+    malformed_policy_lines,
     merge_patch,
+    policy_defined_roles,
     policy_key,
     rbac_settings,
-    roles_defined_in_csv,
 )
 
 
@@ -197,7 +218,7 @@ class RbacManager(object):
         self.params = module.params
         self.namespace = self.params["namespace"]
         self.key = policy_key(self.params.get("policy_name"))
-        self.main = not self.params.get("policy_name")
+        self.main = self.params.get("policy_name") is None
 
     def settings(self):
         p = self.params
@@ -228,14 +249,18 @@ class RbacManager(object):
 
         live = self.module.get("ConfigMap", "v1", RBAC_CONFIGMAP, self.namespace)
         live_data = ((live or {}).get("data")) or {}
-        other_roles = set()
-        for key, value in live_data.items():
-            if key != self.key and key.startswith("policy.") and key.endswith(".csv"):
-                other_roles |= roles_defined_in_csv(value)
-        csv = build_policy_csv(policies, groups, mode, other_roles=other_roles)
+        # Argo CD reads policy.csv and every policy.*.csv as one policy: roles defined or inherited
+        # in the other keys count here, and a line it cannot load there breaks RBAC for everyone.
+        others = [live_data[k] or "" for k in sorted(live_data) if k != self.key and is_policy_csv_key(k)]
+        for key, number, line, reason in malformed_policy_lines(live_data, skip=(self.key,)):
+            self.module.warn(
+                "argocd-rbac-cm key %s line %d %r is malformed: %s. Argo CD cannot load its RBAC policy while such a line "
+                "is in any policy key; fix or remove it there (this module does not own that key)." % (key, number, line, reason)
+            )
+        csv = build_policy_csv(policies, groups, mode, other_policies=others)
         default = settings.get("policy.default")
         if default:
-            defined = set(BUILTIN_ROLES) | other_roles | roles_defined_in_csv(csv)
+            defined = policy_defined_roles([csv] + others)
             if default not in defined:
                 raise ArgoCDValidationError(
                     "policy_default %r is not a defined role: use role:readonly, role:admin, a role that policies grant "

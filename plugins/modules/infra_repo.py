@@ -343,6 +343,7 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _layout
+from ansible_collections.gitops.bootstrap.plugins.module_utils import _names
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _scaffold
 from ansible_collections.gitops.bootstrap.plugins.module_utils._git import (
     Git,
@@ -397,8 +398,8 @@ class InfraRepo(object):
             raise InfraRepoError(str(e))
         for name in ("branch", "review_branch"):
             value = p[name]
-            if value is not None and (not value or value.startswith("-") or ".." in value or " " in value or value.endswith("/")):
-                raise InfraRepoError("invalid %s %r: use a git branch name such as 'main' or 'gitops/bootstrap'" % (name, value))
+            if value is not None and not _names.is_valid(value, "git_branch"):
+                raise InfraRepoError("invalid %s: %s" % (name, _names.name_error(value, "git_branch", name)))
         if p["review_branch"] and p["review_branch"] == p["branch"]:
             raise InfraRepoError("review_branch must differ from branch (%s)" % p["branch"])
         layout = _layout.cluster_layout(spec["cluster"])

@@ -323,3 +323,35 @@ def test_config_maps_carry_the_rbac_keys_argocd_rbac_writes():
     with pytest.raises(AnsibleFilterError) as err:
         argocd_config_maps({"rbac_policy_default": "", "rbac_groups": [{"group": "devs", "role": "role:nowhere"}]})
     assert "role:nowhere" in str(err.value)
+
+
+# ------------------------------------------------------------------------- the role's RBAC lines
+@pytest.mark.parametrize("effect", ["", "  ", None])
+def test_role_rbac_refuses_an_empty_effect_naming_the_line(effect):
+    policies = [{"subject": "role:dev", "resource": "applications", "action": "delete", "object": "dev/*", "effect": effect}]
+    errors = argocd_settings_errors(settings(rbac_policies=policies))
+    assert len(errors) == 1, errors
+    assert "argocd_rbac_policies" in errors[0] and "policies[0] 'p, role:dev, applications, delete, dev/*, " in errors[0]
+    assert "effect is empty" in errors[0]
+    with pytest.raises(AnsibleFilterError, match="effect is empty"):
+        argocd_config_maps({"rbac_policy_default": "", "rbac_policies": policies, "rbac_groups": []})
+
+
+@pytest.mark.parametrize("field", ["subject", "resource", "action", "object"])
+def test_role_rbac_refuses_any_blank_field(field):
+    policy = {"subject": "role:dev", "resource": "applications", "action": "get", "object": "dev/*"}
+    policy[field] = " "
+    errors = argocd_settings_errors(settings(rbac_policies=[policy]))
+    assert any("%s is empty" % field in e for e in errors), errors
+
+
+def test_role_rbac_accepts_inheritance_from_a_built_in_role():
+    groups = [{"group": "role:ops", "role": "role:readonly"}, {"group": "org:ops", "role": "role:ops"}]
+    assert argocd_settings_errors(settings(rbac_groups=groups)) == []
+    assert argocd_settings_errors(settings(rbac_groups=groups, rbac_policy_default="role:ops")) == []
+    rbac = argocd_config_maps({"rbac_policy_default": "", "rbac_policies": [], "rbac_groups": groups})["argocd-rbac-cm"]
+    assert rbac["policy.csv"] == "g, org:ops, role:ops\ng, role:ops, role:readonly\n"
+    # a role that inherits only from an undefined one stays undefined
+    cycle = [{"group": "role:a", "role": "role:b"}, {"group": "role:b", "role": "role:a"}]
+    errors = argocd_settings_errors(settings(rbac_groups=cycle))
+    assert any("role 'role:a' is not defined" in e for e in errors), errors

@@ -329,6 +329,126 @@ def test_policy_key_names():
     assert "policy_name" in errmsg(A.policy_key, "bad name")
 
 
+
+def test_an_empty_policy_name_never_takes_over_the_main_policy():
+    for value in ("", "  "):
+        assert "policy_name is empty" in errmsg(A.policy_key, value)
+    assert "ends with a line break" in errmsg(A.policy_key, "auditors\n")
+
+
+# ---------------------------------------------------------------------------- RBAC: empty fields never allow
+@pytest.mark.parametrize("effect", ["", "   ", "\t", None])
+def test_an_empty_effect_is_refused_never_allow(effect):
+    msg = errmsg(A.build_policy_csv, [pol(action="delete", effect=effect)], [])
+    assert "policies[0] 'p, role:team-a, applications, delete, team-a/*, " in msg
+    assert "effect is empty" in msg
+
+
+@pytest.mark.parametrize("field,label", [("subject", "subject"), ("resource", "resource"), ("action", "action"),
+                                         ("object", "object"), ("effect", "effect")])
+@pytest.mark.parametrize("value", ["", "  ", None])
+def test_every_field_of_a_policy_line_must_be_given(field, label, value):
+    policy = pol()
+    policy[field] = value
+    msg = errmsg(A.build_policy_csv, [pol(action="sync"), policy], [])
+    assert "policies[1]" in msg and ("%s is empty" % label) in msg
+    assert "policies[0]" not in msg
+
+
+@pytest.mark.parametrize("field", ["group", "role"])
+@pytest.mark.parametrize("value", ["", "  ", None])
+def test_every_field_of_a_group_line_must_be_given(field, value):
+    grp = {"group": "org:a", "role": "role:readonly"}
+    grp[field] = value
+    msg = errmsg(A.build_policy_csv, [], [grp])
+    assert "groups[0]" in msg and ("%s is empty" % field) in msg
+
+
+def test_effect_defaults_to_allow_only_when_left_out():
+    policy = pol()
+    del policy["effect"]
+    assert A.build_policy_csv([policy], []) == "p, role:team-a, applications, get, team-a/*, allow\n"
+
+
+# ---------------------------------------------------------------------------- RBAC: role inheritance
+def test_a_role_inheriting_a_built_in_role_is_defined():
+    groups = [{"group": "role:ops", "role": "role:readonly"}, {"group": "org:ops", "role": "role:ops"}]
+    assert A.build_policy_csv([], groups) == "g, org:ops, role:ops\ng, role:ops, role:readonly\n"
+    # the order of the lines does not matter
+    assert A.build_policy_csv([], list(reversed(groups))) == "g, org:ops, role:ops\ng, role:ops, role:readonly\n"
+
+
+def test_inheritance_chains_resolve_through_defined_roles():
+    groups = [{"group": "org:c", "role": "role:c"}, {"group": "role:c", "role": "role:b"}, {"group": "role:b", "role": "role:a"}]
+    A.build_policy_csv([pol(subject="role:a")], groups)
+    msg = errmsg(A.build_policy_csv, [], groups)
+    assert "groups[0] 'g, org:c, role:c'" in msg and "role 'role:c' is not defined" in msg
+    assert "role 'role:a' is not defined" in msg and "no policy line grants it anything" in msg
+
+
+def test_roles_that_only_inherit_from_each_other_are_not_defined():
+    groups = [{"group": "role:a", "role": "role:b"}, {"group": "role:b", "role": "role:a"}, {"group": "org:x", "role": "role:a"}]
+    msg = errmsg(A.build_policy_csv, [], groups)
+    assert "3 problems" in msg
+    assert "role 'role:a' is not defined: it inherits only from role:b, which is not defined either" in msg
+    # a long cycle ends too
+    ring = [("role:r%d" % i, "role:r%d" % ((i + 1) % 5000)) for i in range(5000)]
+    assert A.resolve_defined_roles((), ring) == set(A.BUILTIN_ROLES)
+    assert len(A.resolve_defined_roles({"role:r0"}, ring)) == 5000 + len(A.BUILTIN_ROLES)
+
+
+def test_roles_defined_or_inherited_in_the_other_keys_count():
+    groups = [{"group": "org:ops", "role": "role:ops"}]
+    msg = errmsg(A.build_policy_csv, [], groups, other_policies=["g, role:ops, role:ghost\n"])
+    assert "role 'role:ops' is not defined: it inherits only from role:ghost" in msg
+    A.build_policy_csv([], groups, other_policies=["g, role:ops, role:readonly\n"])
+    A.build_policy_csv([], groups, other_policies=["p, role:base, logs, get, */*, allow\n", "g, role:ops, role:base\n"])
+    # this input's lines let a role of another key inherit, and the other way round
+    A.build_policy_csv([], groups + [{"group": "role:ops", "role": "role:base"}],
+                       other_policies=["p, role:base, logs, get, */*, allow\n"])
+
+
+def test_read_policy_csv_names_lines_argo_cd_cannot_load():
+    text = (
+        "# a comment\n"
+        "p, role:a, applications, get, */*, allow\n"
+        "\n"
+        'p, "role:q", applications, get, "*/*", allow\n'
+        "g, role:b, role:a\n"
+        "p, role:c, applications, get\n"
+        "g, org:x\n"
+        "x, role:a, role:b\n"
+        'p, "role:d, applications, get, */*, allow\n'
+        "g, org:y, \n"
+    )
+    grants, inherits, malformed = A.read_policy_csv(text)
+    assert grants == {"role:a", "role:q"}
+    assert inherits == [("role:b", "role:a")]
+    assert [(n, line) for n, line, _r in malformed] == [
+        (6, "p, role:c, applications, get"), (7, "g, org:x"), (8, "x, role:a, role:b"),
+        (9, 'p, "role:d, applications, get, */*, allow'), (10, "g, org:y,"),
+    ]
+    reasons = [r for _n, _l, r in malformed]
+    assert "6 non-empty fields" in reasons[0] and "3 non-empty fields" in reasons[1]
+    assert "neither a p line nor a g line" in reasons[2] and "cannot be read as CSV" in reasons[3]
+
+
+def test_malformed_lines_are_named_by_key_and_the_own_key_is_skipped():
+    data = {"policy.csv": "p, role:a, logs, get, */*, allow\n", "policy.legacy.csv": "g, org:a\n",
+            "policy.mine.csv": "broken\n", "policy.default": "broken", "scopes": "[groups]"}
+    assert A.malformed_policy_lines(data, skip=("policy.mine.csv",)) == [
+        ("policy.legacy.csv", 1, "g, org:a", "a g line has 3 non-empty fields (g, member, role)")]
+    assert A.is_policy_csv_key("policy.csv") and A.is_policy_csv_key("policy.x.csv")
+    assert not A.is_policy_csv_key("policy.default") and not A.is_policy_csv_key("policy.matchMode")
+
+
+def test_policy_defined_roles_reads_several_keys_together():
+    texts = ["p, role:base, logs, get, */*, allow\n", "g, role:ops, role:base\ng, role:x, role:y\n"]
+    defined = A.policy_defined_roles(texts)
+    assert {"role:base", "role:ops", "role:admin", "role:readonly"} <= defined
+    assert "role:x" not in defined
+
+
 # ---------------------------------------------------------------------------- AppProject roles
 def test_project_role_policies_checked_like_argocd():
     good = {"name": "deployer", "policies": ["p, proj:team-a:deployer, applications, sync, team-a/*, allow"], "groups": ["org:team-a"]}

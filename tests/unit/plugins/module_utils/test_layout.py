@@ -67,3 +67,18 @@ def test_self_management_spec_leaves_the_known_hosts_to_the_role():
     assert f["argocd_self_manage_spec"]("argocd") == L.argocd_self_manage_spec("argocd")
     with pytest.raises(AnsibleFilterError, match="invalid argocd namespace name 'Argo'"):
         f["argocd_self_manage_spec"]("Argo")
+
+
+@pytest.mark.parametrize("name", ["c9\n", "c9\r\n", " c9", "c9 ", "\nc9", "C9"])
+def test_cluster_names_match_as_a_whole(name):
+    with pytest.raises(L.LayoutError, match="invalid cluster name"):
+        L.cluster_path(name)
+    with pytest.raises(AnsibleFilterError, match="invalid cluster name"):
+        FilterModule().filters()["cluster_path"](name)
+
+
+def test_a_trailing_line_break_is_named_in_the_message():
+    with pytest.raises(L.LayoutError, match=r"'c9\\n' \(it ends with a line break"):
+        L.validate_cluster_name("c9\n")
+    with pytest.raises(L.LayoutError, match="invalid argocd_version 'v3.5.1\\\\n'"):
+        L.validate_argocd_version("v3.5.1\n")
