@@ -21,6 +21,7 @@ author:
   - gitops.bootstrap contributors (!UNKNOWN)
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - gitops.bootstrap.connection
   - gitops.bootstrap.attributes
 attributes:
   check_mode:

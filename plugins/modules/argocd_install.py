@@ -34,6 +34,7 @@ description:
     O(cascade=true).
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - gitops.bootstrap.connection
   - gitops.bootstrap.attributes
 attributes:
   check_mode:
@@ -564,26 +565,10 @@ class ArgocdInstaller(object):
 
     @property
     def dyn(self):
+        """The dynamic client of the module's connection (kubeconfig checked, every request bounded)."""
         if self._dyn is None:
-            self._check_kubeconfig()
             self._dyn = self.k8s.client.client
         return self._dyn
-
-    def _check_kubeconfig(self):
-        path = self.params.get("kubeconfig")
-        origin = "option kubeconfig (role variable argocd_kubeconfig)"
-        if not path and os.environ.get("K8S_AUTH_KUBECONFIG"):
-            path, origin = os.environ["K8S_AUTH_KUBECONFIG"], "environment variable K8S_AUTH_KUBECONFIG"
-        # A path starting with ~ is left to the Kubernetes client, which expands it itself.
-        if isinstance(path, str) and path and not path.startswith("~") and not os.path.exists(path):
-            # The option is no_log (it may hold a whole kubeconfig), so the path is named in two parts
-            # that output masking leaves readable.
-            folder, name = os.path.split(path)
-            where = "directory %s %s" % (folder or ".", "exists" if os.path.isdir(folder or ".") else "does not exist either")
-            raise GitopsK8sError(
-                "The kubeconfig file %s given by the %s does not exist (%s), so the cluster cannot be reached and "
-                "nothing was changed. Point it at the kubeconfig of the target cluster." % (name, origin, where)
-            )
 
     def resource(self, api_version, kind):
         key = (api_version, kind)
@@ -1522,7 +1507,7 @@ def main():
     except ManifestError as exc:
         module.fail_json(msg=to_native(exc), objects=[a.entry for a in installer.actions], files=installer.files)
     except GitopsK8sError as exc:
-        module.fail_json(msg=exc.msg, objects=[a.entry for a in installer.actions], files=installer.files)
+        module.fail(exc, objects=[a.entry for a in installer.actions], files=installer.files)
     except Exception as exc:  # pylint: disable=broad-except
         module.fail_json(msg=describe_exception(exc, "Installing Argo CD"), exception=traceback.format_exc(),
                          objects=[a.entry for a in installer.actions])

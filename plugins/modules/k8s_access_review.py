@@ -25,6 +25,7 @@ author:
   - gitops.bootstrap contributors (!UNKNOWN)
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - gitops.bootstrap.connection
   - gitops.bootstrap.attributes.info_module
 options:
   checks:
