@@ -10,16 +10,29 @@ It builds on kubernetes.core's module_utils (the client, its authentication and 
 server-side dry run in check mode) the way community.okd does, and adds what every module
 here needs: read one object, server-side apply one object and tell whether it changed,
 delete, and turn any error into one message a person can act on.
+
+The connection is made in one place, create_client(): kubernetes.core's own steps (connection
+options and K8S_AUTH_* variables, kubeconfig, headers, dynamic client and discovery), with every
+request of the client bounded by request_timeout, discovery included. Before it, one kubeconfig
+check for the whole collection (kubeconfig_problem) names a missing file and where it was given.
 """
 
-from __future__ import absolute_import, division, print_function
+from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type
 
 import copy
+import math
+import os
+import socket
+import ssl
+import threading
+import time
 import traceback
+from types import SimpleNamespace
+from urllib.parse import urlsplit
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule, env_fallback
 
 try:
     from ansible_collections.kubernetes.core.plugins.module_utils.args_common import (
