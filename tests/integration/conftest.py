@@ -19,6 +19,11 @@ import textwrap
 
 import pytest
 
+from forge import forge, forge_org, forge_tmp
+
+# The test forge's fixtures (one Gitea per session, tests/integration/forge.py), for every module.
+FORGE_FIXTURES = (forge, forge_org, forge_tmp)
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 LOCALCLUSTER = os.path.join(ROOT, "hack", "localcluster.py")
 ARGOCD_MANIFESTS = os.environ.get("GITOPS_ARGOCD_MANIFESTS", os.path.abspath(os.path.join(ROOT, "..", "shared", "argocd")))
