@@ -34,6 +34,8 @@ from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback
 
+from ansible_collections.gitops.bootstrap.plugins.module_utils._equivalence import keep_live_spelling
+
 try:
     from ansible_collections.kubernetes.core.plugins.module_utils.args_common import (
         AUTH_ARG_SPEC,
@@ -704,6 +706,8 @@ class GitopsK8sModule(AnsibleK8SModule):
         name = meta.get("name")
         namespace = meta.get("namespace")
         before = self.get(kind, api_version, name, namespace)
+        # Where the live text means the same as ours, it is kept (see _equivalence).
+        definition = keep_live_spelling(definition, before)
         resource = self.resource(kind, api_version)
         params = {"field_manager": field_manager, "force_conflicts": force_conflicts}
         if self.check_mode:

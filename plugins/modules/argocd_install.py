@@ -401,6 +401,7 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd_manifests
     with_hash,
     workload_problems,
 )
+from ansible_collections.gitops.bootstrap.plugins.module_utils._equivalence import keep_live_spelling
 
 try:
     from concurrent.futures import ThreadPoolExecutor
@@ -1016,6 +1017,9 @@ class ArgocdInstaller(object):
                 )
 
     def _apply_one(self, obj, before, validated):
+        # A live value that means the same as ours (argocd-rbac-cm policy lines in another order)
+        # is kept as it is: the apply, its dry run and the diff then agree that nothing changes.
+        obj = keep_live_spelling(obj, before)
         if not validated:
             # The server cannot dry-run it yet (namespace or CRD missing): report it honestly without a call.
             return Action(obj, "create" if before is None else "update", validated=False, before=None, after=obj)
