@@ -319,6 +319,7 @@ class GiteaServer:
         self.ssh_port: int | None = None
         self.proc: subprocess.Popen | None = None
         self.pid: int | None = None
+        self.owner = os.environ.get(OWNER_ENV, "")
         self._secret_key = secrets.token_hex(32)
         self._internal_token = secrets.token_urlsafe(48)
 
@@ -580,7 +581,7 @@ class GiteaServer:
     # -- state ----------------------------------------------------------------------------------
     def state(self) -> dict:
         return {"version": self.version, "url": self.base_url, "port": self.port, "ssh_port": self.ssh_port,
-                "pid": self.pid, "workdir": self.workdir, "owner": os.environ.get(OWNER_ENV, "")}
+                "pid": self.pid, "workdir": self.workdir, "owner": self.owner}
 
     def save_state(self) -> None:
         path = os.path.join(self.workdir, STATE_FILE)
@@ -601,12 +602,11 @@ class GiteaServer:
         """The SSH host key (OpenSSH public key line) of the built-in SSH server."""
         if not self.ssh:
             raise GiteaError("this server runs without SSH")
-        for path in (self.host_key_path + ".pub",):
-            try:
-                with open(path, encoding="utf-8") as fh:
-                    return fh.read().strip()
-            except OSError:
-                pass
+        try:
+            with open(self.host_key_path + ".pub", encoding="utf-8") as fh:
+                return fh.read().strip()
+        except OSError:
+            pass
         raise GiteaError(f"no SSH host key at {self.host_key_path}.pub (ssh-keygen missing when the server was made?)")
 
     # -- users ----------------------------------------------------------------------------------

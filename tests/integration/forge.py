@@ -17,6 +17,10 @@ each test takes its own names (``forge.unique()``, fixture ``forge_org``) so tes
 see each other's objects. The server stops when the session ends, and the kernel stops it
 if the test process dies first.
 
+The server lives under ``$GITOPS_BOOTSTRAP_CACHE/gitea/servers/<GITOPS_TEST_FORGE>-<pid>/``
+(default name ``forge``), so ``hack/gitea.py list`` shows it while it runs. A test that needs
+other app.ini settings starts its own: ``Forge.start(settings={"webhook": {...}})``.
+
 Secrets stay out of test output: users and clients print without their tokens, API errors
 and git output pass through ``forge.scrub()``, and git authenticates with a header passed in
 the environment, never in a URL or an argument.
@@ -30,6 +34,7 @@ import itertools
 import json
 import os
 import secrets
+import shlex
 import sqlite3
 import subprocess
 import sys
@@ -501,14 +506,34 @@ class Forge:
         return env
 
     def git(self, user: ForgeUser | None, *args: str, cwd: str | None = None, check: bool = True,
-            timeout: float = 120) -> subprocess.CompletedProcess:
-        """Run git as USER (None: anonymous); output scrubbed of secrets; CHECK raises on failure."""
-        proc = subprocess.run(["git", *args], cwd=cwd, env=self.git_env(user), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+            timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
+        """Run git as USER (None: anonymous) over HTTP; output scrubbed of secrets; CHECK raises on failure."""
+        return self._run_git(args, env or self.git_env(user), user.name if user else "anonymous", cwd, check, timeout)
+
+    def ssh_env(self, private_key: str) -> dict:
+        """Environment for git over the forge's SSH server with PRIVATE_KEY (a deploy key), host key pinned."""
+        known = os.path.join(self.server.workdir, "known_hosts")
+        if not os.path.exists(known):
+            with open(known, "w", encoding="utf-8") as fh:
+                fh.write(self.ssh_known_hosts() + "\n")
+        env = self.git_env(None)
+        env["GIT_SSH_COMMAND"] = (f"ssh -i {shlex.quote(private_key)} -o IdentitiesOnly=yes -o BatchMode=yes "
+                                  f"-o StrictHostKeyChecking=yes -o UserKnownHostsFile={shlex.quote(known)} "
+                                  "-o ConnectTimeout=20")
+        return env
+
+    def git_ssh(self, private_key: str, *args: str, cwd: str | None = None, check: bool = True,
+                timeout: float = 120) -> subprocess.CompletedProcess:
+        """Run git with PRIVATE_KEY against ssh_url() addresses; output scrubbed; CHECK raises on failure."""
+        return self._run_git(args, self.ssh_env(private_key), f"key {os.path.basename(private_key)}", cwd, check, timeout)
+
+    def _run_git(self, args, env, who, cwd, check, timeout) -> subprocess.CompletedProcess:
+        proc = subprocess.run(["git", *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              timeout=timeout, stdin=subprocess.DEVNULL)
         proc = subprocess.CompletedProcess(proc.args, proc.returncode, self.scrub(proc.stdout), self.scrub(proc.stderr))
         if check and proc.returncode != 0:
-            raise AssertionError(f"git {' '.join(args)} as {user.name if user else 'anonymous'} failed "
-                                 f"(exit {proc.returncode}): {proc.stderr.strip()}")
+            raise AssertionError(f"git {self.scrub(' '.join(args))} as {who} failed (exit {proc.returncode}): "
+                                 f"{proc.stderr.strip()}")
         return proc
 
     def clone(self, repo: str, dest: str, user: ForgeUser | None = None) -> str:

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from forge import ForgeAPIError, ForgeClient
+from forge import MASK, ForgeAPIError, ForgeClient
 
 
 def test_server_answers_on_loopback(forge):
@@ -39,10 +39,10 @@ def test_three_users_with_their_admin_flags_and_tokens(forge):
     with pytest.raises(ForgeAPIError) as err:
         forge.platform.client.get("/admin/users")
     assert err.value.status == 403
-    # Tokens never show in what a failing test prints.
-    for user in forge.users.values():
-        assert user.token not in repr(user) and user.password not in repr(user)
-        assert user.token not in forge.scrub(f"token {user.token}")
+    # Tokens never show in what a failing test prints (booleans only here, so a failure shows none).
+    leaked = [u.name for u in forge.users.values()
+              if u.token in repr(u) or u.password in repr(u) or forge.scrub(f"token {u.token}") != f"token {MASK}"]
+    assert not leaked
 
 
 def test_platform_user_creates_a_private_repository(forge, forge_org):
@@ -84,7 +84,8 @@ def test_protected_branch_refuses_a_direct_push_of_the_developer(forge, forge_or
     assert refused.returncode != 0
     assert "protected branch" in refused.stderr.lower(), refused.stderr
     assert forge.branch_sha(repo) == protected_sha
-    assert forge.developer.token not in refused.stderr
+    # git's output passed through the scrubber without a hit: the token was never in a URL.
+    assert MASK not in refused.stderr
 
     # The same commit on a branch of its own is accepted: only main is protected.
     branch = forge.unique("change")
@@ -154,9 +155,16 @@ def test_review_status_checks_webhook_and_deploy_key_helpers(forge, forge_org, f
         server.shutdown()
         server.server_close()
 
+    # A read-only deploy key clones over the built-in SSH server (host key pinned) and cannot push.
     key_path = os.path.join(forge_tmp, "deploy_key")
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "argocd", "-f", key_path], check=True, timeout=60)
     with open(key_path + ".pub", encoding="utf-8") as fh:
         key = forge.add_deploy_key(repo, "argocd", fh.read().strip())
     assert key["read_only"] is True
     assert forge.ssh_known_hosts().startswith(f"[127.0.0.1]:{forge.ssh_port} ssh-ed25519 ")
+    wc = os.path.join(forge_tmp, "ssh-wc")
+    forge.git_ssh(key_path, "clone", "--quiet", forge.ssh_url(repo), wc)
+    assert os.path.isfile(os.path.join(wc, "apps", "app.yaml"))
+    pushed = forge.git_ssh(key_path, "push", "origin", "HEAD:refs/heads/by-deploy-key", cwd=wc, check=False)
+    assert pushed.returncode != 0
+    assert "is not authorized to write" in pushed.stderr, pushed.stderr
