@@ -208,7 +208,9 @@ def kubeconfig_source(params: dict) -> tuple[str, str, bool] | None:
         return None
     if "KUBECONFIG" in os.environ:
         return "environment variable KUBECONFIG", os.environ["KUBECONFIG"], False
-    return "default location (the option kubeconfig, K8S_AUTH_KUBECONFIG and KUBECONFIG are all unset)", "~/.kube/config", False
+    option = "is empty" if params.get("kubeconfig") == "" else "is unset"
+    return (f"default location (the option kubeconfig {option}, K8S_AUTH_KUBECONFIG and KUBECONFIG are unset)",
+            "~/.kube/config", False)
 
 
 def _where(path: str) -> str:

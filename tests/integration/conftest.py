@@ -124,7 +124,8 @@ class PlaybookResult:
 
 
 def run_playbook(playbook: str, extra_vars: dict | None = None, check: bool = False, diff: bool = False,
-                 inventory: str | None = None, env: dict | None = None, limit: str | None = None) -> PlaybookResult:
+                 inventory: str | None = None, env: dict | None = None, limit: str | None = None,
+                 timeout: float | None = None) -> PlaybookResult:
     """Run a playbook (a path, or the YAML text of one) with the json callback."""
     tmp = None
     if "\n" in playbook:
@@ -155,7 +156,10 @@ def run_playbook(playbook: str, extra_vars: dict | None = None, check: bool = Fa
     if env:
         run_env.update(env)
     try:
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=run_env, cwd=ROOT, check=False)
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=run_env, cwd=ROOT, check=False,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"ansible-playbook did not finish within {timeout} s (killed)")
     finally:
         if tmp:
             os.unlink(tmp)

@@ -456,6 +456,13 @@ def test_missing_default_kubeconfig(tmp_path, monkeypatch):
     assert kubeconfig_problem({}) is None
 
 
+def test_empty_kubeconfig_option_is_named(tmp_path, monkeypatch):
+    # kubernetes.core reads an empty option as unset and goes on to ~/.kube/config: the message says so.
+    monkeypatch.setenv("HOME", str(tmp_path))
+    msg = kubeconfig_problem({"kubeconfig": ""})
+    assert "the option kubeconfig is empty" in msg and "~/.kube/config" in msg
+
+
 def test_tilde_is_expanded_like_the_client_does(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     assert "does not exist" in kubeconfig_problem({"kubeconfig": "~/kc.yaml"})
