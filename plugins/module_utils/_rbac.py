@@ -60,6 +60,10 @@ LIMITATIONS = [
     "groups are granted (listed in inherited_groups and implicit_group_grants); its findings list only what is bound "
     "to the subject itself.",
     "Admission (validating webhooks and policies, Pod Security) can still refuse a request that RBAC allows.",
+    "Whoever can start pods in a namespace (create pods, or write a Deployment, Job, ... whose pod template it sets) is "
+    "counted as holding what every ServiceAccount of that namespace holds, since a pod may run as any of them. The "
+    "ServiceAccounts are those named by bindings, taken to exist (one that does not yet is granted to whoever creates "
+    "it), and default in every namespace; admission can still restrict which pods are accepted.",
 ]
 
 WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection", "escalate", "bind", "impersonate", "approve", "sign")
@@ -84,13 +88,28 @@ SEVERITY_RANK = dict((s, i) for i, s in enumerate(SEVERITIES))
 # Risk checks. Each probe is (api_groups, resources, verbs): a rule carries the risk when it grants
 # any of the verbs on any of the resources in any of the groups. A resource ending in "/*" stands for
 # every subresource or extra of that name. `cluster_only` lists resources that only a ClusterRoleBinding
-# can grant (the requests carry no namespace), so they are ignored inside a RoleBinding.
+# can grant (the requests carry no namespace), so they are ignored inside a RoleBinding. `argocd_only`
+# risks exist where Argo CD runs: cluster-wide, or in a RoleBinding of one of Argo CD's namespaces.
+# `websocket_get_probes` are added when the audited API server lets `get` open a WebSocket exec (see
+# ServerInfo).
 _WORKLOADS = [
     ("", ["pods", "replicationcontrollers"]),
     ("apps", ["deployments", "replicasets", "statefulsets", "daemonsets"]),
     ("batch", ["jobs", "cronjobs"]),
 ]
 _MUTATE = ["create", "update", "patch", "delete", "deletecollection"]
+ARGOCD_GROUP = "argoproj.io"
+DEFAULT_ARGOCD_NAMESPACES = ("argocd",)
+# Grants that let a subject start pods with a pod spec of its choosing, and so with any ServiceAccount
+# of the namespace: create pods, or write a controller object whose pod template it sets.
+_RUNS_PODS_PROBES = [
+    ([""], ["pods"], ["create"]),
+    ([""], ["replicationcontrollers"], ["create", "update", "patch"]),
+    (["apps"], ["deployments", "replicasets", "statefulsets", "daemonsets"], ["create", "update", "patch"]),
+    (["batch"], ["jobs", "cronjobs"], ["create", "update", "patch"]),
+]
+# Findings whose severity is raised to that of the ServiceAccounts the subject can run pods as.
+RUNS_PODS_RISKS = ("pod_create", "workload_write")
 
 RISKS = [
     {
@@ -156,6 +175,27 @@ RISKS = [
         ],
     },
     {
+        "id": "argocd_write",
+        "severity": "critical",
+        "title": "writes Argo CD Applications, AppProjects or ApplicationSets: Argo CD's controller deploys what an Application "
+        "names with its own cluster-wide permissions, an AppProject decides which repositories, clusters, namespaces and kinds "
+        "Applications may use, an ApplicationSet generates Applications; cluster-admin through Argo CD (and deleting an "
+        "Application can cascade to everything it manages)",
+        "probes": [([ARGOCD_GROUP], ["applications", "appprojects", "applicationsets"], _MUTATE)],
+        "argocd_only": True,
+    },
+    {
+        "id": "argocd_secrets",
+        "severity": "critical",
+        "title": "reads or writes Secrets in Argo CD's namespace: the cluster and repository credentials Argo CD uses (label "
+        "argocd.argoproj.io/secret-type) and argocd-secret. A cluster Secret's config can run a command in Argo CD's pods "
+        "(execProviderConfig) and names the credentials Argo CD deploys with, a repository Secret can redirect what it fetches, "
+        "argocd-secret holds the admin password and the key that signs Argo CD sessions; RBAC cannot restrict Secrets by "
+        "label, so any Secret grant there covers them: cluster-admin through Argo CD",
+        "probes": [([""], ["secrets"], ["create", "update", "patch", "get", "list", "watch"])],
+        "argocd_only": True,
+    },
+    {
         "id": "token_create",
         "severity": "high",
         "title": "creates service account tokens (serviceaccounts/token): can act as those service accounts",
@@ -182,9 +222,13 @@ RISKS = [
         "severity": "high",
         "title": "exec, attach or ephemeral containers in pods: runs commands in running workloads",
         "probes": [
-            ([""], ["pods/exec", "pods/attach"], ["create", "get"]),
+            ([""], ["pods/exec", "pods/attach"], ["create"]),
             ([""], ["pods/ephemeralcontainers"], ["update", "patch"]),
         ],
+        # A WebSocket exec or attach starts as an HTTP GET, authorized as `get`. API servers from 1.35 on
+        # (feature gate AuthorizePodWebsocketUpgradeCreatePermission, on by default) also require `create`;
+        # older ones, or one with the gate off, let `get` alone run commands. See ServerInfo.
+        "websocket_get_probes": [([""], ["pods/exec", "pods/attach"], ["get"])],
     },
     {
         "id": "pod_create",
@@ -203,6 +247,32 @@ RISKS = [
         "severity": "high",
         "title": "writes workloads (pods, deployments, statefulsets, daemonsets, jobs, ...)",
         "probes": [([g], r, _MUTATE) for g, r in _WORKLOADS],
+    },
+    {
+        "id": "namespace_write",
+        "severity": "high",
+        "title": "updates or patches namespaces: the Pod Security admission level of a namespace is a label "
+        "(pod-security.kubernetes.io/enforce), so it can lift the level and run privileged pods there",
+        "namespace_title": "updates or patches its namespace: the Pod Security admission level is a label "
+        "(pod-security.kubernetes.io/enforce), so it can lift the namespace's level and run privileged pods there",
+        "probes": [([""], ["namespaces"], ["update", "patch"])],
+    },
+    {
+        "id": "node_write",
+        "severity": "high",
+        "title": "writes Node objects or their status (nodes, nodes/status): labels and taints decide which pods run on a node, "
+        "the status addresses are where the API server connects for exec, logs and port-forward, its conditions trigger "
+        "evictions, and deleting a node deletes its pods",
+        "probes": [([""], ["nodes", "nodes/status"], ["update", "patch"]), ([""], ["nodes"], ["delete"])],
+        "cluster_only": ["nodes", "nodes/status"],
+    },
+    {
+        "id": "status_write",
+        "severity": "high",
+        "title": "writes pod or Service status (pods/status, services/status): Service endpoints follow the pod IPs and "
+        "readiness in pod status, and kube-proxy on every node captures in-cluster traffic to the load-balancer IPs in a "
+        "Service's status (CVE-2020-8554): traffic goes to an address of its choosing",
+        "probes": [([""], ["pods/status", "services/status"], ["update", "patch"])],
     },
     {
         "id": "persistent_volume_create",
@@ -368,21 +438,52 @@ def rule_grants_write(rule):
     return False
 
 
-def classify_rules(rules, scope):
+SCOPES = ("cluster", "namespace", "argocd_namespace")
+
+
+def risk_probes(risk: dict | str, server: "ServerInfo | None" = None) -> list:
+    """The probes of a risk on the audited API server (``server``: a ServerInfo, None when unknown)."""
+    if isinstance(risk, str):
+        risk = RISK_BY_ID[risk]
+    probes = list(risk["probes"])
+    if risk.get("websocket_get_probes") and not (server or ServerInfo()).connect_needs_create:
+        probes += risk["websocket_get_probes"]
+    return probes
+
+
+def risk_applies(risk: dict | str, argocd: bool) -> bool:
+    """Whether a risk can exist where the grant applies; ``argocd``: Argo CD runs there (see ``classify_rules``)."""
+    if isinstance(risk, str):
+        risk = RISK_BY_ID[risk]
+    return argocd or not risk.get("argocd_only")
+
+
+def classify_rules(rules, scope, server=None, argocd=None):
     """Risk ids carried by a list of normalized rules, with the indexes of the rules that carry them.
 
-    ``scope`` is ``cluster`` (granted by a ClusterRoleBinding) or ``namespace`` (granted by a
-    RoleBinding, where cluster-scoped resources do not apply).
+    ``scope`` is ``cluster`` (granted by a ClusterRoleBinding), ``namespace`` (granted by a
+    RoleBinding, where cluster-scoped resources do not apply) or ``argocd_namespace`` (a
+    RoleBinding in a namespace where Argo CD runs). ``argocd`` says whether Argo CD runs where
+    the grant applies: by default only in ``argocd_namespace``; pass True for a cluster-wide grant
+    in a cluster that runs Argo CD. ``server`` (a ServerInfo) says what the audited API server
+    enforces beyond RBAC; None means unknown, which counts every way in.
     """
+    if scope not in SCOPES:
+        raise RbacInputError(f"unknown scope {scope!r}: one of {', '.join(SCOPES)}")
+    if argocd is None:
+        argocd = scope == "argocd_namespace"
     found = {}
+    probes_of = dict((risk["id"], risk_probes(risk, server)) for risk in RISKS if risk_applies(risk, argocd))
     for index, rule in enumerate(rules):
         if rule_is_full_control(rule):
             found.setdefault("cluster_admin", []).append(index)
         if rule_is_wildcard(rule):
             found.setdefault("wildcard", []).append(index)
         for risk in RISKS:
-            for groups, resources, verbs in risk["probes"]:
-                if scope == "namespace" and risk.get("cluster_only"):
+            if risk["id"] not in probes_of:
+                continue
+            for groups, resources, verbs in probes_of[risk["id"]]:
+                if scope != "cluster" and risk.get("cluster_only"):
                     resources = [r for r in resources if r not in risk["cluster_only"]]
                     if not resources:
                         continue
@@ -393,6 +494,146 @@ def classify_rules(rules, scope):
         # Full control implies every other finding; listing them all would only bury it.
         found = dict((k, v) for k, v in found.items() if k in ("cluster_admin", "wildcard"))
     return found
+
+
+def rules_run_pods(rules) -> bool:
+    """Whether the rules let a subject start pods whose spec it writes (and so choose their ServiceAccount)."""
+    return any(rule_is_full_control(r) or any(rule_grants_any(r, g, res, v) for g, res, v in _RUNS_PODS_PROBES) for r in rules)
+
+
+def rules_depend_on_websocket_gate(rules) -> bool:
+    """Whether some rule grants exec or attach through ``get`` without ``create``: only then does the answer of
+    ServerInfo.connect_needs_create change the classification."""
+    for rule in rules:
+        for groups, resources, verbs in RISK_BY_ID["pod_exec"]["websocket_get_probes"]:
+            if rule_grants_any(rule, groups, resources, verbs) and not rule_grants_any(rule, groups, resources, ["create"]):
+                return True
+    return False
+
+
+# ----------------------------------------------------------------------------------- server
+WEBSOCKET_CREATE_GATE = "AuthorizePodWebsocketUpgradeCreatePermission"
+WEBSOCKET_CREATE_SINCE = (1, 35)
+_VERSION_RE = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?")
+
+
+def parse_server_version(version) -> tuple[int, int] | None:
+    """(major, minor) of the API server's /version answer (a dict) or of a gitVersion string; None if unreadable."""
+    if isinstance(version, dict):
+        match = _VERSION_RE.match(str(version.get("gitVersion") or ""))
+        if match:
+            return int(match.group(1)), int(match.group(2))
+        major = re.match(r"^(\d+)", str(version.get("major") or ""))
+        minor = re.match(r"^(\d+)", str(version.get("minor") or ""))
+        if major and minor:
+            return int(major.group(1)), int(minor.group(1))
+        return None
+    if isinstance(version, str):
+        match = _VERSION_RE.match(version.strip())
+        if match:
+            return int(match.group(1)), int(match.group(2))
+    return None
+
+
+def parse_feature_gates(metrics_text: str) -> dict[str, bool]:
+    """Feature gates from the API server's /metrics text (``kubernetes_feature_enabled{name="...",...} 1``)."""
+    gates = {}
+    for line in (metrics_text or "").splitlines():
+        if not line.startswith("kubernetes_feature_enabled{"):
+            continue
+        labels, _sep, value = line.rpartition("}")
+        match = re.search(r'(?:^|[{,])name="([^"]+)"', labels)
+        if not match:
+            continue
+        try:
+            gates[match.group(1)] = float(value.split()[0]) == 1.0
+        except (ValueError, IndexError):
+            continue
+    return gates
+
+
+class ServerInfo:
+    """What the audited API server enforces beyond RBAC's rules, as far as the classification depends on it.
+
+    ``version``: the /version answer (dict) or a gitVersion string, None when unknown.
+    ``feature_gates``: gate name to state, as read from the server's /metrics (may be empty).
+    ``version_error`` / ``gates_error``: why they could not be read, said in the limitations.
+
+    Exec and attach over a WebSocket start with an HTTP GET, which RBAC sees as ``get``. From
+    Kubernetes 1.35 the API server also asks for ``create`` on that upgrade (feature gate
+    AuthorizePodWebsocketUpgradeCreatePermission, beta and on by default), so ``get`` alone no
+    longer runs commands; before, it did. When neither the gate nor the version is known, the
+    classification counts ``get`` (it errs towards reporting).
+    """
+
+    def __init__(self, version=None, feature_gates=None, version_error: str | None = None, gates_error: str | None = None):
+        self.raw_version = version
+        self.version = parse_server_version(version) if version is not None else None
+        if isinstance(version, dict):
+            self.git_version = version.get("gitVersion") or None
+        else:
+            self.git_version = version or None
+        self.feature_gates = dict(feature_gates or {})
+        self.version_error = version_error
+        self.gates_error = gates_error
+
+    @property
+    def connect_needs_create(self) -> bool | None:
+        """True when exec and attach need ``create`` whatever the protocol, False when ``get`` is enough, None if unknown."""
+        gate = self.feature_gates.get(WEBSOCKET_CREATE_GATE)
+        if gate is not None:
+            return gate
+        if self.version is None:
+            return None
+        return self.version >= WEBSOCKET_CREATE_SINCE
+
+    @property
+    def basis(self) -> str:
+        if WEBSOCKET_CREATE_GATE in self.feature_gates:
+            return "feature_gate"
+        if self.version is not None:
+            return "version"
+        return "unknown"
+
+    def describe(self) -> dict:
+        return {
+            "version": self.git_version,
+            "exec_needs_create": self.connect_needs_create,
+            "exec_needs_create_from": self.basis,
+            "feature_gates": dict((k, v) for k, v in self.feature_gates.items() if k == WEBSOCKET_CREATE_GATE),
+        }
+
+    def limitations(self) -> list[str]:
+        gate = WEBSOCKET_CREATE_GATE
+        server = self.git_version or "version unknown"
+        if self.basis == "feature_gate":
+            if self.connect_needs_create:
+                return [
+                    f"The API server ({server}) runs with the feature gate {gate} on (read from its /metrics): exec and "
+                    "attach need create on pods/exec and pods/attach, get alone is not counted as exec."
+                ]
+            return [
+                f"The API server ({server}) runs with the feature gate {gate} off (read from its /metrics): get on "
+                "pods/exec or pods/attach opens a WebSocket exec and is counted as exec."
+            ]
+        if self.basis == "version":
+            if self.connect_needs_create:
+                why = f" ({self.gates_error})" if self.gates_error else ""
+                return [
+                    f"The API server is {self.git_version}: from 1.35 exec and attach need create on pods/exec and "
+                    f"pods/attach (feature gate {gate}, on by default), so get alone is not counted as exec. The gate's "
+                    f"state could not be read from /metrics{why}; an API server started with it off lets get open a "
+                    "WebSocket exec."
+                ]
+            return [
+                f"The API server is {self.git_version}, older than 1.35: get on pods/exec or pods/attach opens a "
+                "WebSocket exec and is counted as exec (from 1.35 the server also asks for create)."
+            ]
+        why = f" ({self.version_error})" if self.version_error else ""
+        return [
+            f"The API server's version is unknown{why}: get on pods/exec or pods/attach is counted as exec, as it is on "
+            f"servers before 1.35 or with the feature gate {gate} off."
+        ]
 
 
 # ---------------------------------------------------------------------------------- requests
@@ -636,6 +877,7 @@ class _Role(object):
         "default",
         "risks",
         "write",
+        "runs_pods",
         "labels",
     )
 
@@ -653,6 +895,7 @@ class _Role(object):
         self.default = self.labels.get(DEFAULTS_LABEL) == DEFAULTS_LABEL_VALUE
         self.risks = {}
         self.write = {"cluster": False, "namespace": False}
+        self.runs_pods = False
 
     @property
     def key(self):
@@ -669,11 +912,25 @@ class RbacSnapshot(object):
     """The RBAC objects of one cluster, indexed for evaluation.
 
     Arguments are lists of API objects (dicts). ``system_namespaces`` names namespaces whose
-    service accounts count as system components.
+    service accounts count as system components. ``server`` (a ServerInfo) says what the API
+    server enforces beyond RBAC (None: unknown). ``argocd_namespaces`` are the namespaces where
+    Argo CD runs (its Applications, AppProjects and credential Secrets); empty when there is no
+    Argo CD in the cluster.
     """
 
-    def __init__(self, roles=None, cluster_roles=None, role_bindings=None, cluster_role_bindings=None, system_namespaces=DEFAULT_SYSTEM_NAMESPACES):
+    def __init__(
+        self,
+        roles=None,
+        cluster_roles=None,
+        role_bindings=None,
+        cluster_role_bindings=None,
+        system_namespaces=DEFAULT_SYSTEM_NAMESPACES,
+        server=None,
+        argocd_namespaces=DEFAULT_ARGOCD_NAMESPACES,
+    ):
         self.system_namespaces = frozenset(system_namespaces or ())
+        self.server = server if server is not None else ServerInfo()
+        self.argocd_namespaces = tuple(n for n in (argocd_namespaces or ()) if n)
         self.roles = {}
         for obj in cluster_roles or []:
             role = _Role(obj, "ClusterRole")
@@ -725,9 +982,11 @@ class RbacSnapshot(object):
     def _classify_roles(self):
         for role in self.roles.values():
             role.risks = {
-                "cluster": classify_rules(role.rules, "cluster"),
-                "namespace": classify_rules(role.rules, "namespace"),
+                "cluster": classify_rules(role.rules, "cluster", self.server, argocd=bool(self.argocd_namespaces)),
+                "namespace": classify_rules(role.rules, "namespace", self.server),
+                "argocd_namespace": classify_rules(role.rules, "argocd_namespace", self.server),
             }
+            role.runs_pods = rules_run_pods(role.rules)
             plain = any(rule_grants_write(r) for r in role.rules)
             role.write = {
                 "cluster": plain or bool(WRITE_EQUIVALENT_RISKS.intersection(role.risks["cluster"])),
@@ -762,6 +1021,17 @@ class RbacSnapshot(object):
         self.groups_with_grants = frozenset(self._by_group_name)
 
     # -- lookups -----------------------------------------------------------------------------
+    def scope_of(self, binding) -> str:
+        """The classification scope of a binding: ``cluster``, ``namespace`` or ``argocd_namespace``."""
+        if binding.kind == "ClusterRoleBinding":
+            return "cluster"
+        return "argocd_namespace" if binding.namespace in self.argocd_namespaces else "namespace"
+
+    def risks_of(self, binding, role=None) -> dict:
+        """Risk ids (with rule indexes) the binding's role carries where the binding grants it."""
+        role = role if role is not None else self.role_for(binding)
+        return role.risks[self.scope_of(binding)] if role is not None else {}
+
     def bindings_of_group(self, group):
         """Every binding (cluster-wide and namespaced) that names the group."""
         return list(self._by_group_name.get(group, ()))
@@ -879,6 +1149,151 @@ def _grant_entry(binding, role, rules_included):
     return entry
 
 
+def _max_severity(severities) -> str:
+    best = None
+    for sev in severities:
+        if sev in SEVERITY_RANK and (best is None or SEVERITY_RANK[sev] < SEVERITY_RANK[best]):
+            best = sev
+    return best or "none"
+
+
+def _covers(held: set, key: tuple) -> bool:
+    """Whether a set of (risk id, namespace or None) findings already includes the finding ``key``."""
+    rid, where = key
+    if (rid, None) in held or ("cluster_admin", None) in held:
+        return True
+    return where is not None and ((rid, where) in held or ("cluster_admin", where) in held)
+
+
+def _reduced(keys) -> list:
+    """Risk keys without those another one implies (cluster-admin implies every risk where it holds, a cluster-wide
+    risk the same risk in each namespace)."""
+    keys = set(keys)
+    return [k for k in keys if not any(other != k and _covers({other}, k) for other in keys)]
+
+
+class PodServiceAccounts:
+    """What a subject that starts pods can reach through the ServiceAccounts of a namespace.
+
+    A pod runs as any ServiceAccount of its namespace (``spec.serviceAccountName``) and gets its
+    token, so whoever can create pods there, or write a Deployment, Job, ... whose pod template it
+    sets, holds what those ServiceAccounts hold. The ServiceAccounts are those named by a binding
+    (assumed to exist: if one does not yet, whoever creates it gets the grants) and ``default`` in
+    every namespace, which holds what ``system:serviceaccounts`` and ``system:serviceaccounts:NS``
+    are granted. The reach is transitive: a ServiceAccount that can start pods elsewhere holds what
+    the ServiceAccounts there hold.
+    """
+
+    def __init__(self, snapshot: "RbacSnapshot"):
+        self.snapshot = snapshot
+        subjects = snapshot.subjects()
+        everyone = self._keys(snapshot.bindings_of_group("system:serviceaccounts"))
+        namespaces = set(b.namespace for b in snapshot.bindings if b.namespace)
+        namespaces |= set(r.namespace for r in snapshot.roles.values() if r.namespace)
+        sas = dict((sid, e) for sid, e in subjects.items() if e["kind"] == "ServiceAccount")
+        namespaces |= set(e["namespace"] for e in sas.values())
+        self.group_keys = {}
+        for ns in namespaces:
+            keys, runs = self._keys(snapshot.bindings_of_group(f"system:serviceaccounts:{ns}"))
+            self.group_keys[ns] = (keys | everyone[0], runs | everyone[1])
+        self.namespace_of = {}
+        effective, runs = {}, {}
+        for ns in namespaces:
+            sid = subject_id("ServiceAccount", "default", ns)
+            self.namespace_of[sid] = ns
+            effective[sid], runs[sid] = set(self.group_keys[ns][0]), set(self.group_keys[ns][1])
+        for sid, entry in sas.items():
+            keys, where = self._keys(entry["_bindings"])
+            ns = entry["namespace"]
+            self.namespace_of[sid] = ns
+            effective[sid] = keys | self.group_keys[ns][0]
+            runs[sid] = where | self.group_keys[ns][1]
+        self.by_namespace = {}
+        for sid, ns in self.namespace_of.items():
+            self.by_namespace.setdefault(ns, []).append(sid)
+        # Transitive closure: what a ServiceAccount reaches by starting pods as other ServiceAccounts.
+        changed = True
+        while changed:
+            changed = False
+            per_ns = dict((ns, set().union(*(effective[sid] for sid in sids))) for ns, sids in self.by_namespace.items())
+            everything = set().union(*per_ns.values()) if per_ns else set()
+            for sid, where_set in runs.items():
+                gained = set()
+                for where in where_set:
+                    gained |= everything if where is None else per_ns.get(where, set())
+                if not gained <= effective[sid]:
+                    effective[sid] |= gained
+                    changed = True
+        self.effective = effective
+
+    def _keys(self, bindings) -> tuple[set, set]:
+        """(risk keys, namespaces where pods can be started, None for all) that the bindings grant."""
+        keys, runs = set(), set()
+        for binding in bindings:
+            role = self.snapshot.role_for(binding)
+            if role is None:
+                continue
+            for rid in self.snapshot.risks_of(binding, role):
+                if rid != "wildcard":
+                    keys.add((rid, binding.namespace))
+            if role.runs_pods:
+                runs.add(binding.namespace)
+        return keys, runs
+
+    def held_by(self, entry: dict) -> set:
+        """The risk keys a subject holds itself (a ServiceAccount also through its groups)."""
+        keys, _runs = self._keys(entry["_bindings"])
+        if entry["kind"] == "ServiceAccount":
+            keys |= self.group_keys.get(entry["namespace"], (set(), set()))[0]
+        return keys
+
+    def beyond(self, held: set, where: str | None) -> list[dict]:
+        """The ServiceAccounts in namespace ``where`` (None: every namespace) that hold more than ``held``, most severe first."""
+        sids = self.by_namespace.get(where, []) if where is not None else list(self.namespace_of)
+        out = []
+        for sid in sids:
+            extra = _reduced([k for k in self.effective.get(sid, ()) if not _covers(held, k)])
+            if not extra:
+                continue
+            extra.sort(key=lambda k: (SEVERITY_RANK[RISK_BY_ID[k[0]]["severity"]], k[0], k[1] or ""))
+            out.append(
+                {
+                    "id": sid,
+                    "severity": RISK_BY_ID[extra[0][0]]["severity"],
+                    "risks": [{"risk": rid, "namespace": ns} for rid, ns in extra],
+                }
+            )
+        out.sort(key=lambda e: (SEVERITY_RANK[e["severity"]], e["id"]))
+        return out
+
+
+def _argocd_limitation(namespaces) -> str:
+    if not namespaces:
+        return (
+            "No Argo CD namespace was given (Argo CD's API is not served here): grants on Argo CD objects and on the Secrets "
+            "of its namespace are not classified as Argo CD risks."
+        )
+    return (
+        f"Argo CD is taken to run in namespace(s) {', '.join(namespaces)}: Secrets there and Argo CD objects are classified "
+        "as Argo CD risks (Applications in other namespaces count only if listed there)."
+    )
+
+
+def _pod_detail(rid: str, where: str | None, service_accounts: list[dict]) -> str:
+    what = "creates pods" if rid == "pod_create" else "writes workloads that start pods"
+    place = f"in namespace {where}" if where else "in every namespace"
+    named = []
+    for entry in service_accounts[:3]:
+        risks = ", ".join(r["risk"] + (f" in {r['namespace']}" if r["namespace"] else "") for r in entry["risks"][:4])
+        more = f", +{len(entry['risks']) - 4} more" if len(entry["risks"]) > 4 else ""
+        named.append(f"{entry['id']} ({entry['severity']}: {risks}{more})")
+    rest = f" and {len(service_accounts) - 3} more" if len(service_accounts) > 3 else ""
+    return (
+        f"{what} {place}, so it can run a pod as any ServiceAccount there and hold what it holds: "
+        f"{'; '.join(named)}{rest}"
+    )
+
+
 def risk_catalog():
     """Every risk id with its severity and what it means (cluster-wide and inside one namespace)."""
     return [{"id": r["id"], "severity": r["severity"], "title": r["title"], "namespace_title": r.get("namespace_title") or r["title"]} for r in RISKS]
@@ -898,6 +1313,11 @@ class Audit(object):
         self.include_default_bindings = include_default_bindings
         self.subject_kinds = set(subject_kinds) if subject_kinds else None
         self.namespaces = set(namespaces) if namespaces else None
+
+    def _pods(self) -> PodServiceAccounts:
+        if getattr(self, "_pod_reach", None) is None:
+            self._pod_reach = PodServiceAccounts(self.snapshot)
+        return self._pod_reach
 
     def _scope_wanted(self, binding):
         if self.namespaces is None or binding.kind == "ClusterRoleBinding":
@@ -930,6 +1350,7 @@ class Audit(object):
         snap = self.snapshot
         risks = {}
         write_scopes = set()
+        runs_pods = set()
         bindings = []
         wanted = [b for b in entry["_bindings"] if self._scope_wanted(b)]
         for binding in wanted:
@@ -940,14 +1361,26 @@ class Audit(object):
             scope, where = ("cluster", None) if binding.kind == "ClusterRoleBinding" else ("namespace", binding.namespace)
             if role.write[scope]:
                 write_scopes.add(where or "*")
-            for rid in role.risks[scope]:
+            if role.runs_pods:
+                runs_pods.add(where)
+            for rid in snap.risks_of(binding, role):
                 risks.setdefault((rid, where), []).append({"binding": binding.ref, "role": role.ref})
         cluster, namespaced = self._grants(wanted)
         risk_list = []
-        order = sorted(risks.items(), key=lambda kv: (SEVERITY_RANK[RISK_BY_ID[kv[0][0]]["severity"]], kv[0][0], kv[0][1] or ""))
-        for (rid, where), via in order:
+        held = None
+        for (rid, where), via in risks.items():
             scope = "namespace" if where else "cluster"
-            risk_list.append({"id": rid, "severity": RISK_BY_ID[rid]["severity"], "scope": scope, "namespace": where, "via": via})
+            item = {"id": rid, "severity": RISK_BY_ID[rid]["severity"], "scope": scope, "namespace": where, "via": via}
+            if rid in RUNS_PODS_RISKS and where in runs_pods:
+                if held is None:
+                    held = self._pods().held_by(entry)
+                reach = self._pods().beyond(held, where)
+                if reach:
+                    item["severity"] = _max_severity([item["severity"]] + [r["severity"] for r in reach])
+                    item["service_accounts"] = reach
+                    item["detail"] = _pod_detail(rid, where, reach)
+            risk_list.append(item)
+        risk_list.sort(key=lambda r: (SEVERITY_RANK[r["severity"]], r["id"], r["namespace"] or ""))
         inherited = []
         if entry["kind"] != "Group":
             inherited = [g for g in implicit_groups(entry["username"]) if g in snap.groups_with_grants]
@@ -964,7 +1397,7 @@ class Audit(object):
             "inherited_groups": inherited,
             "_risks": risk_list,
             "risk_ids": sorted(set(r["id"] for r in risk_list)),
-            "severity": _severity_of(r["id"] for r in risk_list),
+            "severity": _max_severity(r["severity"] for r in risk_list),
             "can_write": bool(write_scopes),
             "write_namespaces": sorted(write_scopes),
         }
@@ -993,20 +1426,22 @@ class Audit(object):
         findings = []
         for subj in subjects:
             for risk in subj.pop("_risks"):
-                findings.append(
-                    {
-                        "subject": subj["id"],
-                        "kind": subj["kind"],
-                        "name": subj["name"],
-                        "subject_namespace": subj["namespace"],
-                        "system": subj["system"],
-                        "risk": risk["id"],
-                        "severity": risk["severity"],
-                        "scope": risk["scope"],
-                        "namespace": risk["namespace"],
-                        "via": risk["via"],
-                    }
-                )
+                finding = {
+                    "subject": subj["id"],
+                    "kind": subj["kind"],
+                    "name": subj["name"],
+                    "subject_namespace": subj["namespace"],
+                    "system": subj["system"],
+                    "risk": risk["id"],
+                    "severity": risk["severity"],
+                    "scope": risk["scope"],
+                    "namespace": risk["namespace"],
+                    "via": risk["via"],
+                }
+                if risk.get("service_accounts"):
+                    finding["service_accounts"] = risk["service_accounts"]
+                    finding["detail"] = risk["detail"]
+                findings.append(finding)
         findings.sort(key=lambda f: (SEVERITY_RANK[f["severity"]], f["scope"] != "cluster", f["subject"], f["risk"], f["namespace"] or ""))
 
         bound_roles = {}
@@ -1021,6 +1456,7 @@ class Audit(object):
                 continue
             listed_refs.add(binding.ref)
             scope = "cluster" if binding.kind == "ClusterRoleBinding" else "namespace"
+            binding_risks = snap.risks_of(binding, role)
             binding_list.append(
                 dict(
                     binding.describe(),
@@ -1028,8 +1464,8 @@ class Audit(object):
                     default=binding.default,
                     missing_role=role is None,
                     grants_write=bool(role and role.write[scope]),
-                    risk_ids=sorted(role.risks[scope]) if role else [],
-                    severity=_severity_of(role.risks[scope]) if role else "none",
+                    risk_ids=sorted(binding_risks),
+                    severity=_severity_of(binding_risks),
                 )
             )
         role_list = []
@@ -1041,6 +1477,7 @@ class Audit(object):
             if not self.include_default_bindings and role.default and not any(r in listed_refs for r in refs):
                 continue
             scope = "cluster" if role.kind == "ClusterRole" else "namespace"
+            risk_scope = "argocd_namespace" if role.kind == "Role" and role.namespace in snap.argocd_namespaces else scope
             item = {
                 "kind": role.kind,
                 "name": role.name,
@@ -1049,8 +1486,8 @@ class Audit(object):
                 "aggregated": role.aggregated,
                 "aggregation_pending": role.aggregation_pending,
                 "grants_write": role.write[scope],
-                "risk_ids": sorted(role.risks[scope]),
-                "severity": _severity_of(role.risks[scope]),
+                "risk_ids": sorted(role.risks[risk_scope]),
+                "severity": _severity_of(role.risks[risk_scope]),
                 "bound_by": refs,
                 "rules": [compact_rule(r) for r in role.rules],
             }
@@ -1081,7 +1518,9 @@ class Audit(object):
             "implicit_group_grants": self._implicit_group_grants(),
             "unmatched_subjects": snap.unmatched_subjects(),
             "summary": summary,
-            "limitations": list(LIMITATIONS),
+            "server": snap.server.describe(),
+            "argocd_namespaces": list(snap.argocd_namespaces),
+            "limitations": list(LIMITATIONS) + snap.server.limitations() + [_argocd_limitation(snap.argocd_namespaces)],
         }
 
 
@@ -1410,7 +1849,7 @@ def render_markdown(result, title="Kubernetes RBAC audit"):
         for f in findings:
             scope = "namespace `%s`" % f["namespace"] if f["namespace"] else "cluster"
             via = "<br>".join("%s → %s" % (v["binding"], v["role"]) for v in f["via"])
-            title = _risk_title(f["risk"], f["scope"])
+            title = f.get("detail") or _risk_title(f["risk"], f["scope"])
             name = f["name"] if f["kind"] != "ServiceAccount" else "%s/%s" % (f["subject_namespace"], f["name"])
             lines.append(
                 "| %s | %s `%s` | %s: %s | %s | %s |"

@@ -20,8 +20,24 @@ description:
     cluster-wide and per namespace, the risks they carry and whether they grant write access.
   - "Risks: C(cluster_admin) (every verb on every resource), C(escalate), C(bind), C(impersonate),
     C(nodes_proxy), C(admission_webhooks) (edits webhook or admission policy configuration),
-    C(token_create) (C(serviceaccounts/token)), C(csr_approval), C(rbac_write), C(pod_exec),
-    C(pod_create), C(secrets_read), C(workload_write), C(persistent_volume_create) and C(wildcard)."
+    C(argocd_write) (writes Argo CD Applications, AppProjects or ApplicationSets), C(argocd_secrets) (reads or
+    writes Secrets in Argo CD's namespace, where its cluster and repository credentials are), C(token_create)
+    (C(serviceaccounts/token)), C(csr_approval), C(rbac_write), C(pod_exec), C(pod_create), C(secrets_read),
+    C(workload_write), C(namespace_write) (Pod Security labels), C(node_write) (nodes and C(nodes/status)),
+    C(status_write) (C(pods/status), C(services/status)), C(persistent_volume_create) and C(wildcard).
+    RV(risk_catalog) says what each means and why it is rated as it is."
+  - The Argo CD risks are critical. Argo CD deploys with its own cluster-wide permissions, so whoever controls
+    what it deploys, or its credentials, holds cluster-admin through it. They are counted cluster-wide and in
+    O(argocd_namespaces).
+  - C(pod_exec) follows the API server audited. Exec and attach over a WebSocket start as an HTTP GET; from
+    Kubernetes 1.35 (feature gate C(AuthorizePodWebsocketUpgradeCreatePermission), on by default) the server
+    also asks for C(create), so C(get) on C(pods/exec) alone is no exec risk there, while older servers let it
+    run commands. The version comes from C(/version), the gate from C(/metrics) when readable (RV(server));
+    when the version is unknown, C(get) counts, and RV(limitations) says so.
+  - Whoever can start pods in a namespace (C(create pods), or writing a Deployment, Job, ... whose pod template it
+    sets) can run them as any ServiceAccount of that namespace. When one of those holds more than the subject,
+    the C(pod_create) and C(workload_write) findings name it (C(service_accounts) in RV(findings)) and take its
+    severity.
   - Answers access questions (O(access_checks), O(who_can)) from the RBAC objects, filters the result
     with a JMESPath O(query), and writes a Markdown or JSON report.
   - With O(lockdown), also plans the removal of write access from people (users and groups outside
@@ -73,6 +89,15 @@ options:
   namespaces:
     description:
       - List only grants in these namespaces (cluster-wide grants are always listed).
+    type: list
+    elements: str
+  argocd_namespaces:
+    description:
+      - Namespaces where Argo CD runs (its Applications, AppProjects, ApplicationSets and credential Secrets).
+        Grants there, and cluster-wide grants, on those objects and Secrets are classified as C(argocd_write)
+        and C(argocd_secrets). List every namespace Argo CD reads Applications from ("apps in any namespace").
+      - Default V([argocd]) when the cluster serves Argo CD's API (C(argoproj.io) Applications), none otherwise.
+        V([]) says that Argo CD does not run in this cluster.
     type: list
     elements: str
   system_namespaces:
@@ -297,7 +322,10 @@ options:
 notes:
   - Needs C(list) on roles, clusterroles, rolebindings and clusterrolebindings. The guard needs C(create) on
     subjectaccessreviews; every authenticated user may create selfsubjectaccessreviews and selfsubjectreviews.
-  - The module never reads Secrets or any other object than the four RBAC kinds (and the backup ConfigMap).
+  - The module never reads Secrets or any other object than the four RBAC kinds (and the backup ConfigMap). It also
+    reads the API server's C(/version), discovery (whether C(argoproj.io) is served) and, only on servers from 1.35
+    where some role grants C(get) without C(create) on C(pods/exec) or C(pods/attach), the feature gate line of
+    C(/metrics); if that is not allowed, the gate's default is assumed and RV(limitations) says so.
 seealso:
   - module: gitops.bootstrap.k8s_access_review
   - name: Using RBAC Authorization
@@ -407,7 +435,11 @@ subjects:
       type: list
       elements: str
 findings:
-  description: Every risk of every listed subject, most severe and cluster-wide first.
+  description:
+    - Every risk of every listed subject, most severe and cluster-wide first.
+    - The severity of a C(pod_create) or C(workload_write) finding is raised to that of the most privileged
+      ServiceAccount the subject can run pods as; those are named in C(service_accounts) (C(id), C(severity),
+      C(risks) it holds beyond the subject, each C(risk) and C(namespace)) and C(detail) says it in a sentence.
   returned: when query is not set
   type: list
   elements: dict
@@ -435,6 +467,25 @@ implicit_group_grants:
   description: What C(system:authenticated), C(system:unauthenticated) and the service account groups are granted.
   returned: when query is not set
   type: dict
+risk_catalog:
+  description: Every risk id with its C(severity), C(title) (what it means and why) and C(namespace_title).
+  returned: always
+  type: list
+  elements: dict
+server:
+  description:
+    - What the audited API server enforces beyond RBAC, as far as the classification depends on it. C(version) (its
+      gitVersion, null when unknown), C(exec_needs_create) (true when exec and attach need C(create), false when
+      C(get) is enough, null when unknown and then counted as enough), C(exec_needs_create_from) (V(feature_gate),
+      V(version) or V(unknown)) and C(feature_gates) (the gate's state when read from C(/metrics)).
+  returned: always
+  type: dict
+  sample: {version: v1.36.3, exec_needs_create: true, exec_needs_create_from: version, feature_gates: {}}
+argocd_namespaces:
+  description: The namespaces the Argo CD risks were counted in (O(argocd_namespaces) or its default).
+  returned: always
+  type: list
+  elements: str
 unmatched_subjects:
   description: Binding subjects that can never match (a ServiceAccount without namespace in a ClusterRoleBinding).
   returned: always
@@ -507,6 +558,7 @@ lockdown_warnings:
 
 import json
 import os
+import re
 import tempfile
 
 from ansible.module_utils.common.text.converters import to_bytes
@@ -514,6 +566,7 @@ from ansible.module_utils.common.text.converters import to_bytes
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import (
     GitopsK8sError,
     GitopsK8sModule,
+    ResourceNotFoundError,
     describe_exception,
 )
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _rbac as rbac
@@ -532,6 +585,7 @@ RBAC_KINDS = (
     ("ClusterRoleBinding", "cluster_role_bindings"),
 )
 PAGE_SIZE = 500
+NAMESPACE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 EVERYTHING = {"verb": "*", "resource": "*", "api_group": "*"}
 BIG_KEYS = ("subjects", "findings", "bindings", "roles", "implicit_group_grants")
 
@@ -557,6 +611,12 @@ class AuditManager(object):
                 self.compiled_query = jmespath.compile(query)
             except jmespath.exceptions.JMESPathError as exc:
                 raise GitopsK8sError("Option query is not a valid JMESPath expression: %s. Query was: %s" % (_one_line(exc), query))
+        for name in self.params.get("argocd_namespaces") or []:
+            if not isinstance(name, str) or len(name) > 63 or not NAMESPACE_NAME.fullmatch(name):
+                raise GitopsK8sError(
+                    "argocd_namespaces: %r is not a namespace name (lower case letters, digits and '-', at most 63 characters). "
+                    "List the namespaces Argo CD runs in, or [] if it does not run in this cluster." % (name,)
+                )
         self.checks = []
         for index, check in enumerate(self.params.get("access_checks") or []):
             try:
@@ -625,9 +685,70 @@ class AuditManager(object):
         groups = info.get("groups") or []
         return {"username": info.get("username"), "groups": groups, "bypasses_rbac": rbac.MASTERS in groups}
 
+    def read_path(self, path):
+        """The body of a GET on a path of the API server (/version, /metrics), as text."""
+        try:
+            response = self.module.client.client.request("get", path, serialize=False)
+            return response.data.decode("utf-8", "replace")
+        except GitopsK8sError:
+            raise
+        except Exception as exc:  # pylint: disable=broad-except
+            raise GitopsK8sError(describe_exception(exc, "Reading %s from the API server" % path))
+
+    def server_info(self, lists):
+        """What the API server enforces beyond RBAC (rbac.ServerInfo): its version, and the exec gate when it matters."""
+        version, version_error = None, None
+        try:
+            version = json.loads(self.read_path("/version"))
+            if not isinstance(version, dict):
+                raise ValueError("not a JSON object")
+        except GitopsK8sError as exc:
+            version, version_error = None, _one_line(exc.msg)
+        except ValueError as exc:
+            version, version_error = None, "GET /version did not answer JSON (%s)" % exc
+        parsed = rbac.parse_server_version(version) if version else None
+        if version and parsed is None:
+            version_error = "GET /version gave no version number (%s)" % _one_line(json.dumps(version))[:200]
+            version = None
+        gates, gates_error = {}, None
+        if parsed is not None and parsed < rbac.WEBSOCKET_CREATE_SINCE:
+            gates_error = "the gate does not exist before 1.35"
+        else:
+            rules = [rbac.normalize_rule(r) for obj in lists["roles"] + lists["cluster_roles"] for r in obj.get("rules") or []]
+            if not rbac.rules_depend_on_websocket_gate(rules):
+                gates_error = "not read: no role grants get without create on pods/exec or pods/attach, so it changes nothing here"
+            else:
+                try:
+                    gates = rbac.parse_feature_gates(self.read_path("/metrics"))
+                    if rbac.WEBSOCKET_CREATE_GATE not in gates:
+                        gates_error = "/metrics lists no kubernetes_feature_enabled line for it"
+                except GitopsK8sError as exc:
+                    gates_error = _one_line(exc.msg)
+        return rbac.ServerInfo(version, gates, version_error=version_error, gates_error=gates_error)
+
+    def argocd_namespaces(self):
+        """O(argocd_namespaces), or its default: argocd when the cluster serves Argo CD's API, none otherwise."""
+        given = self.params.get("argocd_namespaces")
+        if given is not None:
+            return list(given)
+        try:
+            self.module.client.resource("Application", "argoproj.io/v1alpha1")
+        except ResourceNotFoundError:
+            return []
+        except GitopsK8sError:
+            raise
+        except Exception as exc:  # pylint: disable=broad-except
+            raise GitopsK8sError(describe_exception(exc, "Looking up whether the cluster serves Argo CD's API (argoproj.io)"))
+        return list(rbac.DEFAULT_ARGOCD_NAMESPACES)
+
     def snapshot(self):
         lists = dict((arg, self.list_all(kind)) for kind, arg in RBAC_KINDS)
-        return rbac.RbacSnapshot(system_namespaces=self.params.get("system_namespaces"), **lists)
+        return rbac.RbacSnapshot(
+            system_namespaces=self.params.get("system_namespaces"),
+            server=self.server_info(lists),
+            argocd_namespaces=self.argocd_namespaces(),
+            **lists,
+        )
 
     # -- main --------------------------------------------------------------------------------
     def run(self):
@@ -873,6 +994,7 @@ def build_argument_spec():
     return dict(
         include_rules=dict(type="bool", default=False),
         include_default_bindings=dict(type="bool", default=False),
+        argocd_namespaces=dict(type="list", elements="str"),
         subject_kinds=dict(type="list", elements="str", choices=["User", "Group", "ServiceAccount"]),
         namespaces=dict(type="list", elements="str"),
         system_namespaces=dict(type="list", elements="str", default=list(rbac.DEFAULT_SYSTEM_NAMESPACES)),

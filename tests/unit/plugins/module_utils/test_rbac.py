@@ -604,3 +604,313 @@ class TestLockdown:
     def test_read_only_bindings_are_not_touched(self):
         plan = self.planner().plan()
         assert "dave-view" not in [i["name"] for i in plan]
+
+
+# ------------------------------------------------------------------- what the server enforces
+OLD_SERVER = rbac.ServerInfo({"gitVersion": "v1.34.2", "major": "1", "minor": "34"})
+NEW_SERVER = rbac.ServerInfo({"gitVersion": "v1.36.3", "major": "1", "minor": "36"})
+GET_EXEC = cr("exec-get", [rule(["get"], [""], ["pods", "pods/exec", "pods/attach"])])
+CREATE_EXEC = cr("exec-create", [rule(["get"], [""], ["pods"]), rule(["create"], [""], ["pods/exec"])])
+
+
+class TestServerInfo:
+    @pytest.mark.parametrize(
+        "version,parsed",
+        [
+            ("v1.36.3", (1, 36)),
+            ("v1.34.2-eks-1a2b3c", (1, 34)),
+            ("v1.29.0+k3s1", (1, 29)),
+            ({"gitVersion": "v1.35.0"}, (1, 35)),
+            ({"gitVersion": "", "major": "1", "minor": "27+"}, (1, 27)),
+            ("", None),
+            ("latest", None),
+            ({"major": "one"}, None),
+        ],
+    )
+    def test_version_parsing(self, version, parsed):
+        assert rbac.parse_server_version(version) == parsed
+
+    @pytest.mark.parametrize(
+        "version,gates,needs,basis",
+        [
+            ("v1.34.9", {}, False, "version"),
+            ("v1.35.0", {}, True, "version"),
+            ("v1.36.3", {}, True, "version"),
+            (None, {}, None, "unknown"),
+            ("garbage", {}, None, "unknown"),
+            # The gate, when the server says how it runs, wins over the version's default.
+            ("v1.36.3", {rbac.WEBSOCKET_CREATE_GATE: False}, False, "feature_gate"),
+            (None, {rbac.WEBSOCKET_CREATE_GATE: True}, True, "feature_gate"),
+            ("v1.36.3", {"SomeOtherGate": False}, True, "version"),
+        ],
+    )
+    def test_exec_needs_create(self, version, gates, needs, basis):
+        server = rbac.ServerInfo(version, gates)
+        assert server.connect_needs_create is needs
+        assert server.basis == basis
+        assert server.describe()["exec_needs_create"] is needs
+
+    def test_feature_gates_from_metrics(self):
+        text = "\n".join(
+            [
+                "# HELP kubernetes_feature_enabled [BETA] This metric records the data about the stage and enablement of a k8s feature.",
+                "# TYPE kubernetes_feature_enabled gauge",
+                'kubernetes_feature_enabled{name="AuthorizePodWebsocketUpgradeCreatePermission",stage="BETA"} 1',
+                'kubernetes_feature_enabled{name="AllAlpha",stage="ALPHA"} 0',
+                'kubernetes_feature_enabled{stage="",name="Locked"} 1',
+                'apiserver_request_total{code="200",name="kubernetes_feature_enabled"} 7',
+                "kubernetes_feature_enabled{broken",
+            ]
+        )
+        assert rbac.parse_feature_gates(text) == {"AuthorizePodWebsocketUpgradeCreatePermission": True, "AllAlpha": False, "Locked": True}
+        assert rbac.parse_feature_gates("") == {}
+
+    def test_limitations_say_what_was_assumed(self):
+        (unknown,) = rbac.ServerInfo(version_error="GET /version: 403 Forbidden").limitations()
+        assert "version is unknown (GET /version: 403 Forbidden)" in unknown and "counted as exec" in unknown
+        (new,) = rbac.ServerInfo("v1.36.3", gates_error="GET /metrics: 403 Forbidden").limitations()
+        assert "v1.36.3" in new and "not counted as exec" in new and "GET /metrics: 403 Forbidden" in new and "started with it off" in new
+        (old,) = OLD_SERVER.limitations()
+        assert "older than 1.35" in old and "counted as exec" in old
+        (off,) = rbac.ServerInfo("v1.36.3", {rbac.WEBSOCKET_CREATE_GATE: False}).limitations()
+        assert "gate AuthorizePodWebsocketUpgradeCreatePermission off" in off
+
+    def test_get_exec_is_exec_only_where_the_server_allows_it(self):
+        rules = [rbac.normalize_rule(r) for r in GET_EXEC["rules"]]
+        assert "pod_exec" in rbac.classify_rules(rules, "namespace", OLD_SERVER)
+        assert "pod_exec" in rbac.classify_rules(rules, "namespace", None)  # unknown: counted
+        assert "pod_exec" not in rbac.classify_rules(rules, "namespace", NEW_SERVER)
+        assert "pod_exec" in rbac.classify_rules(rules, "cluster", rbac.ServerInfo("v1.36.3", {rbac.WEBSOCKET_CREATE_GATE: False}))
+        created = [rbac.normalize_rule(r) for r in CREATE_EXEC["rules"]]
+        for server in (OLD_SERVER, NEW_SERVER, None):
+            assert "pod_exec" in rbac.classify_rules(created, "namespace", server)
+        # '*' verbs include create everywhere.
+        assert "pod_exec" in rbac.classify_rules([rbac.normalize_rule(rule(["*"], [""], ["pods/attach"]))], "namespace", NEW_SERVER)
+
+    def test_get_exec_grants_write_only_on_older_servers(self):
+        def roles(server):
+            s = rbac.RbacSnapshot(cluster_roles=[GET_EXEC, CREATE_EXEC], server=server)
+            return s.roles[("ClusterRole", None, "exec-get")], s.roles[("ClusterRole", None, "exec-create")]
+
+        get_old, create_old = roles(OLD_SERVER)
+        get_new, create_new = roles(NEW_SERVER)
+        assert get_old.write == {"cluster": True, "namespace": True} and "pod_exec" in get_old.risks["namespace"]
+        assert get_new.write == {"cluster": False, "namespace": False} and get_new.risks["namespace"] == {}
+        assert create_old.write == create_new.write == {"cluster": True, "namespace": True}
+
+        # The lock-down plan follows: a person holding get alone keeps the binding on a new server.
+        def plan(server):
+            s = rbac.RbacSnapshot(cluster_roles=[GET_EXEC], role_bindings=[rb("shop", "support", "ClusterRole", "exec-get", [user("sue")])], server=server)
+            return [i["name"] for i in rbac.LockdownPlanner(s).plan()]
+
+        assert plan(OLD_SERVER) == ["support"] and plan(NEW_SERVER) == []
+
+    def test_gate_matters_only_for_get_without_create(self):
+        assert rbac.rules_depend_on_websocket_gate([rbac.normalize_rule(r) for r in GET_EXEC["rules"]])
+        assert not rbac.rules_depend_on_websocket_gate([rbac.normalize_rule(r) for r in CREATE_EXEC["rules"]])
+        assert not rbac.rules_depend_on_websocket_gate([rbac.normalize_rule(rule(["get", "create"], [""], ["pods/exec"]))])
+        assert not rbac.rules_depend_on_websocket_gate([rbac.normalize_rule(rule(["get"], [""], ["pods/log"]))])
+
+    def test_audit_reports_the_server_and_what_it_assumed(self):
+        s = rbac.RbacSnapshot(cluster_roles=[GET_EXEC], role_bindings=[rb("shop", "support", "ClusterRole", "exec-get", [user("sue")])], server=NEW_SERVER)
+        result = rbac.Audit(s).result()
+        assert result["server"] == {"version": "v1.36.3", "exec_needs_create": True, "exec_needs_create_from": "version", "feature_gates": {}}
+        assert any("v1.36.3" in t and "not counted as exec" in t for t in result["limitations"])
+        assert [x["risk_ids"] for x in result["subjects"]] == [[]]
+        sue = rb("shop", "support", "ClusterRole", "exec-get", [user("sue")])
+        result = rbac.Audit(rbac.RbacSnapshot(cluster_roles=[GET_EXEC], role_bindings=[sue])).result()
+        assert result["server"]["exec_needs_create"] is None
+        assert [(f["risk"], f["namespace"]) for f in result["findings"]] == [("pod_exec", "shop")]
+        assert any("version is unknown" in t for t in result["limitations"])
+
+
+# ------------------------------------------------------------- status, namespaces, Argo CD
+class TestNewRiskClasses:
+    @pytest.mark.parametrize(
+        "rules,scope,expected",
+        [
+            ([rule(["patch"], [""], ["nodes/status"])], "cluster", {"node_write"}),
+            ([rule(["update"], [""], ["nodes"])], "cluster", {"node_write"}),
+            ([rule(["delete"], [""], ["nodes"])], "cluster", {"node_write"}),
+            ([rule(["patch"], [""], ["nodes/status"])], "namespace", set()),
+            ([rule(["get", "list", "watch"], [""], ["nodes", "nodes/status"])], "cluster", set()),
+            ([rule(["patch"], [""], ["pods/status"])], "namespace", {"status_write"}),
+            ([rule(["update"], [""], ["services/status"])], "namespace", {"status_write"}),
+            ([rule(["update"], [""], ["*/status"])], "cluster", {"status_write", "node_write"}),
+            # status that only its own controller acts on is not a risk
+            ([rule(["update", "patch"], ["apps"], ["deployments/status"])], "cluster", set()),
+            ([rule(["patch"], [""], ["namespaces"])], "cluster", {"namespace_write"}),
+            # a RoleBinding may grant patch on its own namespace object: the risk exists there too
+            ([rule(["update"], [""], ["namespaces"])], "namespace", {"namespace_write"}),
+            ([rule(["get", "list"], [""], ["namespaces"])], "cluster", set()),
+        ],
+    )
+    def test_status_nodes_namespaces(self, rules, scope, expected):
+        assert set(rbac.classify_rules([rbac.normalize_rule(r) for r in rules], scope)) == expected
+
+    @pytest.mark.parametrize(
+        "r,expected",
+        [
+            (rule(["create"], ["argoproj.io"], ["applications"]), {"argocd_write"}),
+            (rule(["patch"], ["argoproj.io"], ["appprojects"]), {"argocd_write"}),
+            (rule(["update"], ["argoproj.io"], ["applicationsets"]), {"argocd_write"}),
+            (rule(["delete"], ["argoproj.io"], ["applications"]), {"argocd_write"}),
+            (rule(["get", "list", "watch"], ["argoproj.io"], ["applications", "appprojects", "applicationsets"]), set()),
+            (rule(["create"], [""], ["secrets"]), {"argocd_secrets"}),
+            (rule(["patch"], [""], ["secrets"], names=["argocd-secret"]), {"argocd_secrets"}),
+            (rule(["get"], [""], ["secrets"]), {"argocd_secrets", "secrets_read"}),
+            (rule(["delete"], [""], ["secrets"]), set()),
+        ],
+    )
+    def test_argocd_where_argocd_runs(self, r, expected):
+        rules = [rbac.normalize_rule(r)]
+        assert set(rbac.classify_rules(rules, "argocd_namespace")) == expected
+        assert set(rbac.classify_rules(rules, "cluster", argocd=True)) == expected
+        # Elsewhere, or in a cluster without Argo CD, the same grant is no Argo CD risk.
+        assert set(rbac.classify_rules(rules, "namespace")) == expected - {"argocd_write", "argocd_secrets"}
+        assert set(rbac.classify_rules(rules, "cluster")) == expected - {"argocd_write", "argocd_secrets"}
+
+    def test_argocd_namespaces_of_the_snapshot(self):
+        writer = cr("app-writer", [rule(["create", "patch"], ["argoproj.io"], ["applications"]), rule(["create"], [""], ["secrets"])])
+        objs = dict(
+            cluster_roles=[writer],
+            role_bindings=[rb("argocd", "w", "ClusterRole", "app-writer", [user("ann")]), rb("shop", "w", "ClusterRole", "app-writer", [user("bo")])],
+            cluster_role_bindings=[crb("w", "app-writer", [user("cy")])],
+        )
+
+        def findings(**kw):
+            result = rbac.Audit(rbac.RbacSnapshot(**dict(objs, **kw))).result()
+            return sorted((f["subject"], f["risk"], f["severity"], f["namespace"]) for f in result["findings"])
+
+        assert findings() == [
+            ("User:ann", "argocd_secrets", "critical", "argocd"),
+            ("User:ann", "argocd_write", "critical", "argocd"),
+            ("User:cy", "argocd_secrets", "critical", None),
+            ("User:cy", "argocd_write", "critical", None),
+        ]
+        assert findings(argocd_namespaces=["gitops"]) == [
+            ("User:cy", "argocd_secrets", "critical", None),
+            ("User:cy", "argocd_write", "critical", None),
+        ]
+        assert findings(argocd_namespaces=[]) == []
+        result = rbac.Audit(rbac.RbacSnapshot(**dict(objs, argocd_namespaces=[]))).result()
+        assert result["argocd_namespaces"] == [] and any("No Argo CD namespace" in t for t in result["limitations"])
+        binding = [b for b in rbac.Audit(rbac.RbacSnapshot(**objs)).result()["bindings"] if b["namespace"] == "argocd"][0]
+        assert binding["risk_ids"] == ["argocd_secrets", "argocd_write"] and binding["severity"] == "critical"
+
+    def test_catalog_lists_the_new_classes_with_reasons(self):
+        catalog = dict((r["id"], r) for r in rbac.risk_catalog())
+        assert catalog["argocd_write"]["severity"] == catalog["argocd_secrets"]["severity"] == "critical"
+        assert "cluster-admin through Argo CD" in catalog["argocd_write"]["title"]
+        assert "argocd.argoproj.io/secret-type" in catalog["argocd_secrets"]["title"]
+        assert "pod-security.kubernetes.io/enforce" in catalog["namespace_write"]["title"]
+        assert "CVE-2020-8554" in catalog["status_write"]["title"]
+        assert "nodes/status" in catalog["node_write"]["title"]
+
+
+# ------------------------------------------------------------- pods run as ServiceAccounts
+POD_CREATOR = cr("pod-creator", [rule(["get", "list", "create"], [""], ["pods"])])
+DEPLOYER = cr("deployer", [rule(["create", "patch"], ["apps"], ["deployments"])])
+DELETER = cr("deleter", [rule(["delete"], ["apps"], ["deployments"])])
+SECRET_READER = cr("secret-reader", [rule(["get", "list"], [""], ["secrets"])])
+
+
+def pod_findings(result, subject, risk="pod_create"):
+    return dict((f["namespace"], f) for f in result["findings"] if f["subject"] == subject and f["risk"] == risk)
+
+
+class TestPodServiceAccounts:
+    def cluster(self, extra_rbs=(), extra_crbs=()):
+        return snap(
+            [ADMIN, POD_CREATOR, DEPLOYER, DELETER, SECRET_READER],
+            crbs=[crb("shop-deployer-admin", "cluster-admin", [sa("deployer", "shop")])] + list(extra_crbs),
+            rbs=[
+                rb("shop", "paul-pods", "ClusterRole", "pod-creator", [user("paul")]),
+                rb("shop", "dina-deploys", "ClusterRole", "deployer", [user("dina")]),
+                rb("shop", "del-deletes", "ClusterRole", "deleter", [user("del")]),
+                rb("blog", "paul-pods", "ClusterRole", "pod-creator", [user("paul")]),
+            ]
+            + list(extra_rbs),
+        )
+
+    def test_pod_creation_reaches_a_more_privileged_service_account(self):
+        result = rbac.Audit(self.cluster()).result()
+        paul = pod_findings(result, "User:paul")
+        shop = paul["shop"]
+        assert shop["risk"] == "pod_create" and shop["severity"] == "critical"
+        assert shop["service_accounts"] == [
+            {"id": "ServiceAccount:shop/deployer", "severity": "critical", "risks": [{"risk": "cluster_admin", "namespace": None}]}
+        ]
+        assert "ServiceAccount:shop/deployer (critical: cluster_admin)" in shop["detail"] and "namespace shop" in shop["detail"]
+        assert paul["shop"]["via"] == [{"binding": "RoleBinding shop/paul-pods", "role": "ClusterRole pod-creator"}]
+        # Creating pods is writing workloads too: that finding names the ServiceAccount as well.
+        assert pod_findings(result, "User:paul", "workload_write")["shop"]["severity"] == "critical"
+        # The same grant in a namespace without such a ServiceAccount stays what it is.
+        assert paul["blog"]["severity"] == "high" and "service_accounts" not in paul["blog"]
+        subject = [s for s in result["subjects"] if s["id"] == "User:paul"][0]
+        assert subject["severity"] == "critical"
+        # Most severe first: the raised finding leads.
+        assert result["findings"][0]["severity"] == "critical"
+        md = rbac.render_markdown(result)
+        assert "ServiceAccount:shop/deployer (critical: cluster_admin)" in md
+
+    def test_writing_a_pod_template_counts_deleting_does_not(self):
+        result = rbac.Audit(self.cluster()).result()
+        assert "shop" not in pod_findings(result, "User:dina")
+        dina = pod_findings(result, "User:dina", "workload_write")["shop"]
+        assert dina["risk"] == "workload_write" and dina["severity"] == "critical"
+        assert [e["id"] for e in dina["service_accounts"]] == ["ServiceAccount:shop/deployer"]
+        assert "writes workloads that start pods" in dina["detail"]
+        deleter = pod_findings(result, "User:del", "workload_write")["shop"]
+        assert deleter["severity"] == "high" and "service_accounts" not in deleter
+
+    def test_nothing_is_raised_for_what_the_subject_already_holds(self):
+        s = self.cluster(extra_crbs=[crb("paul-admin", "cluster-admin", [user("paul")])])
+        findings = [f for f in rbac.Audit(s).result()["findings"] if f["subject"] == "User:paul"]
+        assert all("service_accounts" not in f for f in findings)
+        # The ServiceAccount itself can create pods (cluster-admin) and reaches nothing it lacks.
+        deployer = [f for f in rbac.Audit(s).result()["findings"] if f["subject"] == "ServiceAccount:shop/deployer"]
+        assert all("service_accounts" not in f for f in deployer)
+
+    def test_reach_is_transitive_and_cluster_wide_grants_reach_every_namespace(self):
+        s = self.cluster(
+            extra_rbs=[
+                # ci in namespace build can start pods in shop; a user who starts pods in build becomes ci, then deployer.
+                rb("shop", "ci-pods", "ClusterRole", "pod-creator", [sa("ci", "build")]),
+                rb("build", "ivy-pods", "ClusterRole", "pod-creator", [user("ivy")]),
+            ],
+            extra_crbs=[crb("ops-pods", "pod-creator", [group("ops")])],
+        )
+        result = rbac.Audit(s).result()
+        ivy = pod_findings(result, "User:ivy")["build"]
+        assert ivy["severity"] == "critical"
+        assert [e["id"] for e in ivy["service_accounts"]] == ["ServiceAccount:build/ci"]
+        assert {"risk": "cluster_admin", "namespace": None} in ivy["service_accounts"][0]["risks"]
+        ops = pod_findings(result, "Group:ops")[None]
+        assert ops["severity"] == "critical" and "in every namespace" in ops["detail"]
+        assert [e["id"] for e in ops["service_accounts"]][:2] == ["ServiceAccount:build/ci", "ServiceAccount:shop/deployer"]
+
+    def test_default_service_account_holds_what_the_service_account_groups_hold(self):
+        s = self.cluster(extra_rbs=[rb("blog", "sa-secrets", "ClusterRole", "secret-reader", [group("system:serviceaccounts:blog")])])
+        blog = pod_findings(rbac.Audit(s).result(), "User:paul")["blog"]
+        # Reading Secrets is high, like pod_create: named, the severity stays.
+        assert blog["severity"] == "high"
+        assert blog["service_accounts"] == [
+            {"id": "ServiceAccount:blog/default", "severity": "high", "risks": [{"risk": "secrets_read", "namespace": "blog"}]}
+        ]
+        # system:serviceaccounts reaches every namespace's ServiceAccounts.
+        s = self.cluster(extra_crbs=[crb("all-sa-admin", "cluster-admin", [group("system:serviceaccounts")])])
+        blog = pod_findings(rbac.Audit(s).result(), "User:paul")["blog"]
+        assert blog["severity"] == "critical" and blog["service_accounts"][0]["id"] == "ServiceAccount:blog/default"
+
+    def test_runs_pods(self):
+        def runs(r):
+            return rbac.rules_run_pods([rbac.normalize_rule(r)])
+
+        assert runs(rule(["create"], [""], ["pods"]))
+        assert runs(rule(["patch"], ["apps"], ["daemonsets"]))
+        assert runs(rule(["update"], ["batch"], ["cronjobs"]))
+        assert runs(rule(["*"], ["*"], ["*"]))
+        assert not runs(rule(["delete", "get"], [""], ["pods"]))
+        assert not runs(rule(["patch"], [""], ["pods"]))  # a pod's ServiceAccount cannot be changed
+        assert not runs(rule(["update"], ["apps"], ["deployments/scale"]))

@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import GitopsK8sError
+from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import GitopsK8sError, ResourceNotFoundError
 from ansible_collections.gitops.bootstrap.plugins.modules import k8s_rbac_audit as mod
 
 RBAC = "rbac.authorization.k8s.io"
@@ -55,6 +55,46 @@ class FakeResource(object):
         return FakeResponse({"items": items, "metadata": meta})
 
 
+class FakeApiError(Exception):
+    """An API error as the client raises it (status and body)."""
+
+    def __init__(self, status, message):
+        super(FakeApiError, self).__init__(message)
+        self.status = status
+        self.body = json.dumps({"message": message})
+
+
+GATE_ON = 'kubernetes_feature_enabled{name="AuthorizePodWebsocketUpgradeCreatePermission",stage="BETA"} 1\n'
+GATE_OFF = 'kubernetes_feature_enabled{name="AuthorizePodWebsocketUpgradeCreatePermission",stage="BETA"} 0\n'
+VERSION_136 = {"major": "1", "minor": "36", "gitVersion": "v1.36.3"}
+
+
+class FakeDynamicClient(object):
+    """Answers GETs of non-resource paths (/version, /metrics) from a table; a value that is an exception is raised."""
+
+    def __init__(self, paths):
+        self.paths = paths
+        self.requests = []
+
+    def request(self, method, path, serialize=True):
+        self.requests.append((method, path, serialize))
+        value = self.paths.get(path, FakeApiError(404, "the server could not find the requested resource"))
+        if isinstance(value, Exception):
+            raise value
+        return FakeResponse(value) if not isinstance(value, str) else type("R", (), {"data": value.encode("utf-8")})()
+
+
+class FakeClient(object):
+    def __init__(self, paths, served):
+        self.client = FakeDynamicClient(paths)
+        self.served = served
+
+    def resource(self, kind, api_version):
+        if (kind, api_version) not in self.served:
+            raise ResourceNotFoundError("No matches found for {'api_version': '%s', 'kind': '%s'}" % (api_version, kind))
+        return object()
+
+
 class FakeAnsibleModule(object):
     def __init__(self):
         self.moved = []
@@ -69,8 +109,21 @@ class FakeAnsibleModule(object):
 class FakeModule(object):
     """Stands in for GitopsK8sModule: lists from memory, answers reviews from a table."""
 
-    def __init__(self, params, objects=None, caller=None, self_allowed=True, sar_allowed=True, pages=1, configmaps=None, check_mode=False):
+    def __init__(
+        self,
+        params,
+        objects=None,
+        caller=None,
+        self_allowed=True,
+        sar_allowed=True,
+        pages=1,
+        configmaps=None,
+        check_mode=False,
+        paths=None,
+        served=(),
+    ):
         self.params = params
+        self.client = FakeClient({"/version": VERSION_136, "/metrics": GATE_ON} if paths is None else paths, set(served))
         self.check_mode = check_mode
         self.warnings = []
         self.reviews = []
@@ -311,3 +364,96 @@ def test_unknown_groups_are_warned_about():
 def test_bad_lockdown_input(over, message):
     with pytest.raises(GitopsK8sError, match=message):
         run({"lockdown": lockdown(**over)}, objects=objects(), caller=OPERATOR)
+
+
+# ------------------------------------------------------------- what the API server enforces
+GET_EXEC = {"kind": "ClusterRole", "metadata": {"name": "exec-get"}, "rules": [{"apiGroups": [""], "resources": ["pods", "pods/exec"], "verbs": ["get"]}]}
+SUE = {
+    "kind": "RoleBinding",
+    "metadata": {"name": "support", "namespace": "shop"},
+    "roleRef": {"apiGroup": RBAC, "kind": "ClusterRole", "name": "exec-get"},
+    "subjects": [{"kind": "User", "name": "sue"}],
+}
+
+
+def exec_audit(paths, roles=(GET_EXEC,)):
+    result, module = run({}, objects={"ClusterRole": list(roles), "RoleBinding": [SUE]}, caller=OPERATOR, paths=paths)
+    risks = [(f["subject"], f["risk"]) for f in result["findings"]]
+    # Raw GETs: the body is text (/metrics is not JSON), never deserialized into an object.
+    assert all(method == "get" and serialize is False for method, _path, serialize in module.client.client.requests)
+    return result, risks, [r[1] for r in module.client.client.requests]
+
+
+def test_get_exec_on_a_server_that_asks_for_create():
+    result, risks, asked = exec_audit({"/version": VERSION_136, "/metrics": GATE_ON})
+    assert risks == []
+    assert result["server"] == {
+        "version": "v1.36.3",
+        "exec_needs_create": True,
+        "exec_needs_create_from": "feature_gate",
+        "feature_gates": {"AuthorizePodWebsocketUpgradeCreatePermission": True},
+    }
+    assert asked == ["/version", "/metrics"]
+    assert any("feature gate AuthorizePodWebsocketUpgradeCreatePermission on (read from its /metrics)" in t for t in result["limitations"])
+
+
+def test_get_exec_on_a_server_with_the_gate_off_or_older():
+    _result, risks, _asked = exec_audit({"/version": VERSION_136, "/metrics": GATE_OFF})
+    assert risks == [("User:sue", "pod_exec")]
+    result, risks, asked = exec_audit({"/version": {"gitVersion": "v1.34.1", "major": "1", "minor": "34"}})
+    assert risks == [("User:sue", "pod_exec")]
+    assert asked == ["/version"]  # the gate does not exist before 1.35: /metrics is not read
+    assert result["server"]["exec_needs_create"] is False and result["server"]["exec_needs_create_from"] == "version"
+
+
+def test_unknown_version_is_conservative_and_said():
+    result, risks, _asked = exec_audit({"/version": FakeApiError(403, 'forbidden: User "x" cannot get path "/version"')})
+    assert risks == [("User:sue", "pod_exec")]
+    assert result["server"]["version"] is None and result["server"]["exec_needs_create"] is None
+    (text,) = [t for t in result["limitations"] if "version is unknown" in t]
+    assert "403 Forbidden" in text and 'cannot get path "/version"' in text
+    result, risks, _asked = exec_audit({"/version": "<html>not json</html>"})
+    assert risks == [("User:sue", "pod_exec")] and any("did not answer JSON" in t for t in result["limitations"])
+    result, risks, _asked = exec_audit({"/version": {"gitVersion": "", "major": "", "minor": ""}})
+    assert risks == [("User:sue", "pod_exec")] and any("gave no version number" in t for t in result["limitations"])
+
+
+def test_unreadable_metrics_assume_the_default_and_say_so():
+    result, risks, _asked = exec_audit({"/version": VERSION_136, "/metrics": FakeApiError(403, 'cannot get path "/metrics"')})
+    assert risks == []
+    assert result["server"]["exec_needs_create_from"] == "version"
+    (text,) = [t for t in result["limitations"] if "v1.36.3" in t]
+    assert "could not be read from /metrics" in text and "403 Forbidden" in text and "started with it off" in text
+
+
+def test_metrics_are_read_only_when_the_gate_changes_something():
+    create_exec = dict(GET_EXEC, rules=[{"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["get", "create"]}])
+    result, risks, asked = exec_audit({"/version": VERSION_136, "/metrics": GATE_OFF}, roles=(create_exec,))
+    assert risks == [("User:sue", "pod_exec")] and asked == ["/version"]
+
+
+# -------------------------------------------------------------------------- Argo CD namespaces
+WRITER = {
+    "kind": "ClusterRole",
+    "metadata": {"name": "secrets-writer"},
+    "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["create", "patch"]}],
+}
+
+
+def argocd_audit(params, served=()):
+    bindings = [dict(SUE, metadata={"name": "w", "namespace": ns}, roleRef=dict(SUE["roleRef"], name="secrets-writer")) for ns in ("argocd", "gitops")]
+    result, _module = run(params, objects={"ClusterRole": [WRITER], "RoleBinding": bindings}, caller=OPERATOR, served=served)
+    return result["argocd_namespaces"], sorted((f["risk"], f["namespace"]) for f in result["findings"])
+
+
+def test_argocd_namespaces_default_to_argocd_when_argo_cd_is_served():
+    assert argocd_audit({}, served=[("Application", "argoproj.io/v1alpha1")]) == (["argocd"], [("argocd_secrets", "argocd")])
+    assert argocd_audit({}) == ([], [])
+    assert argocd_audit({"argocd_namespaces": ["gitops"]}) == (["gitops"], [("argocd_secrets", "gitops")])
+    assert argocd_audit({"argocd_namespaces": []}, served=[("Application", "argoproj.io/v1alpha1")]) == ([], [])
+
+
+@pytest.mark.parametrize("name", ["", "argocd\n", "Argo", "-argocd", "a" * 64, "argo cd"])
+def test_argocd_namespaces_must_be_namespace_names(name):
+    with pytest.raises(GitopsK8sError, match="argocd_namespaces: .* is not a namespace name"):
+        run({"argocd_namespaces": ["argocd", name]}, objects=objects(), caller=OPERATOR)
