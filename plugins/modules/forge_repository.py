@@ -143,6 +143,8 @@ options:
     description:
       - OpenSSH public key line of Argo CD's deploy key. Mutually exclusive with O(deploy_key_path).
       - Without both, no deploy key is managed.
+      - Treated as C(no_log), so that a private key given here by mistake is never echoed; a
+        private key is refused.
     type: str
   deploy_key_path:
     description:
@@ -196,6 +198,8 @@ options:
 notes:
   - Tokens, the webhook secret, the password and the private key are never returned, logged in
     diffs or quoted in error messages.
+  - A failure carries its Python traceback, shown with C(-vvv) (ansible-core 2.19 and later also
+    need C(ANSIBLE_DISPLAY_TRACEBACK=error)).
   - Redirects of the forge's API are not followed, so that the token is never sent to another host.
 seealso:
   - module: gitops.bootstrap.argocd_repository
@@ -360,7 +364,8 @@ def build_argument_spec() -> dict:
         required_status_checks=dict(type="list", elements="str", default=[]),
         require_code_owner_review=dict(type="bool", default=True),
         protection_conflict=dict(type="str", choices=["report", "replace"], default="report"),
-        deploy_key_public=dict(type="str", no_log=False),
+        # a public key is no secret, but a private key pasted here by mistake must not be echoed
+        deploy_key_public=dict(type="str", no_log=True),
         deploy_key_path=dict(type="path", no_log=False),
         deploy_key_title=dict(type="str", default="argocd", no_log=False),
         deploy_key_conflict=dict(type="str", choices=["report", "replace"], default="report", no_log=False),

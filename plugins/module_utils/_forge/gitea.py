@@ -249,8 +249,9 @@ class GiteaProvider(ForgeProvider):
                 continue
             resp = self.api.request("GET", f"{self._repo_path(repo.owner, repo.name)}/teams/{quote(team, safe='')}",
                                     allow=(404,))
-            units = (resp.data or {}).get("units_map") or {} if resp.status == 200 else {}
-            perm = (resp.data or {}).get("permission") if resp.status == 200 else None
+            team_data = (resp.data or {}) if resp.status == 200 else {}
+            units = team_data.get("units_map") or {}
+            perm = team_data.get("permission")
             if resp.status == 404 or not (perm in ("write", "admin", "owner")
                                           or units.get("repo.code") in ("write", "admin")):
                 raise ForgeInputError(

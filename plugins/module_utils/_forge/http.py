@@ -235,7 +235,7 @@ class JsonClient:
                 parsed = None
         resp = Response(status, resp_headers, parsed, text)
         if 200 <= status < 300 or status in allow:
-            if 200 <= status < 300 and text and parsed is None and "json" in resp_headers.get("content-type", "json"):
+            if 200 <= status < 300 and text.strip() and parsed is None:
                 raise ForgeAPIError(self.masker.mask(
                     f"{method} {path}: {self.what} answered HTTP {status} with a body that is not JSON; "
                     f"is {self.base_url} the API URL? ({text[:120]!r})"), status=status)

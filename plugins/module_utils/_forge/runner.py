@@ -163,10 +163,7 @@ def run_module(module, transport=None, web_transport=None, sleep=time.sleep) -> 
     try:
         settings, generate_at = settings_from_params(params)
         provider = build_provider(params, masker, transport, web_transport, sleep)
-        prepare_key = None
-        if generate_at:
-            def prepare_key():
-                return sshkey.generate(generate_at, params["deploy_key_title"])
+        prepare_key = (lambda: sshkey.generate(generate_at, params["deploy_key_title"])) if generate_at else None
         engine = ForgeRepository(provider, settings, check_mode=module.check_mode, warn=module.warn,
                                  prepare_key=prepare_key, sleep=sleep)
         if generate_at:
