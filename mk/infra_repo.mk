@@ -1,10 +1,13 @@
 # Infra repository bootstrap: module gitops.bootstrap.infra_repo, role infra_repo, and the
 # validation tooling it writes into the generated repository. The tests start real git
 # servers on loopback (file://, git http-backend with basic auth, OpenSSH sshd) and use the
-# local control plane (cluster repo1, or $GITOPS_TEST_KUBECONFIG) for the server-side dry-run.
+# local control plane (cluster $(INFRA_REPO_TEST_CLUSTER), or $GITOPS_TEST_KUBECONFIG) for the server-side dry-run.
 
 INFRA_REPO_UNIT := tests/unit/plugins/module_utils/test_layout.py tests/unit/plugins/module_utils/test_scaffold.py \
 	tests/unit/plugins/module_utils/test_git.py tests/unit/plugins/modules/test_infra_repo.py
+
+# The local cluster of the server-side dry-run test (started and reused by the test's fixture).
+INFRA_REPO_TEST_CLUSTER ?= repo1
 
 .PHONY: test-infra-repo
 test-infra-repo: venv controlplane
@@ -15,6 +18,6 @@ test-infra-repo: venv controlplane
 	@python -c "import kubernetes_validate" 2>/dev/null || \
 	  python -m pip install --quiet --disable-pip-version-check kubernetes-validate==1.37.0
 	python -m pytest -p no:cacheprovider -q $(INFRA_REPO_UNIT)
-	python -m pytest -p no:cacheprovider -q tests/integration/test_infra_repo.py
+	INFRA_REPO_TEST_CLUSTER=$(INFRA_REPO_TEST_CLUSTER) python -m pytest -p no:cacheprovider -q tests/integration/test_infra_repo.py
 
 TEST_TARGETS += test-infra-repo

@@ -18,7 +18,9 @@ __metaclass__ = type
 
 import hashlib
 import json
+import os
 import re
+import stat
 
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _layout as L
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _names
@@ -77,6 +79,132 @@ def parse_managed(text):
                 key = m.group(1)
                 files[json.loads(key) if key.startswith('"') else key.strip()] = m.group(2)
     return files
+
+
+def recorded_in_lines(lines):
+    """Paths named by record lines (such as the lines a commit added to the record), in any order."""
+    paths = set()
+    for line in lines:
+        m = _MANAGED_LINE.match(line)
+        if m:
+            key = m.group(1)
+            try:
+                paths.add(json.loads(key) if key.startswith('"') else key.strip())
+            except ValueError:
+                continue
+    return paths
+
+
+# ------------------------------------------------------------------ writing inside the work tree
+# Git tree entry modes that are not regular files: a generated file never goes through one.
+SYMLINK_MODE = "120000"
+GITLINK_MODE = "160000"
+
+
+class UnsafePath(ValueError):
+    """A managed path that cannot be read or written without leaving the work tree."""
+
+
+def check_relative(path):
+    """A managed path is relative, normalised, and never names git's own directory."""
+    parts = path.split("/")
+    if not path or path.startswith("/") or "\\" in path or "\0" in path or any(
+            p in ("", ".", "..") or p.lower() == ".git" for p in parts):
+        raise UnsafePath("%r is not a plain relative path inside the repository" % path)
+    return parts
+
+
+def tree_problem(path, tree, tree_dirs):
+    """Why ``path`` cannot be a regular file in the committed tree, as (component, reason), or None.
+
+    ``tree`` maps every committed path to (mode, object id); ``tree_dirs`` holds every directory
+    of the tree. Every component counts, not only the last one: a link at ``clusters/c1``
+    redirects ``clusters/c1/apps/x.yaml`` as surely as a link at the file itself.
+    """
+    parts = check_relative(path)
+    for i in range(1, len(parts) + 1):
+        prefix = "/".join(parts[:i])
+        entry = tree.get(prefix)
+        if entry is None:
+            continue
+        mode = entry[0]
+        if mode == SYMLINK_MODE:
+            return prefix, "is a symbolic link in the repository"
+        if mode == GITLINK_MODE:
+            return prefix, "is a submodule (another repository)"
+        if i < len(parts):
+            return prefix, "is a file in the repository where the generated files need a directory"
+    if path in tree_dirs:
+        return path, "is a directory in the repository where a generated file goes"
+    return None
+
+
+def fs_problem(root, path):
+    """Why ``path`` under the work tree ``root`` cannot be read or written in place, or None.
+
+    lstat on every component: a symbolic link anywhere on the way is refused (even one that
+    points inside the tree), and so is anything that resolves outside ``root``.
+    """
+    parts = check_relative(path)
+    real_root = os.path.realpath(root)
+    current = root
+    for i, part in enumerate(parts):
+        current = os.path.join(current, part)
+        rel = "/".join(parts[:i + 1])
+        try:
+            st = os.lstat(current)
+        except FileNotFoundError:
+            break
+        except NotADirectoryError:
+            return "/".join(parts[:i]), "is not a directory in the work tree"
+        if stat.S_ISLNK(st.st_mode):
+            return rel, "is a symbolic link in the work tree"
+        if i < len(parts) - 1 and not stat.S_ISDIR(st.st_mode):
+            return rel, "is not a directory in the work tree"
+        if i == len(parts) - 1 and not stat.S_ISREG(st.st_mode):
+            return rel, "is not a regular file in the work tree"
+    resolved = os.path.realpath(os.path.join(root, path))
+    if resolved != real_root and not resolved.startswith(real_root + os.sep):
+        return path, "resolves outside the work tree (%s)" % resolved
+    return None
+
+
+def link_target(root, component):
+    """The target of a symbolic link in the work tree, for messages (None when it is not one)."""
+    try:
+        return os.readlink(os.path.join(root, component))
+    except OSError:
+        return None
+
+
+def write_in_tree(root, path, data):
+    """Write ``data`` (bytes) at ``path`` below ``root``, creating directories, never following a link.
+
+    Each directory is opened relative to its parent with O_NOFOLLOW, so a link that appeared
+    after the checks still cannot redirect the write.
+    """
+    parts = check_relative(path)
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for part in parts[:-1]:
+            try:
+                os.mkdir(part, 0o755, dir_fd=fd)
+            except FileExistsError:
+                pass
+            try:
+                child = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            except OSError as e:
+                raise UnsafePath("cannot write %s: %s is not a plain directory (%s)" % (path, part, e.strerror))
+            os.close(fd)
+            fd = child
+        try:
+            out = os.open(parts[-1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644, dir_fd=fd)
+        except OSError as e:
+            raise UnsafePath("cannot write %s: it is not a regular file (%s)" % (path, e.strerror))
+        with os.fdopen(out, "wb") as f:
+            f.write(data)
+    finally:
+        os.close(fd)
 
 
 # ------------------------------------------------------------------ helpers

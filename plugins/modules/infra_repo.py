@@ -23,15 +23,27 @@ description:
   - Generated files are recorded with their SHA-256 in C(.gitops/managed.yaml). A re-run updates a generated
     file only while the user has not edited it; an edited file is kept and reported in RV(conflicts) unless
     O(force=true). Files the module did not generate are never changed or deleted.
+  - A generated file the user deleted or renamed is left alone and reported in RV(removed_by_user); a file whose
+    line the user removed from C(.gitops/managed.yaml) is the user's from then on and reported in RV(taken_over).
+    Neither comes back unless O(restore_removed=true).
+  - Every path the module reads or writes must be a regular file inside the work tree. A managed path any
+    component of which is a symbolic link (in the committed tree or in the work tree, wherever it points), a
+    submodule, or resolves outside the work tree fails the run before anything is read or written.
   - A run with nothing to change makes no commit and reports C(changed=false).
   - The target is a local directory (initialised when missing or empty; commits stay local) or a remote URL
     (C(ssh://), C(user@host:path), C(https://), C(http://), C(git://) or C(file://)) cloned into a work directory;
     the commit is pushed to O(branch), or to O(review_branch) for review through a pull request.
-  - When the remote branch moves on between fetch and push, the commit is rebased onto it and pushed again;
-    a rebase conflict fails the run with nothing pushed.
+  - When the remote branch moves on between fetch and push (another run for another cluster, a person), the run
+    fetches the new head, plans again from scratch on top of it (reads the files and the record, regenerates,
+    merges its entries into the record), commits and pushes again. A file this run was going to write that the
+    other commit edited or removed fails the run with nothing pushed.
+  - Git runs with an isolated configuration (no system or global config file, no C(GIT_*) variable of the
+    caller; line endings, attributes, hooks, signing and the default branch pinned on the command line), and
+    file contents are read from and written to git's object store as they are, so the result never depends on
+    the user's or the repository's git settings.
   - Credentials (SSH key, HTTPS token) are handed to git through C(GIT_SSH_COMMAND) and a C(GIT_ASKPASS)
     helper for the duration of the run; they are never written into C(.git/config) or returned.
-  - Requires the C(git) command line on the host that runs the module (and C(ssh) for SSH URLs).
+  - Requires the C(git) command line, version 2.32 or later, on the host that runs the module (and C(ssh) for SSH URLs).
 options:
   repo:
     description:
@@ -155,9 +167,27 @@ options:
     type: str
     default: gitops-bootstrap@localhost
   push_retries:
-    description: How many times a push rejected because the remote branch moved on is rebased and retried.
+    description:
+      - How many times a push rejected because the remote branch moved on is planned again on top of the new
+        head and retried (with a short random pause, so that concurrent runs spread out).
     type: int
-    default: 3
+    default: 10
+  restore_removed:
+    description:
+      - Recreate generated files that the user deleted or renamed (RV(removed_by_user)), and hand back to the
+        generator files that the user took over by removing their line from C(.gitops/managed.yaml)
+        (RV(taken_over)). A taken-over file whose content differs from the generated one is then a conflict
+        like any edited file (kept unless O(force=true)).
+      - Without it such files are reported and left alone.
+    type: bool
+    default: false
+  timeout:
+    description:
+      - Seconds each git command may take, network operations included (fetch, push), before it is stopped and
+        the run fails naming the server that did not answer. Also bounds the SSH connection (C(ConnectTimeout),
+        at most 30 s) and stalled HTTP transfers (C(http.lowSpeedTime), at most 30 s).
+    type: int
+    default: 120
   ssh_private_key:
     description: Private key (content) for SSH URLs, e.g. a deploy key with write access. Mutually exclusive with O(ssh_key_file).
     type: str
@@ -199,6 +229,8 @@ attributes:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     details:
       - One diff per file that is created or updated.
+      - A file kept because the user edited it (RV(conflicts)) gets a diff too, from what is in the repository to
+        what the generator would write, with headers that say it was not written.
   idempotent:
     support: full
     description:
@@ -291,9 +323,33 @@ unchanged:
   returned: always
   type: int
 rebased:
-  description: How many times the commit was rebased because the remote branch moved on.
+  description:
+    - How many times the push was rejected because the remote branch moved on, and the run planned and
+      committed again on top of the new head.
   returned: always
   type: int
+removed_by_user:
+  description:
+    - Generated files recorded in C(.gitops/managed.yaml) that are no longer in the repository (the user deleted
+      or renamed them). They are left alone, with a warning; O(restore_removed=true) recreates them.
+  returned: always
+  type: list
+  elements: str
+  sample: [clusters/prod-eu1/apps/web.yaml]
+taken_over:
+  description:
+    - Files the generator once recorded whose line the user has since removed from C(.gitops/managed.yaml): they
+      belong to the user and are neither written nor recorded again (warning when the generated content has
+      changed). O(restore_removed=true) hands them back.
+  returned: always
+  type: list
+  elements: str
+  sample: [README.md]
+restored:
+  description: Files recreated or handed back to the generator because of O(restore_removed).
+  returned: always
+  type: list
+  elements: str
 layout:
   description: Paths of the cluster in the repository and what Argo CD needs to sync it.
   returned: always
@@ -337,8 +393,10 @@ work_dir:
 """
 
 import os
+import random
 import shutil
 import tempfile
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -346,6 +404,7 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils import _layout
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _names
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _scaffold
 from ansible_collections.gitops.bootstrap.plugins.module_utils._git import (
+    DEFAULT_TIMEOUT,
     Git,
     GitAuth,
     GitError,
@@ -354,6 +413,9 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._git import (
     check_url_has_no_secret,
     is_remote_url,
 )
+
+# The lists of the result that one plan fills (emptied when a push race makes the run plan again).
+PLAN_LISTS = ("created", "updated", "forced", "conflicts", "removed_by_user", "taken_over", "restored")
 
 
 class InfraRepoError(Exception):
@@ -370,12 +432,23 @@ class InfraRepo(object):
         self.tmp = None
         self.git = None
         self.workdir = None
+        self.base = None
+        self.read_ref = None
+        self.fs_check = False
+        self.original_branch = None
         self.remote = is_remote_url(self.p["repo"])
         self.result = {
             "changed": False, "commit": None, "branch": self.p["review_branch"] or self.p["branch"],
-            "pushed": False, "created": [], "updated": [], "forced": [], "conflicts": [], "unchanged": 0,
-            "rebased": 0,
+            "pushed": False, "unchanged": 0, "rebased": 0,
         }
+        self._reset_plan()
+
+    def _reset_plan(self):
+        for key in PLAN_LISTS:
+            self.result[key] = []
+        self.result["unchanged"] = 0
+        self.conflict_diffs = {}
+        self.stale_taken_over = []
 
     # ----------------------------------------------------------- inputs
     def spec(self):
@@ -411,16 +484,25 @@ class InfraRepo(object):
         return files
 
     # ----------------------------------------------------------- preparing the work tree
+    def _timeout(self):
+        timeout = self.p.get("timeout", DEFAULT_TIMEOUT)
+        if timeout is None or timeout <= 0:
+            raise InfraRepoError("timeout must be a positive number of seconds, got %r" % (timeout,))
+        return timeout
+
     def _new_git(self, workdir):
+        timeout = self._timeout()
         auth = GitAuth(
             self.tmp, ssh_key_file=self.p["ssh_key_file"], ssh_private_key=self.p["ssh_private_key"],
             ssh_known_hosts=self.p["ssh_known_hosts"], ssh_known_hosts_file=self.p["ssh_known_hosts_file"],
             ssh_host_key_checking=self.p["ssh_host_key_checking"], https_username=self.p["https_username"],
-            https_token=self.p["https_token"])
-        return Git(self.module.run_command, workdir, auth, self.p["author_name"], self.p["author_email"])
+            https_token=self.p["https_token"], connect_timeout=min(timeout, 30))
+        return Git(None, workdir, auth, self.p["author_name"], self.p["author_email"], timeout=timeout)
 
     def _require_clean(self, where):
-        status = self.git.status_porcelain()
+        # Tracked files only: an untracked file elsewhere is never read, written or committed (the index
+        # is built from the generated content), and one at a generated path is refused by the path checks.
+        status = self.git.run(["status", "--porcelain", "--untracked-files=no"], "reading the work tree status")[1].rstrip("\n")
         if status:
             files = [line[3:] for line in status.splitlines()][:5]
             raise InfraRepoError(
@@ -476,7 +558,11 @@ class InfraRepo(object):
             self.git.checkout_from(target, base)
         else:
             self.git.run(["symbolic-ref", "HEAD", "refs/heads/%s" % target], "preparing branch %s" % target)
+            # A work tree left from a rejected first push: start again from an empty index.
+            self.git.run(["read-tree", "--empty"], "emptying the index")
         self.base = base
+        self.read_ref = "HEAD" if base else None
+        self.fs_check = True
 
     def prepare_local(self):
         path = os.path.abspath(self.p["repo"])
@@ -503,6 +589,7 @@ class InfraRepo(object):
         head = self.git.rev("HEAD")
         self.original_branch = self.git.current_branch()
         target = review or branch
+        self.fs_check = True
         if head is None:
             self.git.run(["symbolic-ref", "HEAD", "refs/heads/%s" % target], "preparing branch %s" % target)
             return
@@ -510,11 +597,14 @@ class InfraRepo(object):
             raise InfraRepoError("branch %r does not exist in %s; set branch to an existing branch" % (branch, path))
         review_exists = bool(review) and self.git.rev("refs/heads/%s" % review) is not None
         self.base = target
+        self.read_ref = "HEAD"
         if self.original_branch == target:
             return
         if self.check_mode:
-            # Read the branch the run would commit to without switching the user's work tree.
-            self.read_ref = review if review_exists else branch
+            # Read the branch the run would commit to without switching the user's work tree; the work
+            # tree holds another branch, so only the committed tree is checked.
+            self.read_ref = "refs/heads/%s" % (review if review_exists else branch)
+            self.fs_check = False
             return
         if review and not review_exists:
             self.git.run(["checkout", "--quiet", "-b", review, branch], "creating branch %s" % review)
@@ -522,84 +612,195 @@ class InfraRepo(object):
             self.git.run(["checkout", "--quiet", target], "checking out %s" % target)
 
     # ----------------------------------------------------------- reading
-    def read(self, path):
-        ref = getattr(self, "read_ref", None)
-        if ref and self.git is not None:
-            rc, out, dummy = self.git.run(["show", "%s:%s" % (ref, path)], "reading %s" % path, check=False)
-            return out if rc == 0 else None
-        if self.git is None and not self.remote:
-            return None
-        full = os.path.join(self.workdir, path)
-        if os.path.islink(full):
-            return os.readlink(full) + "\0symlink"
-        if not os.path.isfile(full):
-            return None
-        with open(full, "rb") as f:
-            data = f.read()
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError:
-            return data.decode("latin-1") + "\0binary"
+    def snapshot(self, paths):
+        """The committed content of ``paths`` at the ref the run reads: {path: text or None}.
+
+        Read from git's object store, never from the work tree: no filter, attribute or line-ending
+        setting changes what is compared, and nothing outside the repository is ever opened. Refuses
+        (before reading anything) a path that is not a regular file inside the work tree.
+        """
+        tree = self.git.tree(self.read_ref) if self.git is not None else {}
+        self.tree = tree
+        dirs = set()
+        for entry in tree:
+            parts = entry.split("/")
+            for i in range(1, len(parts)):
+                dirs.add("/".join(parts[:i]))
+        problems = []
+        for path in paths:
+            try:
+                found = _scaffold.tree_problem(path, tree, dirs)
+                where = "repository"
+                if found is None and self.fs_check and self.workdir and os.path.isdir(self.workdir):
+                    found = _scaffold.fs_problem(self.workdir, path)
+                    where = "work tree"
+                    if found is None and path not in tree and os.path.lexists(os.path.join(self.workdir, path)):
+                        found = (path, "exists in the work tree but is not committed")
+            except _scaffold.UnsafePath as e:
+                found, where = (path, str(e)), "repository"
+            if found:
+                problems.append((path, found[0], found[1], where))
+        if problems:
+            raise InfraRepoError(self._unsafe_message(problems))
+        oids = {path: tree[path][1] for path in paths if path in tree}
+        blobs = self.git.blobs(oids.values()) if oids else {}
+        out = {}
+        for path in paths:
+            data = blobs.get(oids.get(path))
+            if data is None:
+                out[path] = None
+                continue
+            try:
+                out[path] = data.decode("utf-8")
+            except UnicodeDecodeError:
+                out[path] = data.decode("latin-1") + "\0binary"
+        return out
+
+    def _unsafe_message(self, problems):
+        by_component = {}
+        for path, component, reason, where in problems:
+            by_component.setdefault((component, reason, where), []).append(path)
+        parts = []
+        for (component, reason, where), paths in sorted(by_component.items()):
+            target = None
+            if "symbolic link" in reason:
+                entry = self.tree.get(component)
+                if entry and where == "repository":
+                    target = self.git.blobs([entry[1]]).get(entry[1], b"").decode("utf-8", "replace")
+                else:
+                    target = _scaffold.link_target(self.workdir, component)
+            shown = ", ".join(paths[:5]) + (" and %d more" % (len(paths) - 5) if len(paths) > 5 else "")
+            what = "%s %s%s" % (component, reason, " (-> %s)" % target if target else "")
+            if component == paths[0] and len(paths) == 1:
+                parts.append(what)
+            else:
+                parts.append("%s, on the way to %s" % (what, shown))
+        return (
+            "refusing to read or write generated files outside plain files of the work tree: %s. The module never "
+            "follows a symbolic link or writes into a submodule, wherever it points; nothing was read, written or "
+            "committed. Replace each of these by a plain directory or file (git rm the link, commit, push), or "
+            "keep it and take the files beneath it over by removing their lines from %s, then re-run"
+            % ("; ".join(parts), _layout.MANAGED_FILE))
 
     # ----------------------------------------------------------- planning
     def plan(self, desired):
-        managed_text = self.read(_layout.MANAGED_FILE)
+        """{path: (before, after)} to write, filling the result lists; nothing is written here."""
+        self._reset_plan()
+        paths = sorted(desired)
+        contents = self.snapshot(paths + [_layout.MANAGED_FILE])
+        managed_text = contents[_layout.MANAGED_FILE]
         managed = _scaffold.parse_managed(managed_text)
+        history = set()
+        if self.git is not None:
+            history = _scaffold.recorded_in_lines(self.git.added_lines(self.read_ref, _layout.MANAGED_FILE))
         new_managed = dict(managed)
         writes = {}
-        force = self.p["force"]
-        for path in sorted(desired):
+        force, restore = self.p["force"], self.p.get("restore_removed", False)
+        r = self.result
+        for path in paths:
             content = desired[path]
             want = _scaffold.sha256(content)
-            current = self.read(path)
+            current = contents[path]
+            recorded = managed.get(path)
+            taken_over = recorded is None and path in history
+            if taken_over and not restore:
+                r["taken_over"].append(path)
+                if current is not None and current != content:
+                    self.stale_taken_over.append(path)
+                continue
             if current is None:
+                if recorded is not None and not restore:
+                    r["removed_by_user"].append(path)
+                    continue
                 writes[path] = (None, content)
-                self.result["created"].append(path)
+                r["created"].append(path)
+                if recorded is not None or taken_over:
+                    r["restored"].append(path)
                 new_managed[path] = want
                 continue
             if current == content:
-                self.result["unchanged"] += 1
+                r["unchanged"] += 1
+                if taken_over:
+                    r["restored"].append(path)
                 new_managed[path] = want
                 continue
-            recorded = managed.get(path)
             user_edited = recorded is None or _scaffold.sha256(current) != recorded
             if not user_edited:
                 writes[path] = (current, content)
-                self.result["updated"].append(path)
+                r["updated"].append(path)
                 new_managed[path] = want
             elif force:
                 writes[path] = (current, content)
-                self.result["forced"].append(path)
+                r["forced"].append(path)
+                if taken_over:
+                    r["restored"].append(path)
                 new_managed[path] = want
             else:
-                self.result["conflicts"].append(path)
+                r["conflicts"].append(path)
+                self.conflict_diffs[path] = (current, content)
         new_text = _scaffold.dump_managed(new_managed)
-        if new_text != managed_text and (writes or new_managed != managed or managed_text is None):
+        if new_text != managed_text and (writes or new_managed != managed):
             writes[_layout.MANAGED_FILE] = (managed_text, new_text)
             if managed_text is None:
-                self.result["created"].append(_layout.MANAGED_FILE)
+                r["created"].append(_layout.MANAGED_FILE)
             else:
-                self.result["updated"].append(_layout.MANAGED_FILE)
+                r["updated"].append(_layout.MANAGED_FILE)
         return writes
 
+    def check_conflicts(self):
+        if self.p["fail_on_conflict"] and self.result["conflicts"]:
+            raise InfraRepoError(
+                "files edited by the user would be overwritten: %s; nothing was committed. Keep them (fail_on_conflict=false) "
+                "or overwrite them (force=true)" % ", ".join(self.result["conflicts"]))
+
     def diff(self, writes):
-        return [
+        diffs = [
             {"before_header": path if before is not None else "/dev/null", "after_header": path,
              "before": before or "", "after": after}
             for path, (before, after) in sorted(writes.items())
         ]
+        for path, (current, generated) in sorted(self.conflict_diffs.items()):
+            diffs.append({
+                "before_header": "%s (in the repository, edited by the user: kept)" % path,
+                "after_header": "%s (what the generator would write: not written, conflict)" % path,
+                "before": current, "after": generated,
+            })
+        return diffs
+
+    def warn(self):
+        r = self.result
+        if r["conflicts"]:
+            self.module.warn(
+                "kept %d file(s) edited outside the generator: %s (use force=true to overwrite)"
+                % (len(r["conflicts"]), ", ".join(r["conflicts"])))
+        if r["removed_by_user"]:
+            self.module.warn(
+                "left alone %d generated file(s) that were removed or renamed in the repository: %s. They are not "
+                "recreated; restore_removed=true recreates them, and removing their lines from %s takes them over for good"
+                % (len(r["removed_by_user"]), ", ".join(r["removed_by_user"]), _layout.MANAGED_FILE))
+        if self.stale_taken_over:
+            self.module.warn(
+                "left alone %d file(s) taken over by the user (their lines were removed from %s) although the generator's "
+                "content for them changed: %s; restore_removed=true hands them back to the generator"
+                % (len(self.stale_taken_over), _layout.MANAGED_FILE, ", ".join(self.stale_taken_over)))
 
     # ----------------------------------------------------------- writing
-    def write(self, writes):
-        for path, (dummy, content) in writes.items():
-            full = os.path.join(self.workdir, path)
-            parent = os.path.dirname(full)
-            if not os.path.isdir(parent):
-                os.makedirs(parent)
-            if os.path.islink(full):
-                os.unlink(full)
-            with open(full, "w") as f:
-                f.write(content)
+    def commit(self, writes):
+        """Write the files into the work tree and commit exactly their content (no filter, no conversion)."""
+        paths = sorted(writes)
+        try:
+            for path in paths:
+                _scaffold.write_in_tree(self.workdir, path, writes[path][1].encode("utf-8"))
+        except _scaffold.UnsafePath as e:
+            raise InfraRepoError("%s; nothing was committed" % e)
+        oids = self.git.write_blobs([writes[path][1].encode("utf-8") for path in paths], self.tmp)
+        tree = getattr(self, "tree", {})
+        entries = [("100755" if tree.get(path, ("",))[0] == "100755" else "100644", oid, path)
+                   for path, oid in zip(paths, oids)]
+        self.git.stage(entries)
+        commit = self.git.commit_index(self.commit_message())
+        self.git.refresh()
+        return commit
 
     def commit_message(self):
         if self.p["commit_message"]:
@@ -607,23 +808,39 @@ class InfraRepo(object):
         return "gitops.bootstrap: scaffold infra repository for cluster %s\n\nGenerated by %s; see .gitops/managed.yaml." % (
             self.p["cluster"], _scaffold.GENERATOR)
 
-    def push(self):
+    def push(self, desired, writes):
+        """Push; when the branch moved on, plan again on top of its new head. Returns the final writes."""
         target = self.p["review_branch"] or self.p["branch"]
         url = self.p["repo"]
         attempts = 0
         while True:
             try:
                 self.git.push(url, target)
-                return
+                self.result["pushed"] = True
+                return writes
             except PushRejected:
                 if attempts >= self.p["push_retries"]:
                     raise InfraRepoError(
-                        "the remote branch %s kept moving: push rejected %d times; nothing was pushed, re-run later"
-                        % (target, attempts + 1))
+                        "the remote branch %s kept moving: push rejected %d times; nothing was pushed, re-run later "
+                        "(or raise push_retries)" % (target, attempts + 1))
                 attempts += 1
                 self.result["rebased"] = attempts
+                time.sleep(random.uniform(0.05, 0.4) * attempts)
                 self.git.fetch(url)
-                self.git.rebase_onto("%s/%s" % (REMOTE, target))
+                self._checkout_remote_base()
+                planned = set(writes) - {_layout.MANAGED_FILE}
+                writes = self.plan(desired)
+                lost = sorted(planned & set(self.result["conflicts"] + self.result["removed_by_user"] + self.result["taken_over"]))
+                if lost:
+                    raise InfraRepoError(
+                        "another commit landed on %s after this run started and it conflicts with the generated files (%s): "
+                        "it edited or removed files this run was writing; nothing was pushed. Re-run to regenerate on top "
+                        "of the new commit (the edited files are then kept and reported), or resolve by hand"
+                        % (target, ", ".join(lost)))
+                self.check_conflicts()
+                if not writes:
+                    return writes  # the new head already holds what this run would write
+                self.commit(writes)
 
     # ----------------------------------------------------------- main flow
     def run(self):
@@ -636,31 +853,22 @@ class InfraRepo(object):
             else:
                 self.prepare_local()
             writes = self.plan(desired)
-            if self.p["fail_on_conflict"] and self.result["conflicts"]:
-                raise InfraRepoError(
-                    "files edited by the user would be overwritten: %s; nothing was committed. Keep them (fail_on_conflict=false) "
-                    "or overwrite them (force=true)" % ", ".join(self.result["conflicts"]))
-            if self.result["conflicts"]:
-                self.module.warn(
-                    "kept %d file(s) edited outside the generator: %s (use force=true to overwrite)"
-                    % (len(self.result["conflicts"]), ", ".join(self.result["conflicts"])))
+            self.check_conflicts()
+            if self.git is not None:
+                self.result["commit"] = self.git.rev("HEAD")
+            if writes and not self.check_mode:
+                commit = self.commit(writes)
+                self.result["commit"] = commit or self.git.rev("HEAD")
+                if self.remote:
+                    writes = self.push(desired, writes)
+                    self.result["commit"] = self.git.rev("HEAD")
+                elif self.original_branch and self.original_branch != (self.p["review_branch"] or self.p["branch"]):
+                    # Leave the local repository on the branch it was on; the commit waits on its branch.
+                    self.git.run(["checkout", "--quiet", self.original_branch], "checking out %s" % self.original_branch)
+            self.warn()
             self.result["changed"] = bool(writes)
             if self.module._diff:
                 self.result["diff"] = self.diff(writes)
-            if self.git is not None:
-                self.result["commit"] = self.git.rev("HEAD")
-            if not writes or self.check_mode:
-                return self.result
-            self.write(writes)
-            commit = self.git.commit(list(writes), self.commit_message())
-            self.result["commit"] = commit or self.git.rev("HEAD")
-            if self.remote:
-                self.push()
-                self.result["pushed"] = True
-                self.result["commit"] = self.git.rev("HEAD")
-            elif getattr(self, "original_branch", None) and self.original_branch != (self.p["review_branch"] or self.p["branch"]):
-                # Leave the local repository on the branch it was on; the commit waits on its branch.
-                self.git.run(["checkout", "--quiet", self.original_branch], "checking out %s" % self.original_branch)
             return self.result
         finally:
             shutil.rmtree(self.tmp, ignore_errors=True)
@@ -691,10 +899,12 @@ def main():
         prod_owners=dict(type="list", elements="str"),
         force=dict(type="bool", default=False),
         fail_on_conflict=dict(type="bool", default=False),
+        restore_removed=dict(type="bool", default=False),
         commit_message=dict(type="str"),
         author_name=dict(type="str", default="gitops.bootstrap"),
         author_email=dict(type="str", default="gitops-bootstrap@localhost"),
-        push_retries=dict(type="int", default=3),
+        push_retries=dict(type="int", default=10),
+        timeout=dict(type="int", default=DEFAULT_TIMEOUT),
         ssh_private_key=dict(type="str", no_log=True),
         ssh_key_file=dict(type="path"),
         ssh_known_hosts=dict(type="list", elements="str"),

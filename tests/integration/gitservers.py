@@ -10,6 +10,11 @@
   fetch, to land a commit between the module's fetch and its push.
 - ``SshGitServer``: OpenSSH ``sshd`` on a high loopback port with a generated host key and
   one authorized deploy key.
+- ``SilentServer``: a TCP server on loopback that accepts connections and never answers (a
+  hung git server, a proxy that swallows requests).
+
+The helpers here run git with no global or system configuration, so the machine's settings
+never change what a test sets up.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -26,6 +31,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 GIT_ENV = {
     "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_GLOBAL": os.devnull,
     "GIT_AUTHOR_NAME": "someone",
     "GIT_AUTHOR_EMAIL": "someone@example.test",
     "GIT_COMMITTER_NAME": "someone",
@@ -84,8 +90,11 @@ class BareRepo(object):
         """Files changed by the last commit of ``ref``."""
         return sorted(git("diff-tree", "--no-commit-id", "--name-only", "-r", ref, cwd=self.path).split())
 
-    def push_change(self, workdir, files, message="change by someone", branch="main", delete=()):
-        """Clone, write ``files`` ({path: content}), commit and push, as another person would."""
+    def push_change(self, workdir, files, message="change by someone", branch="main", delete=(), moves=None,
+                    symlinks=None):
+        """Clone, write ``files`` ({path: content}), delete ``delete``, ``git mv`` each of ``moves``
+        ({old: new}), replace each path of ``symlinks`` ({path: target}) by a symbolic link, commit
+        and push, as another person would."""
         workdir = str(workdir)
         if os.path.exists(workdir):
             shutil.rmtree(workdir)
@@ -101,6 +110,17 @@ class BareRepo(object):
                 f.write(content)
         for path in delete:
             os.unlink(os.path.join(workdir, path))
+        for old, new in (moves or {}).items():
+            os.makedirs(os.path.dirname(os.path.join(workdir, new)), exist_ok=True)
+            git("mv", old, new, cwd=workdir)
+        for path, target in (symlinks or {}).items():
+            full = os.path.join(workdir, path)
+            if os.path.isdir(full) and not os.path.islink(full):
+                shutil.rmtree(full)
+            elif os.path.lexists(full):
+                os.unlink(full)
+            os.makedirs(os.path.dirname(full), exist_ok=True)
+            os.symlink(target, full)
         git("add", "-A", cwd=workdir)
         git("commit", "--quiet", "-m", message, cwd=workdir)
         git("push", "--quiet", "origin", "HEAD:refs/heads/%s" % branch, cwd=workdir)
@@ -114,7 +134,7 @@ class HttpGitServer(object):
         self.root = str(root)
         self.username = username
         self.token = token
-        self.after_first_fetch = None  # callable run once, after a fetch (upload-pack) completed
+        self.after_first_fetch = None  # callable run once, in the first fetch (upload-pack), before its answer
         self.requests = []
         self._lock = threading.Lock()
         self.port = free_port()
@@ -179,6 +199,13 @@ class HttpGitServer(object):
                     "HTTP_CONTENT_ENCODING": self.headers.get("Content-Encoding", ""),
                 }
                 proc = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True, check=False)
+                if self.command == "POST" and path.endswith("/git-upload-pack"):
+                    # Land the concurrent commit after the module read the refs and before it gets the
+                    # answer: its push then meets a branch that moved on, every time.
+                    with server._lock:
+                        hook, server.after_first_fetch = server.after_first_fetch, None
+                    if hook:
+                        hook()
                 head, dummy, payload = proc.stdout.partition(b"\r\n\r\n")
                 status = 200
                 headers = []
@@ -194,11 +221,6 @@ class HttpGitServer(object):
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
-                if self.command == "POST" and path.endswith("/git-upload-pack"):
-                    with server._lock:
-                        hook, server.after_first_fetch = server.after_first_fetch, None
-                    if hook:
-                        hook()
 
             do_GET = _handle
             do_POST = _handle
@@ -292,3 +314,32 @@ class SshGitServer(object):
         except subprocess.TimeoutExpired:
             self.proc.kill()
         self.log.close()
+
+
+class SilentServer(object):
+    """Accepts TCP connections on 127.0.0.1 and never sends a byte (nor closes them)."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.connections = []
+        self._stopped = False
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while not self._stopped:
+            try:
+                conn, dummy = self.sock.accept()
+            except OSError:
+                return
+            self.connections.append(conn)
+
+    def stop(self):
+        self._stopped = True
+        self.sock.close()
+        for conn in self.connections:
+            conn.close()

@@ -47,8 +47,7 @@ class Run(object):
         return bool(self.result.get("failed"))
 
 
-def run_module(args, check=False, diff=False):
-    """Run the module once on localhost and return its result (also on failure)."""
+def _module_command(args, check=False, diff=False):
     bindir = os.path.dirname(sys.executable)
     cmd = [
         os.path.join(bindir, "ansible"), "localhost", "-i", "localhost,", "-c", "local",
@@ -59,13 +58,48 @@ def run_module(args, check=False, diff=False):
         cmd.append("--check")
     if diff:
         cmd.append("--diff")
-    proc = subprocess.run(cmd, env=ansible_env(), capture_output=True, text=True, timeout=300, check=False)
+    return cmd
+
+
+def _module_result(returncode, stdout, stderr):
     try:
-        data = json.loads(proc.stdout)
+        data = json.loads(stdout)
         result = data["plays"][0]["tasks"][0]["hosts"]["localhost"]
     except (ValueError, KeyError, IndexError):
-        raise AssertionError("no module result; rc=%d\nstdout:\n%s\nstderr:\n%s" % (proc.returncode, proc.stdout, proc.stderr))
-    return Run(result, proc.stdout, proc.stderr)
+        raise AssertionError("no module result; rc=%d\nstdout:\n%s\nstderr:\n%s" % (returncode, stdout, stderr))
+    return Run(result, stdout, stderr)
+
+
+def run_module(args, check=False, diff=False, env_update=None, timeout=300):
+    """Run the module once on localhost and return its result (also on failure).
+
+    ``env_update`` is added to the environment of ansible (and so of the module and its git);
+    a run that takes longer than ``timeout`` seconds is an assertion error.
+    """
+    env = ansible_env()
+    env.update(env_update or {})
+    try:
+        proc = subprocess.run(_module_command(args, check, diff), env=env, capture_output=True, text=True,
+                              timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("the module did not finish within %d s" % timeout)
+    return _module_result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def run_modules_concurrently(arg_list, timeout=600):
+    """Start one run of the module per entry of ``arg_list`` at the same time; their results in order."""
+    procs = [subprocess.Popen(_module_command(args), env=ansible_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for args in arg_list]
+    results = []
+    for proc in procs:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            for p in procs:
+                p.kill()
+            raise AssertionError("concurrent runs did not finish within %d s" % timeout)
+        results.append(_module_result(proc.returncode, out, err))
+    return results
 
 
 def remote_cache(tmp_path, version="v3.5.1"):

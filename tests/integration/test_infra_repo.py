@@ -7,12 +7,13 @@ basic auth through git http-backend, OpenSSH sshd), driven through Ansible."""
 from __future__ import absolute_import, division, print_function
 
 import os
+import stat
 import time
 
 import pytest
 
-from gitservers import BareRepo, HttpGitServer, SshGitServer, git, free_port
-from infra_repo_helpers import remote_cache, run_module, run_validate
+from gitservers import BareRepo, HttpGitServer, SilentServer, SshGitServer, git, free_port
+from infra_repo_helpers import remote_cache, run_module, run_modules_concurrently, run_validate
 
 APPS = [{"name": "hello"}]
 
@@ -337,6 +338,313 @@ def test_unpinned_argocd_version_is_refused(bare):
     assert bare.head() is None
 
 
+# --------------------------------------------------------------------------- nothing read or written outside the work tree
+OUTSIDE = "content of a file outside the repository that the module must never read"
+
+
+def _outside_dir(tmp_path):
+    """A directory outside every repository, with files at the names the module generates."""
+    d = tmp_path / "outside"
+    for rel in ("projects/apps.yaml", "projects/kustomization.yaml", "README.md", "platform/namespaces/kustomization.yaml"):
+        (d / rel).parent.mkdir(parents=True, exist_ok=True)
+        (d / rel).write_text("%s (%s)\n" % (OUTSIDE, rel))
+    return d
+
+
+def _state(root):
+    """Every entry below ``root`` with its content (links as links, never followed)."""
+    found = {}
+    for dirpath, dirnames, filenames in os.walk(str(root)):
+        for name in dirnames + filenames:
+            full = os.path.join(dirpath, name)
+            rel = os.path.relpath(full, str(root))
+            if os.path.islink(full):
+                found[rel] = ("link", os.readlink(full))
+            elif os.path.isfile(full):
+                with open(full, "rb") as f:
+                    found[rel] = ("file", f.read(), stat.S_IMODE(os.stat(full).st_mode))
+            else:
+                found[rel] = ("dir",)
+    return found
+
+
+# (the committed link, its target) per kind of link at a managed path
+SYMLINK_CASES = {
+    "directory-to-outside": ("clusters/dev1/projects", lambda outside: str(outside / "projects")),
+    "file-to-outside": ("README.md", lambda outside: str(outside / "README.md")),
+    "parent-to-outside": ("platform", lambda outside: str(outside / "platform")),
+    "directory-inside-the-tree": ("clusters/dev1/projects", lambda outside: "../../docs/projects"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SYMLINK_CASES))
+def test_managed_path_through_a_symlink_is_refused_in_every_mode(bare, tmp_path, case):
+    link, target = SYMLINK_CASES[case]
+    assert not run_module(base_args(bare.url)).failed
+    outside = _outside_dir(tmp_path)
+    inside = {"docs/projects/apps.yaml": "# ours, shared on purpose\n"} if case == "directory-inside-the-tree" else {}
+    bare.push_change(tmp_path / "someone", inside, symlinks={link: target(outside)}, message="link %s" % link)
+    head, before = bare.head(), _state(outside)
+    # A new option value gives the run files to update; force and check mode must refuse just the same.
+    for mode, kw in (("normal", {}), ("force", {"force": True}), ("check", {"force": True})):
+        r = run_module(base_args(bare.url, argocd_version="v3.4.7", **kw), check=mode == "check", diff=mode == "check")
+        assert r.failed, (mode, r.result)
+        assert "%s is a symbolic link in the repository" % link in r["msg"], (mode, r["msg"])
+        assert "nothing was read, written or committed" in r["msg"] and "git rm" in r["msg"], r["msg"]
+        assert OUTSIDE not in r.stdout + r.stderr, mode
+        assert _state(outside) == before, "%s: the run changed files outside the repository" % mode
+        assert bare.head() == head
+        if inside:
+            assert bare.show("docs/projects/apps.yaml") == "# ours, shared on purpose"
+
+
+def test_ignored_symlink_in_a_local_work_tree_is_refused(tmp_path):
+    """A link git does not track (ignored, so the tree looks clean) at a path the run would create."""
+    path = tmp_path / "infra"
+    assert not run_module(base_args(str(path))).failed
+    outside = _outside_dir(tmp_path)
+    (path / ".git" / "info" / "exclude").write_text("/apps/web\n")
+    os.symlink(str(outside / "projects"), str(path / "apps" / "web"))
+    head, before = git("rev-parse", "HEAD", cwd=str(path)), _state(outside)
+    args = base_args(str(path), apps=APPS + [{"name": "web"}])
+    for check in (True, False):
+        r = run_module(args, check=check, diff=check)
+        assert r.failed, r.result
+        assert "apps/web is a symbolic link in the work tree" in r["msg"], r["msg"]
+        assert _state(outside) == before
+        assert git("rev-parse", "HEAD", cwd=str(path)) == head
+
+
+# --------------------------------------------------------------------------- concurrent runs for different clusters
+def test_concurrent_runs_for_different_clusters_all_land(http_server):
+    bare = BareRepo(os.path.join(http_server.root, "infra.git"))
+    url = http_server.url("infra.git")
+    clusters = ["c1", "c2", "c3", "c4", "c5"]
+    arg_list = [base_args(url, cluster=c, https_token=http_server.token) for c in clusters]
+    first = run_modules_concurrently(arg_list)
+    for cluster, r in zip(clusters, first):
+        assert not r.failed, (cluster, r["msg"])
+        assert r["changed"] and r["pushed"], cluster
+    files = bare.files()
+    managed = bare.show(".gitops/managed.yaml")
+    for cluster in clusters:
+        for path in ("clusters/%s/kustomization.yaml" % cluster, "clusters/%s/apps/hello.yaml" % cluster,
+                     ".gitops/clusters/%s.yaml" % cluster):
+            assert path in files, path
+            assert '"%s": ' % path in managed, path
+    assert '"README.md": ' in managed
+    assert bare.commit_count() == len(clusters)
+    assert sum(r["rebased"] for r in first) >= 1, "the runs did not race; the test proves nothing"
+    # A second round of all of them at once changes nothing.
+    again = run_modules_concurrently(arg_list)
+    for cluster, r in zip(clusters, again):
+        assert not r.failed, (cluster, r["msg"])
+        assert r["changed"] is False and r["created"] == [] and r["updated"] == [] and r["conflicts"] == [], (cluster, r.result)
+    assert bare.commit_count() == len(clusters)
+
+
+# --------------------------------------------------------------------------- files the user removed or took over
+def test_file_removed_or_renamed_by_the_user_is_reported_not_recreated(bare, tmp_path):
+    assert not run_module(base_args(bare.url)).failed
+    bare.push_change(tmp_path / "someone", {}, delete=["README.md"],
+                     moves={"clusters/dev1/apps/hello.yaml": "clusters/dev1/apps/web.yaml"}, message="ours now")
+    head = bare.head()
+    gone = ["README.md", "clusters/dev1/apps/hello.yaml"]
+    r = run_module(base_args(bare.url))
+    assert not r.failed, r.result
+    assert r["changed"] is False and bare.head() == head
+    assert sorted(r["removed_by_user"]) == gone and r["created"] == []
+    assert any("clusters/dev1/apps/hello.yaml" in w and "restore_removed" in w for w in r.get("warnings", [])), r.get("warnings")
+    # A change elsewhere lands and still does not bring them back.
+    r = run_module(base_args(bare.url, argocd_version="v3.4.7"))
+    assert not r.failed and r["changed"], r.result
+    assert sorted(r["removed_by_user"]) == gone
+    assert not set(gone) & set(bare.files())
+    assert "clusters/dev1/apps/web.yaml" in bare.files()
+    # Only when asked.
+    r = run_module(base_args(bare.url, argocd_version="v3.4.7", restore_removed=True))
+    assert not r.failed and r["changed"], r.result
+    assert sorted(r["restored"]) == gone and r["removed_by_user"] == []
+    assert "How to change the infrastructure" in bare.show("README.md")
+    assert "clusters/dev1/apps/web.yaml" in bare.files(), "the user's renamed copy was touched"
+    r = run_module(base_args(bare.url, argocd_version="v3.4.7"))
+    assert r["changed"] is False and r["removed_by_user"] == [] and r["restored"] == []
+
+
+def test_file_taken_over_by_removing_its_record_line_stays_the_users(bare, tmp_path):
+    assert not run_module(base_args(bare.url)).failed
+    taken = [".github/CODEOWNERS", "clusters/dev1/apps/hello.yaml"]
+    record = [line for line in bare.show(".gitops/managed.yaml").splitlines()
+              if not any(line.startswith('  "%s": ' % path) for path in taken)]
+    # CODEOWNERS is kept as it is, hello.yaml is deleted as well.
+    bare.push_change(tmp_path / "someone", {".gitops/managed.yaml": "\n".join(record) + "\n"},
+                     delete=["clusters/dev1/apps/hello.yaml"], message="take over CODEOWNERS and hello.yaml")
+    head = bare.head()
+    r = run_module(base_args(bare.url))
+    assert not r.failed, r.result
+    assert r["changed"] is False and bare.head() == head, r.result
+    assert sorted(r["taken_over"]) == taken
+    assert "clusters/dev1/apps/hello.yaml" not in bare.files()
+    # The generated CODEOWNERS changes: the user's is neither updated, nor forced, nor recorded again.
+    for kw in ({}, {"force": True}):
+        r = run_module(base_args(bare.url, owners=["@other-team"], **kw))
+        assert not r.failed, r.result
+        assert ".github/CODEOWNERS" not in r["updated"] + r["forced"] + r["conflicts"], r.result
+        assert sorted(r["taken_over"]) == taken
+        assert any(".github/CODEOWNERS" in w and "taken over" in w for w in r.get("warnings", [])), r.get("warnings")
+        assert "@other-team" not in bare.show(".github/CODEOWNERS")
+        assert not any(('"%s": ' % path) in bare.show(".gitops/managed.yaml") for path in taken)
+    assert bare.head() == head
+    # Handed back only when asked.
+    r = run_module(base_args(bare.url, restore_removed=True))
+    assert not r.failed and r["changed"], r.result
+    assert sorted(r["restored"]) == taken and r["taken_over"] == []
+    assert all(('"%s": ' % path) in bare.show(".gitops/managed.yaml") for path in taken)
+    assert "clusters/dev1/apps/hello.yaml" in bare.files()
+    assert run_module(base_args(bare.url))["changed"] is False
+
+
+# --------------------------------------------------------------------------- the user's git configuration
+def _failing_hooks(d):
+    d.mkdir(parents=True, exist_ok=True)
+    for hook in ("pre-commit", "commit-msg", "post-commit", "post-checkout", "pre-push", "reference-transaction"):
+        (d / hook).write_text("#!/bin/sh\necho 'hook %s refuses' >&2\nexit 1\n" % hook)
+        os.chmod(str(d / hook), 0o755)
+    return str(d)
+
+
+GLOBAL_CONFIGS = {
+    # Line endings converted on checkout, and an attributes file that asks for CRLF.
+    "line-endings": lambda home, url: (
+        "[core]\n\tautocrlf = true\n\tattributesFile = %s\n" % (home / "attributes"), "* text eol=crlf\n"),
+    # Hooks that refuse everything, and signing with a program that fails.
+    "hooks-and-signing": lambda home, url: (
+        "[core]\n\thooksPath = %s\n[commit]\n\tgpgSign = true\n[push]\n\tgpgSign = true\n[gpg]\n\tprogram = false\n"
+        % _failing_hooks(home / "hooks"), None),
+    # Another default branch, and the repository's URL rewritten to one that does not exist.
+    "branch-and-url-rewrite": lambda home, url: (
+        '[init]\n\tdefaultBranch = master\n[url "file:///nonexistent/"]\n\tinsteadOf = %s\n' % url, None),
+}
+
+
+@pytest.mark.parametrize("case", sorted(GLOBAL_CONFIGS))
+def test_users_global_git_configuration_does_not_change_the_result(bare, tmp_path, case):
+    home = tmp_path / "home"
+    home.mkdir()
+    config, attributes = GLOBAL_CONFIGS[case](home, bare.url)
+    (home / ".gitconfig").write_text(config)
+    if attributes:
+        (home / "attributes").write_text(attributes)
+    env = {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
+           "GIT_AUTHOR_NAME": "someone else", "GIT_COMMITTER_EMAIL": "someone@else.test"}
+    first = run_module(base_args(bare.url), env_update=env)
+    assert not first.failed, first.result
+    assert first["changed"] and first["pushed"] and first["conflicts"] == []
+    assert git("log", "-1", "--format=%an <%ae> / %cn <%ce>", cwd=bare.path) == (
+        "gitops.bootstrap <gitops-bootstrap@localhost> / gitops.bootstrap <gitops-bootstrap@localhost>")
+    assert "\r" not in git("cat-file", "-p", "main:README.md", cwd=bare.path)
+    again = run_module(base_args(bare.url), env_update=env)
+    assert not again.failed, again.result
+    assert again["changed"] is False, again.result
+    assert again["conflicts"] == [] and again["updated"] == [] and again["created"] == []
+    assert bare.commit_count() == 1
+
+
+def test_repository_git_configuration_does_not_change_the_result(tmp_path):
+    """A local repository whose own .git/config converts line endings, runs refusing hooks and signs."""
+    path = tmp_path / "infra"
+    path.mkdir()
+    git("init", "--quiet", "--initial-branch=main", str(path))
+    (path / "notes.md").write_text("# Our notes\n")
+    git("add", "notes.md", cwd=str(path))
+    git("commit", "--quiet", "-m", "notes", cwd=str(path))
+    hooks = _failing_hooks(tmp_path / "hooks")
+    for key, value in (("core.autocrlf", "true"), ("core.hooksPath", hooks), ("commit.gpgSign", "true"),
+                       ("gpg.program", "false")):
+        git("config", key, value, cwd=str(path))
+    first = run_module(base_args(str(path)))
+    assert not first.failed, first.result
+    assert first["changed"] and first["conflicts"] == []
+    assert git("log", "-1", "--format=%an", cwd=str(path)) == "gitops.bootstrap"
+    again = run_module(base_args(str(path)))
+    assert not again.failed, again.result
+    assert again["changed"] is False and again["conflicts"] == [] and again["updated"] == [], again.result
+    assert git("status", "--porcelain", cwd=str(path)) == ""
+
+
+# --------------------------------------------------------------------------- errors, user names, conflict diffs
+def test_git_error_keeps_the_lines_that_say_what_happened(ssh_server, tmp_path):
+    url = ssh_server.url(str(tmp_path / "missing.git"))
+    r = run_module(base_args(url, ssh_private_key=ssh_server.private_key(), ssh_known_hosts=[ssh_server.known_hosts_line()]))
+    assert r.failed
+    # The line that names the cause, not only git's generic last line.
+    assert "does not appear to be a git repository" in r["msg"], r["msg"]
+    assert "the repository exists" in r["msg"] and "the repository does not exist at that URL" in r["msg"]
+    assert "PRIVATE KEY" not in r.stdout + r.stderr
+
+
+def test_bootstrap_playbook_takes_the_https_user_name_from_the_inventory(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from infra_repo_helpers import REPO_ROOT, ansible_env
+
+    root = tmp_path / "http-root"
+    root.mkdir()
+    server = HttpGitServer(root, username="x-access-token")
+    try:
+        bare = BareRepo(root / "infra.git")
+        inventory = tmp_path / "inventory.yml"
+        inventory.write_text(json.dumps({"all": {"hosts": {"ha-c1": {
+            "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+            "gitops_infra_repo_url": server.url("infra.git"), "gitops_infra_repo_https_username": "x-access-token",
+            "gitops_infra_repo_https_token": server.token}}}}))
+        cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(inventory),
+               os.path.join(REPO_ROOT, "playbooks", "bootstrap.yml"), "--tags", "infra_repo"]
+        proc = subprocess.run(cmd, env=ansible_env(), capture_output=True, text=True, timeout=300, check=False)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+        assert "clusters/ha-c1/kustomization.yaml" in bare.files()
+        assert server.token not in proc.stdout + proc.stderr
+    finally:
+        server.stop()
+
+
+def test_check_mode_diff_shows_a_conflicted_file_without_writing_it(bare, tmp_path):
+    assert not run_module(base_args(bare.url)).failed
+    edited = "# Our infra\n\nWe wrote this ourselves.\n"
+    bare.push_change(tmp_path / "someone", {"README.md": edited})
+    head = bare.head()
+    r = run_module(base_args(bare.url, argocd_version="v3.4.7"), check=True, diff=True)
+    assert not r.failed, r.result
+    assert r["conflicts"] == ["README.md"]
+    (d,) = [x for x in r["diff"] if x["before_header"].startswith("README.md")]
+    assert d["before"] == edited
+    assert "How to change the infrastructure" in d["after"] and "v3.4.7" in d["after"]
+    assert "not written" in d["after_header"]
+    assert bare.head() == head and bare.show("README.md") == edited.rstrip("\n")
+
+
+# --------------------------------------------------------------------------- a server that never answers
+@pytest.mark.parametrize("scheme", ["http", "ssh"])
+def test_silent_server_fails_within_the_timeout_naming_it(scheme):
+    server = SilentServer()
+    try:
+        if scheme == "http":
+            args = base_args("http://127.0.0.1:%d/infra.git" % server.port, https_token="x", timeout=5)
+        else:
+            args = base_args("ssh://git@127.0.0.1:%d/infra.git" % server.port, ssh_host_key_checking="no", timeout=5)
+        start = time.monotonic()
+        r = run_module(args, timeout=90)
+        elapsed = time.monotonic() - start
+    finally:
+        server.stop()
+    assert r.failed, r.result
+    assert "127.0.0.1:%d did not answer within 5 s" % server.port in r["msg"], r["msg"]
+    assert "raise the option timeout" in r["msg"], r["msg"]
+    # 5 s of git plus the start of ansible and of the module; well under the default 120 s.
+    assert elapsed < 30, elapsed
+
+
 # --------------------------------------------------------------------------- the generated validation
 @pytest.mark.parametrize("pipeline", ["github", "gitlab"])
 def test_generated_validation_green_on_scaffold_red_on_broken_manifest(bare, tmp_path, pipeline):
@@ -409,12 +717,13 @@ def dev_cluster():
     from infra_repo_helpers import ARGOCD_MANIFESTS, KUBECTL_DIR, REPO_ROOT
 
     kubeconfig = os.environ.get("GITOPS_TEST_KUBECONFIG")
+    name = os.environ.get("INFRA_REPO_TEST_CLUSTER", "repo1")
     started = False
     if not kubeconfig:
-        proc = subprocess.run([sys.executable, os.path.join(REPO_ROOT, "hack", "localcluster.py"), "up", "repo1"],
+        proc = subprocess.run([sys.executable, os.path.join(REPO_ROOT, "hack", "localcluster.py"), "up", name],
                               capture_output=True, text=True, check=False)
         if proc.returncode != 0:
-            pytest.fail("could not start the local cluster repo1:\n" + proc.stderr)
+            pytest.fail("could not start the local cluster %s:\n%s" % (name, proc.stderr))
         kubeconfig = proc.stdout.strip().splitlines()[-1]
         started = True
     kubectl = [os.path.join(KUBECTL_DIR, "kubectl"), "--kubeconfig", kubeconfig]
@@ -433,7 +742,7 @@ def dev_cluster():
         subprocess.run(kubectl + ["create", "namespace", ns], capture_output=True, text=True, check=False)
     yield kubeconfig
     if started and os.environ.get("GITOPS_KEEP_CLUSTERS") != "1":
-        subprocess.run([sys.executable, os.path.join(REPO_ROOT, "hack", "localcluster.py"), "down", "repo1"],
+        subprocess.run([sys.executable, os.path.join(REPO_ROOT, "hack", "localcluster.py"), "down", name],
                        capture_output=True, text=True, check=False)
 
 

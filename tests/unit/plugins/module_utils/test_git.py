@@ -44,7 +44,8 @@ def test_auth_env_keeps_secrets_out_of_files_and_command(tmp_path):
 
 def test_mask_hides_token_in_git_output(tmp_path):
     auth = G.GitAuth(str(tmp_path), https_token="TOKEN")
-    git = G.Git(lambda cmd, cwd=None, environ_update=None: (1, "", "fatal: https://TOKEN@h failed"), str(tmp_path), auth)
+    git = G.Git(lambda cmd, cwd=None, env=None, data=None, timeout=None: (1, b"", b"fatal: https://TOKEN@h failed"),
+                str(tmp_path), auth)
     with pytest.raises(G.GitError) as e:
         git.run(["fetch"], "fetching")
     assert "TOKEN" not in str(e.value) and "********" in str(e.value)

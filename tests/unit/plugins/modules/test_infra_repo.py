@@ -7,7 +7,9 @@ covered by tests/integration/test_infra_repo.py against real servers)."""
 from __future__ import absolute_import, division, print_function
 
 import os
+import subprocess
 
+from ansible_collections.gitops.bootstrap.plugins.module_utils import _git as G
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _scaffold as S
 from ansible_collections.gitops.bootstrap.plugins.modules import infra_repo
 
@@ -17,19 +19,36 @@ class FakeModule(object):
     _diff = True
 
     def __init__(self, **params):
-        self.params = {"repo": "file:///x.git", "review_branch": None, "branch": "main", "force": False}
+        self.params = {"repo": "file:///x.git", "review_branch": None, "branch": "main", "force": False,
+                       "restore_removed": False}
         self.params.update(params)
+
+
+def _commit_tree(tmp_path):
+    """Commit what the test wrote under tmp_path/repo (the plan reads committed content only)."""
+    root = os.path.join(str(tmp_path), "repo")
+    os.makedirs(root, exist_ok=True)
+    env = dict(os.environ, GIT_CONFIG_GLOBAL=os.devnull, GIT_CONFIG_NOSYSTEM="1", GIT_AUTHOR_NAME="t",
+               GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
+    if not os.path.isdir(os.path.join(root, ".git")):
+        subprocess.run(["git", "init", "-q", "-b", "main", root], check=True, env=env)
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True, env=env)
+    subprocess.run(["git", "commit", "-q", "--allow-empty", "-m", "state"], cwd=root, check=True, env=env)
+    return root
 
 
 def planner(tmp_path, **params):
     repo = infra_repo.InfraRepo(FakeModule(**params))
-    repo.workdir = str(tmp_path)
-    repo.git = object()
+    root = _commit_tree(tmp_path)
+    repo.workdir = root
+    repo.git = G.Git(None, root, G.GitAuth(str(tmp_path)))
+    repo.read_ref = "HEAD"
+    repo.fs_check = True
     return repo
 
 
 def write(tmp_path, path, content):
-    full = os.path.join(str(tmp_path), path)
+    full = os.path.join(str(tmp_path), "repo", path)
     os.makedirs(os.path.dirname(full), exist_ok=True)
     with open(full, "w") as f:
         f.write(content)
