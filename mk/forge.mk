@@ -3,7 +3,8 @@
 #   make gitea        build (or reuse) the gitea binary ($(CACHE)/bin/gitea-<version>/gitea);
 #                     needs Go and a C compiler (SQLite through cgo)
 #   make test-forge   smoke test of the forge harness (tests/integration/forge.py): one Gitea on
-#                     loopback for the session, stopped at the end, also when the run fails
+#                     loopback for the session, stopped at the end, also when the run fails;
+#                     then gitops.bootstrap.forge_repository against that Gitea
 #
 # By hand: hack/gitea.py up NAME (prints the base URL), down NAME, list.
 
@@ -27,6 +28,7 @@ forge-deps:
 test-forge: venv gitea forge-deps
 	@owner="$${GITOPS_CLUSTER_OWNER:-test-forge-$$$$}"; \
 	trap '$(PYTHON) hack/gitea.py down --all --owner "'"$$owner"'" >/dev/null 2>&1 || true' EXIT; \
-	GITOPS_CLUSTER_OWNER="$$owner" python -m pytest -v -p no:cacheprovider tests/integration/test_forge_harness.py
+	GITOPS_CLUSTER_OWNER="$$owner" python -m pytest -v -p no:cacheprovider tests/integration/test_forge_harness.py \
+	  tests/integration/test_forge_repository.py
 
 TEST_TARGETS += test-forge
