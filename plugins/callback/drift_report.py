@@ -51,13 +51,14 @@ NO_LOG_DIFF = "(hidden: no_log task)"
 _SERVER_OWNED = ("metadata.managedFields", "metadata.resourceVersion", "metadata.generation")
 # Keys of a module result that hold the one object the result is about.
 _OBJECT_KEYS = ("result", "application", "project", "repository", "cluster", "secret", "configmap", "object", "resource")
-# The kind of object each module of this collection manages, for results that carry no object (no_log).
-_MODULE_KINDS = {
-    "argocd_application": "Application",
-    "argocd_project": "AppProject",
-    "argocd_repository": "Secret",
-    "argocd_cluster": "Secret",
-    "argocd_rbac": "ConfigMap",
+# The kind (and, where fixed, the name) of the object each module of this collection manages, for
+# results that carry no object (no_log); the name is otherwise the module's option C(name).
+_MODULE_OBJECTS = {
+    "argocd_application": ("Application", None),
+    "argocd_project": ("AppProject", None),
+    "argocd_repository": ("Secret", None),
+    "argocd_cluster": ("Secret", None),
+    "argocd_rbac": ("ConfigMap", "argocd-rbac-cm"),
 }
 # A diff header that starts with an object reference: "Kind namespace/name ..." or "Kind name ...".
 _HEADER_REF = re.compile(r"^([A-Z][A-Za-z0-9]*) (?:([a-z0-9][-a-z0-9.]*)/)?([A-Za-z0-9][-A-Za-z0-9.:_]*)(?: |$)")
@@ -181,11 +182,12 @@ def _ref_of_args(args, module):
         refs = [r for r in (_ref_of_object(d) for d in defs) if r and _plain_name(r["name"])]
         if refs:
             return refs
-    name = _plain_name(args.get("name"))
+    short = (module or "").rsplit(".", 1)[-1]
+    module_kind, fixed_name = _MODULE_OBJECTS.get(short, (None, None))
+    name = fixed_name or _plain_name(args.get("name"))
     if not name:
         return []
-    short = (module or "").rsplit(".", 1)[-1]
-    kind = _plain_name(args.get("kind")) or _MODULE_KINDS.get(short)
+    kind = _plain_name(args.get("kind")) or module_kind
     return [_ref(kind, _plain_name(args.get("namespace")), name)]
 
 

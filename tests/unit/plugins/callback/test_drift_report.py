@@ -312,3 +312,10 @@ def test_a_result_that_names_no_object_says_so(tmp_path):
     assert change["object"] == "an object the task does not name (task: %s)" % task.get_name()
     assert change["kind"] is None and change["name"] is None
     assert "None" not in md
+
+
+def test_a_no_log_task_of_a_module_with_a_fixed_object_is_named_after_it(tmp_path):
+    task = _NamedTask("Argo CD policy", "gitops.bootstrap.argocd_rbac", no_log=True,
+                      args={"namespace": "argocd", "policy_name": "team-a", "_ansible_module_name": "gitops.bootstrap.argocd_rbac"})
+    report, _md = recorded(tmp_path, _ItemResult(dict(CENSORED), task))
+    assert report["clusters"]["dev"]["changes"][0]["object"] == "ConfigMap argocd/argocd-rbac-cm"
