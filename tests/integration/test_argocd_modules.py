@@ -15,13 +15,15 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
+import sys
 import textwrap
 import time
 
 import pytest
 import yaml
 
-from conftest import ARGOCD_MANIFESTS, kubectl, run_playbook
+from conftest import ARGOCD_MANIFESTS, ROOT, kubectl, run_playbook
 
 ARGOCD_VERSION = os.environ.get("GITOPS_ARGOCD_TEST_VERSION", "v3.5.1")
 NS = "argocd-modtest"
@@ -32,6 +34,18 @@ SSH_KEY_BODY = "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUtZG8tbm90LXByaW50"
 SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\n%s\n-----END OPENSSH PRIVATE KEY-----\n" % SSH_KEY_BODY
 CA = "-----BEGIN CERTIFICATE-----\nMIIBtestcertificatebody\n-----END CERTIFICATE-----\n"
 HOST_KEY = "git.modtest.example ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+
+
+def argocd_cli() -> str:
+    """The argocd binary of ARGOCD_VERSION that hack/argocd_controllers.py builds (make argocd-binaries)."""
+    sys.path.insert(0, os.path.join(ROOT, "hack"))
+    try:
+        import argocd_controllers
+        path = argocd_controllers.argocd_bin(ARGOCD_VERSION)
+    finally:
+        sys.path.pop(0)
+    assert os.path.exists(path), "argocd %s is not built at %s: run make argocd-binaries" % (ARGOCD_VERSION, path)
+    return path
 
 
 # ---------------------------------------------------------------------------- fixtures
@@ -184,6 +198,161 @@ def test_rbac_invalid_policy_line_is_named_and_nothing_changes(argocd):
     assert "'g, org:x, role:undefined'" in res["msg"] and "role 'role:undefined' is not defined" in res["msg"]
     assert "org:y" not in res["msg"], "role:team-a is defined in policy.csv of the live ConfigMap"
     assert get(kc, "configmap", "argocd-rbac-cm")["metadata"]["resourceVersion"] == before
+
+
+@pytest.mark.parametrize("field,value", [
+    ("effect", '""'),
+    ("effect", '"   "'),
+    ("effect", '"{{ rendered_empty }}"'),
+    ("subject", '"{{ rendered_empty }}"'),
+    ("object", '" "'),
+], ids=["effect-empty", "effect-blank", "effect-template", "subject-template", "object-blank"])
+def test_rbac_empty_field_fails_naming_line_and_field_and_writes_nothing(argocd, field, value):
+    """An empty field (a template that rendered empty) never becomes allow or a wildcard: nothing is written."""
+    kc = argocd
+    before = get(kc, "configmap", "argocd-rbac-cm")
+    line = {"subject": '"role:team-a"', "resource": "applications", "action": "delete", "object": '"team-a/*"', "effect": "deny"}
+    line[field] = value
+    for policy_name in ("", "    policy_name: hc-empty\n"):
+        task = ("- name: empty field\n  gitops.bootstrap.argocd_rbac:\n" + policy_name + "    policies:\n"
+                '      - {subject: "role:team-a", resource: applications, action: get, object: "team-a/*"}\n'
+                "      - {%s}\n" % ", ".join("%s: %s" % kv for kv in line.items()))
+        result = play(kc, task, extra_vars={"rendered_empty": ""})
+        res = result.task_result("empty field")
+        assert res.get("failed"), res
+        assert "policies[1] 'p, " in res["msg"] and "applications, delete, " in res["msg"], res["msg"]
+        assert "%s is empty" % field in res["msg"], res["msg"]
+        assert "policies[0]" not in res["msg"]
+        after = get(kc, "configmap", "argocd-rbac-cm")
+        assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+        assert "policy.hc-empty.csv" not in (after.get("data") or {})
+
+
+def _rbac_can(kc, subject, action, resource, obj):
+    """What the real Argo CD RBAC enforcer (argocd admin settings rbac can) says about the live argocd-rbac-cm:
+    "Yes", "No", or its error when it cannot load the policy."""
+    proc = subprocess.run(
+        [argocd_cli(), "admin", "settings", "rbac", "can", subject, action, resource, obj, "--namespace", NS,
+         "--kubeconfig", kc, "--use-builtin-policy=true"],
+        capture_output=True, text=True, timeout=60, check=False)
+    answer = proc.stdout.strip()
+    if answer in ("Yes", "No"):
+        return answer
+    return proc.stderr.strip() or "exit %d without an answer" % proc.returncode
+
+
+def test_rbac_role_inheritance_in_the_call_and_the_live_configmap(argocd):
+    kc = argocd
+    keys = {}
+    try:
+        # In one call: role:ops inherits the built-in role:readonly, org:ops is bound to role:ops.
+        ops = play(kc, """
+            - name: ops
+              gitops.bootstrap.argocd_rbac:
+                policy_name: hc-ops
+                groups:
+                  - {group: "role:ops", role: "role:readonly"}
+                  - {group: "org:ops", role: "role:ops"}
+            """)
+        assert ok(ops, "ops")["changed"] is True
+        keys["hc-ops"] = True
+        assert get(kc, "configmap", "argocd-rbac-cm")["data"]["policy.hc-ops.csv"] == (
+            "g, org:ops, role:ops\ng, role:ops, role:readonly\n")
+
+        # Another owner binds role:ops, which only the live key policy.hc-ops.csv defines (by inheritance),
+        # and chains a role of its own onto it.
+        team_task = """
+            - name: team
+              gitops.bootstrap.argocd_rbac:
+                policy_name: hc-team
+                groups:
+                  - {group: "org:oncall", role: "role:ops"}
+                  - {group: "role:lead", role: "role:ops"}
+                  - {group: "org:leads", role: "role:lead"}
+            """
+        team = play(kc, team_task)
+        assert ok(team, "team")["changed"] is True
+        keys["hc-team"] = True
+        assert play(kc, team_task).changed() == 0
+
+        # Roles that only inherit from each other in the live ConfigMap stay undefined: refused, nothing written.
+        merge(kc, "configmap", "argocd-rbac-cm", {"data": {"policy.hc-cycle.csv": "g, role:c1, role:c2\ng, role:c2, role:c1\n"}})
+        keys["hc-cycle"] = False
+        before = get(kc, "configmap", "argocd-rbac-cm")["metadata"]["resourceVersion"]
+        cycle = play(kc, """
+            - name: cycle
+              gitops.bootstrap.argocd_rbac:
+                policy_name: hc-cycle-user
+                groups:
+                  - {group: "org:c", role: "role:c1"}
+            """)
+        res = cycle.task_result("cycle")
+        assert res.get("failed"), res
+        assert "'g, org:c, role:c1'" in res["msg"]
+        assert "role 'role:c1' is not defined: it inherits only from role:c2, which is not defined either" in res["msg"]
+        live = get(kc, "configmap", "argocd-rbac-cm")
+        assert live["metadata"]["resourceVersion"] == before and "policy.hc-cycle-user.csv" not in live["data"]
+
+        # What Argo CD's own enforcer makes of the live policy: the inherited and chained roles read and do not
+        # sync; the cycle grants nothing.
+        assert _rbac_can(kc, "org:leads", "get", "applications", "team-a/web") == "Yes"
+        assert _rbac_can(kc, "org:oncall", "get", "applications", "team-a/web") == "Yes"
+        assert _rbac_can(kc, "org:leads", "sync", "applications", "team-a/web") == "No"
+        assert _rbac_can(kc, "org:c", "get", "applications", "team-a/web") == "No"
+    finally:
+        for name, ours in keys.items():
+            if ours:
+                play(kc, """
+                    - name: gone
+                      gitops.bootstrap.argocd_rbac:
+                        policy_name: %s
+                        state: absent
+                    """ % name)
+            else:
+                merge(kc, "configmap", "argocd-rbac-cm", {"data": {"policy.%s.csv" % name: None}})
+
+
+def test_rbac_warns_about_a_malformed_line_in_another_key_and_leaves_it(argocd):
+    kc = argocd
+    legacy = "p, role:legacy, applications, get\ng, org:legacy, role:readonly\nx, role:a, role:b\n"
+    merge(kc, "configmap", "argocd-rbac-cm", {"data": {"policy.hc-legacy.csv": legacy}})
+    task = """
+        - name: own key
+          gitops.bootstrap.argocd_rbac:
+            policy_name: hc-own
+            groups:
+              - {group: "org:own", role: "role:readonly"}
+        """
+    try:
+        # Argo CD's own enforcer cannot load the policy while the line is there.
+        assert "invalid user policy: policy syntax error" in _rbac_can(kc, "org:legacy", "get", "applications", "team-a/web")
+        first = play(kc, task)
+        res = ok(first, "own key")
+        assert res["changed"] is True
+        warnings = " ".join(res.get("warnings") or [])
+        assert "argocd-rbac-cm key policy.hc-legacy.csv line 1 'p, role:legacy, applications, get' is malformed" in warnings, res
+        assert "line 3 'x, role:a, role:b' is malformed: it is neither a p line nor a g line" in warnings, res
+        assert "line 2" not in warnings and "policy.hc-own.csv" not in warnings
+        again = play(kc, task)
+        assert again.changed() == 0
+        assert "policy.hc-legacy.csv line 1" in " ".join(again.task_result("own key").get("warnings") or [])
+        live = get(kc, "configmap", "argocd-rbac-cm")["data"]
+        assert live["policy.hc-legacy.csv"] == legacy, "a key of another owner is left as it is"
+        assert live["policy.hc-own.csv"] == "g, org:own, role:readonly\n"
+    finally:
+        merge(kc, "configmap", "argocd-rbac-cm", {"data": {"policy.hc-legacy.csv": None}})
+        play(kc, """
+            - name: gone
+              gitops.bootstrap.argocd_rbac:
+                policy_name: hc-own
+                state: absent
+            """)
+    # With the line gone the same read is allowed again: the warning was about a real breakage.
+    merge(kc, "configmap", "argocd-rbac-cm", {"data": {"policy.hc-legacy.csv": "g, org:legacy, role:readonly\n"}})
+    try:
+        assert _rbac_can(kc, "org:legacy", "get", "applications", "team-a/web") == "Yes"
+    finally:
+        merge(kc, "configmap", "argocd-rbac-cm", {"data": {"policy.hc-legacy.csv": None}})
 
 
 # ---------------------------------------------------------------------------- argocd_project
