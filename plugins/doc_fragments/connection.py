@@ -19,7 +19,7 @@ options:
       - A server that accepts the connection and then never answers makes the module fail after this time, with
         a message that names the server, the request and this option. A timed-out request is not sent again, and
         the server is not asked again in the same run.
-      - Waits the module does on purpose (O(wait_timeout) of the modules that have one) are separate; they are made
+      - Waits the module does on purpose (C(wait_timeout) of the modules that have one) are separate; they are made
         of many short requests, each bounded by this timeout.
       - If not set, the environment variable E(K8S_AUTH_REQUEST_TIMEOUT) is used, and then the default. To set it
         once for every module, use C(module_defaults) of C(group/gitops.bootstrap.gitops) or that variable.

@@ -52,12 +52,6 @@ try:
         _create_headers,
         _set_header,
     )
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8sdynamicclient import (
-        K8SDynamicClient,
-    )
-    from ansible_collections.kubernetes.core.plugins.module_utils.client.discovery import (
-        LazyDiscoverer,
-    )
     HAS_KUBERNETES_COLLECTION = True
     K8S_COLLECTION_ERROR = None
     K8S_COLLECTION_TRACEBACK = None
@@ -79,6 +73,13 @@ try:
     )
     from kubernetes.config import ConfigException
     import kubernetes.client
+    # kubernetes.core's dynamic client and discovery need the kubernetes package.
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8sdynamicclient import (
+        K8SDynamicClient,
+    )
+    from ansible_collections.kubernetes.core.plugins.module_utils.client.discovery import (
+        LazyDiscoverer,
+    )
     from kubernetes.client.rest import RESTClientObject
     from urllib3.exceptions import (
         ConnectTimeoutError,

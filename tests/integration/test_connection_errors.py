@@ -117,7 +117,7 @@ class SilentServer:
     def _accept(self):
         while not self.stop.is_set():
             try:
-                conn, _ = self.sock.accept()
+                conn, _peer = self.sock.accept()
             except OSError:
                 return
             self.conns.append(conn)

@@ -106,7 +106,7 @@ class Server:
     def _loop(self):
         while not self.stopped.is_set():
             try:
-                conn, _ = self.sock.accept()
+                conn, _peer = self.sock.accept()
             except OSError:
                 return
             self.conns.append(conn)
@@ -305,7 +305,7 @@ def test_parallel_requests_share_the_bound(servers, tmp_path):
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=4) as pool:
         futures = [pool.submit(failure_of, lambda: rest.request("GET", f"http://127.0.0.1:{silent.port}/api/v1/pods"))
-                   for _ in range(4)]
+                   for _attempt in range(4)]
         errors = [f.result() for f in futures]
     assert time.monotonic() - started < 1.8
     assert all(isinstance(e, ApiServerTimeout) for e in errors), errors
