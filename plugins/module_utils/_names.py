@@ -74,6 +74,11 @@ KINDS: dict[str, NameKind] = {
         re.compile(r"[a-zA-Z0-9](?:[-_a-zA-Z0-9]*[a-zA-Z0-9])?"), DNS1123_SUBDOMAIN_MAX, "project role name",
         "letters, digits, '-' and '_', starting and ending with a letter or digit",
     ),
+    # Owners, groups and repositories on a git forge (GitHub, GitLab, Gitea): one path segment.
+    "forge_name": NameKind(
+        re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*"), 100, "forge owner or repository name",
+        "at most 100 letters, digits, '.', '_' and '-', starting with a letter, digit or '_'",
+    ),
     # Git branch names, by the rules of git check-ref-format (see _git_branch_ok).
     "git_branch": NameKind(
         None, 255, "git branch name",

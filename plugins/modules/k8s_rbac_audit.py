@@ -558,7 +558,6 @@ lockdown_warnings:
 
 import json
 import os
-import re
 import tempfile
 
 from ansible.module_utils.common.text.converters import to_bytes
@@ -569,6 +568,7 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import (
     ResourceNotFoundError,
     describe_exception,
 )
+from ansible_collections.gitops.bootstrap.plugins.module_utils import _names
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _rbac as rbac
 
 try:
@@ -585,7 +585,6 @@ RBAC_KINDS = (
     ("ClusterRoleBinding", "cluster_role_bindings"),
 )
 PAGE_SIZE = 500
-NAMESPACE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 EVERYTHING = {"verb": "*", "resource": "*", "api_group": "*"}
 BIG_KEYS = ("subjects", "findings", "bindings", "roles", "implicit_group_grants")
 
@@ -612,7 +611,7 @@ class AuditManager(object):
             except jmespath.exceptions.JMESPathError as exc:
                 raise GitopsK8sError("Option query is not a valid JMESPath expression: %s. Query was: %s" % (_one_line(exc), query))
         for name in self.params.get("argocd_namespaces") or []:
-            if not isinstance(name, str) or len(name) > 63 or not NAMESPACE_NAME.fullmatch(name):
+            if not _names.is_valid(name, "dns1123_label"):
                 raise GitopsK8sError(
                     "argocd_namespaces: %r is not a namespace name (lower case letters, digits and '-', at most 63 characters). "
                     "List the namespaces Argo CD runs in, or [] if it does not run in this cluster." % (name,)

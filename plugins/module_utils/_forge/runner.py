@@ -11,11 +11,11 @@ traceback attached (shown at ``-vvv``). Everything that leaves here is masked.
 from __future__ import annotations
 
 import os
-import re
 import time
 import traceback
 from urllib.parse import urlsplit
 
+from ansible_collections.gitops.bootstrap.plugins.module_utils import _names
 from ansible_collections.gitops.bootstrap.plugins.module_utils._forge import sshkey
 from ansible_collections.gitops.bootstrap.plugins.module_utils._forge.base import (
     ForgeRepository,
@@ -41,13 +41,10 @@ FORGE_ARG_SPEC = dict(
 
 DEFAULT_API_URL = {"github": "https://api.github.com", "gitlab": "https://gitlab.com"}
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$")
-
-
 def _check_name(value: str, what: str, nested: bool = False) -> None:
     parts = value.split("/") if nested else [value]
     for part in parts:
-        if not _NAME_RE.match(part) or part in (".", "..") or part.endswith((".git", ".atom")):
+        if not _names.is_valid(part, "forge_name") or part in (".", "..") or part.endswith((".git", ".atom")):
             raise ForgeInputError(
                 f"{what} '{value}' is not a valid name: use letters, digits, '.', '_' and '-' "
                 f"(starting with a letter or digit{', groups separated by /' if nested else ''})")

@@ -27,6 +27,8 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils import _argocd as
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _layout as L
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _names as N
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _scaffold as S
+from ansible_collections.gitops.bootstrap.plugins.module_utils._forge import runner as forge_runner
+from ansible_collections.gitops.bootstrap.plugins.module_utils._forge.base import ForgeInputError
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 
@@ -86,6 +88,9 @@ VALIDATORS = [
     ("names.argocd_policy_name", "auditors", lambda v: N.is_valid(v, "argocd_policy_name"), False),
     ("names.argocd_project_role", "deployer", lambda v: N.is_valid(v, "argocd_project_role"), False),
     ("names.git_branch", "gitops/bootstrap", lambda v: N.is_valid(v, "git_branch"), False),
+    ("names.forge_name", "infra", lambda v: N.is_valid(v, "forge_name"), False),
+    ("forge repository name", "infra", raises(ForgeInputError, forge_runner._check_name, "name"), False),
+    ("forge gitlab group", "platform/infra", raises(ForgeInputError, forge_runner._check_name, "owner", nested=True), False),
     ("filter name_error label", "c9", lambda v: NAME_FILTER(v, "dns1123_label", "cluster") == "", True),
     ("filter name_error subdomain", "sa.x", lambda v: NAME_FILTER(v, "dns1123_subdomain", "sa") == "", True),
     ("argocd.dns1123_label_error", "argocd", returns_none(A.dns1123_label_error, "namespace"), True),
