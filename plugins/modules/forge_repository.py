@@ -246,16 +246,16 @@ repository:
   returned: always
   type: dict
   contains:
-    owner: {description: Owner (user, organisation or group path)., type: str, returned: always}
-    name: {description: Repository name., type: str, returned: always}
-    full_name: {description: C(owner/name)., type: str, returned: always}
-    private: {description: Live visibility (the wanted one in check mode before creation)., type: bool, returned: always}
-    default_branch: {description: The default branch, the one protected., type: str, returned: always}
-    empty: {description: The repository has no commit yet., type: bool, returned: when the repository exists}
-    html_url: {description: Web page., type: str, returned: when the repository exists}
-    clone_url: {description: HTTPS clone URL., type: str, returned: when the repository exists}
-    ssh_url: {description: SSH clone URL, for Argo CD with the deploy key., type: str, returned: when the repository exists}
-    created: {description: This run created it (in check mode, would create it)., type: bool, returned: always}
+    owner: {description: 'Owner (user, organisation or group path).', type: str, returned: always}
+    name: {description: 'Repository name.', type: str, returned: always}
+    full_name: {description: 'C(owner/name).', type: str, returned: always}
+    private: {description: 'Live visibility (the wanted one in check mode before creation).', type: bool, returned: always}
+    default_branch: {description: 'The default branch, the one protected.', type: str, returned: always}
+    empty: {description: 'The repository has no commit yet.', type: bool, returned: when the repository exists}
+    html_url: {description: 'Web page.', type: str, returned: when the repository exists}
+    clone_url: {description: 'HTTPS clone URL.', type: str, returned: when the repository exists}
+    ssh_url: {description: 'SSH clone URL, for Argo CD with the deploy key.', type: str, returned: when the repository exists}
+    created: {description: 'This run created it (in check mode, would create it).', type: bool, returned: always}
   sample: {owner: platform, name: infra, full_name: platform/infra, private: true, default_branch: main, created: false}
 branch_protection:
   description:
@@ -281,23 +281,23 @@ deploy_key:
   returned: when O(deploy_key_public) or O(deploy_key_path) is given
   type: dict
   contains:
-    id: {description: Key id on the forge (null in check mode before it exists)., type: raw, returned: always}
-    title: {description: Title on the forge., type: str, returned: always}
-    read_only: {description: Always true., type: bool, returned: always}
-    fingerprint: {description: SHA256 fingerprint (null in check mode before the key file exists)., type: str, returned: always}
-    public_key: {description: Public key line registered., type: str, returned: always}
-    private_key_path: {description: O(deploy_key_path), the file to give to Argo CD., type: str, returned: always}
-    generated: {description: The key file is generated in this run., type: bool, returned: always}
+    id: {description: 'Key id on the forge (null in check mode before it exists).', type: raw, returned: always}
+    title: {description: 'Title on the forge.', type: str, returned: always}
+    read_only: {description: 'Always true.', type: bool, returned: always}
+    fingerprint: {description: 'SHA256 fingerprint (null in check mode before the key file exists).', type: str, returned: always}
+    public_key: {description: 'Public key line registered.', type: str, returned: always}
+    private_key_path: {description: 'O(deploy_key_path), the file to give to Argo CD.', type: str, returned: always}
+    generated: {description: 'The key file is generated in this run.', type: bool, returned: always}
 webhook:
   description: The Argo CD webhook and the outcome of its test delivery.
   returned: when O(webhook_url) is given
   type: dict
   contains:
-    id: {description: Webhook id (null in check mode before it exists)., type: raw, returned: always}
-    url: {description: Delivery URL (without the fingerprint parameter)., type: str, returned: always}
-    events: {description: Events sent., type: list, elements: str, returned: always}
-    active: {description: Always true., type: bool, returned: always}
-    secret_fingerprint: {description: Salted PBKDF2 fingerprint of the secret kept on the forge., type: str, returned: always}
+    id: {description: 'Webhook id (null in check mode before it exists).', type: raw, returned: always}
+    url: {description: 'Delivery URL (without the fingerprint parameter).', type: str, returned: always}
+    events: {description: 'Events sent.', type: list, elements: str, returned: always}
+    active: {description: 'Always true.', type: bool, returned: always}
+    secret_fingerprint: {description: 'Salted PBKDF2 fingerprint of the secret kept on the forge.', type: str, returned: always}
     delivery:
       description:
         - C(status) is C(ok), C(failed) (the task then fails), C(pending) (not delivered within

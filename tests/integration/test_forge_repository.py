@@ -143,7 +143,10 @@ def forge_state(forge, repo) -> dict:
     repo_data = forge.admin.client.request("GET", f"/repos/{repo}", expect=(200, 404))
     if repo_data.status == 404:
         return {"repo": None}
-    strip = lambda items: [{k: v for k, v in i.items() if k not in ("updated_at", "created_at")} for i in items]  # noqa: E731
+
+    def strip(items):
+        return [{k: v for k, v in i.items() if k not in ("updated_at", "created_at")} for i in items]
+
     return {"repo": {k: repo_data.data[k] for k in ("private", "default_branch", "empty")},
             "rules": strip(rules(forge, repo)), "hooks": strip(hooks(forge, repo)), "keys": strip(keys(forge, repo))}
 

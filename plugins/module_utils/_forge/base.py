@@ -722,8 +722,8 @@ class ForgeRepository:
                 p.delete_deploy_key(repo, key)
                 self.applied.append(f"removed deploy key '{key.title}'")
             if key_plan.add:
-                key_plan.current = p.add_deploy_key(repo, s.deploy_key_title,
-                                                     normalise_public_key(s.deploy_key_public))
+                public = normalise_public_key(s.deploy_key_public)
+                key_plan.current = p.add_deploy_key(repo, s.deploy_key_title, public)
                 self.applied.append(f"added read-only deploy key '{s.deploy_key_title}'")
         delivery = None
         if hook_plan is not None and hook_plan.action != "none":

@@ -420,7 +420,7 @@ class GiteaWeb:
     def sign_in(self) -> None:
         if self._signed_in:
             return
-        status, hdrs, _ = self._send("POST", "/user/login", {"user_name": self.login, "password": self.password})
+        status, hdrs, _body = self._send("POST", "/user/login", {"user_name": self.login, "password": self.password})
         location = hdrs.get("location", "")
         if status not in (302, 303) or "/user/login" in location:
             raise ForgeAuthError(
@@ -435,7 +435,7 @@ class GiteaWeb:
 
     def trigger(self, repo: RepoInfo, hook: Hook) -> None:
         self.sign_in()
-        status, _, _ = self._send("POST", f"{self._hook_page(repo)}/{hook.id}/test", {})
+        status = self._send("POST", f"{self._hook_page(repo)}/{hook.id}/test", {})[0]
         if status >= 400:
             raise ForgeAPIError(f"Gitea's web UI refused the test delivery of webhook {hook.id} (HTTP {status})")
 

@@ -75,7 +75,7 @@ def split_fingerprint(url: str) -> tuple[str, str | None]:
 
 
 def with_fingerprint(url: str, fingerprint: str | None) -> str:
-    base, _ = split_fingerprint(url)
+    base = split_fingerprint(url)[0]
     if not fingerprint:
         return base
     parts = urlsplit(base)

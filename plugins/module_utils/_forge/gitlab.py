@@ -367,4 +367,3 @@ class GitLabProvider(ForgeProvider):
                 return Delivery("ok", event="push", message=(
                     f"GitLab accepted the test, and had not logged the event after {wait:g} s"))
             self.sleep(1.0)
-

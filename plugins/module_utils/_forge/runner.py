@@ -41,6 +41,7 @@ FORGE_ARG_SPEC = dict(
 
 DEFAULT_API_URL = {"github": "https://api.github.com", "gitlab": "https://gitlab.com"}
 
+
 def _check_name(value: str, what: str, nested: bool = False) -> None:
     parts = value.split("/") if nested else [value]
     for part in parts:

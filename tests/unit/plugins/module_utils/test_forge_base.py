@@ -87,7 +87,7 @@ def test_allowlist_beyond_the_wanted_one_is_a_conflict():
     (c,) = conflicts
     assert "user alice" in c["live"] and "deploy keys" in c["live"]
     assert target.push_users == ["alice", "bot"] and target.push_other == ["deploy keys"]
-    target, _ = merge_protection(live, want(push_users=["bot"], conflict="replace"))
+    target = merge_protection(live, want(push_users=["bot"], conflict="replace"))[0]
     assert target.push_users == ["bot"] and target.push_other == []
 
 
@@ -99,7 +99,7 @@ def test_same_allowlist_in_other_case_is_no_conflict_and_no_change():
 
 
 def test_no_code_owners_where_the_forge_has_none():
-    target, _ = merge_protection(None, want(), supports_code_owners=False)
+    target = merge_protection(None, want(), supports_code_owners=False)[0]
     assert target.code_owner_review is False
 
 
@@ -237,14 +237,14 @@ class MemoryForge(ForgeProvider):
     def list_deploy_keys(self, repo):
         return list(self.keys)
 
-    def add_deploy_key(self, repo, title, text):
+    def add_deploy_key(self, repo, title, key):
         self.writes.append("add_key")
-        self.keys.append(DeployKey(len(self.keys) + 1, title, text, True))
+        self.keys.append(DeployKey(len(self.keys) + 1, title, key, True))
         return self.keys[-1]
 
-    def delete_deploy_key(self, repo, k):
+    def delete_deploy_key(self, repo, key):
         self.writes.append("delete_key")
-        self.keys.remove(k)
+        self.keys.remove(key)
 
     def list_hooks(self, repo):
         return list(self.hooks)
@@ -254,16 +254,16 @@ class MemoryForge(ForgeProvider):
         self.hooks.append(Hook(len(self.hooks) + 1, spec.url, True, ["push"], fingerprint=spec.fingerprint))
         return self.hooks[-1]
 
-    def update_hook(self, repo, h, spec):
+    def update_hook(self, repo, hook, spec):
         self.writes.append("update_hook")
-        h.fingerprint, h.active = spec.fingerprint, True
-        return h
+        hook.fingerprint, hook.active = spec.fingerprint, True
+        return hook
 
-    def delete_hook(self, repo, h):
+    def delete_hook(self, repo, hook):
         self.writes.append("delete_hook")
-        self.hooks.remove(h)
+        self.hooks.remove(hook)
 
-    def test_hook(self, repo, h, wait):
+    def test_hook(self, repo, hook, wait):
         self.writes.append("test_hook")
         if self.delivery == "ok":
             return Delivery("ok", 200, "", "push")
@@ -278,8 +278,7 @@ def engine(provider, s=None, check_mode=False, prepare_key=None):
 
 def test_check_mode_writes_nothing_and_reports_everything():
     forge = MemoryForge()
-    run, _ = engine(forge, check_mode=True)
-    result = run.run()
+    result = engine(forge, check_mode=True)[0].run()
     assert forge.writes == [] and result["changed"] is True
     assert result["diff"]["before"]["repository"] == {"exists": False}
     assert len(result["actions"]) == 4

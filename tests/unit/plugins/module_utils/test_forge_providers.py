@@ -55,7 +55,7 @@ def assert_no_secret(replay):
 # ------------------------------------------------------------------------------------ Gitea
 
 def test_gitea_check_mode_reads_only():
-    result, _, replay = run("gitea", "gitea_create_check", settings("platform-org", "infra"), check_mode=True)
+    result, _warnings, replay = run("gitea", "gitea_create_check", settings("platform-org", "infra"), check_mode=True)
     replay.done()
     assert writes(replay) == []
     assert result["changed"] is True
@@ -140,7 +140,7 @@ def test_github_adopt_protects_keys_hooks_and_pings():
 
 
 def test_github_rerun_is_a_noop():
-    result, _, replay = run("github", "github_rerun", settings("example-org", "infra"))
+    result, _warnings, replay = run("github", "github_rerun", settings("example-org", "infra"))
     replay.done()
     assert writes(replay) == [] and result["changed"] is False
 
@@ -197,14 +197,14 @@ def test_gitlab_adopt_protects_with_approval_rule_and_pipeline():
 
 
 def test_gitlab_rerun_is_a_noop():
-    result, _, replay = run("gitlab", "gitlab_rerun", settings("platform", "infra"))
+    result, _warnings, replay = run("gitlab", "gitlab_rerun", settings("platform", "infra"))
     replay.done()
     assert writes(replay) == [] and result["changed"] is False
 
 
 def test_gitlab_open_branch_replaced_on_request():
     s = settings("platform", "infra", key=False, webhook=None, conflict="replace")
-    result, _, replay = run("gitlab", "gitlab_replace_open_branch", s)
+    result, _warnings, replay = run("gitlab", "gitlab_replace_open_branch", s)
     replay.done()
     assert result["conflicts"][0]["action"] == "replaced"
     assert result["branch_protection"]["direct_push"] == "nobody"

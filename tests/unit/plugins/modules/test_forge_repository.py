@@ -25,7 +25,7 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._forge import run
 from ansible_collections.gitops.bootstrap.plugins.modules import forge_repository
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "module_utils"))
-from forge_replay import SECRET, TOKEN, Replay, load  # noqa: E402
+from forge_replay import PUBLIC_KEY, SECRET, TOKEN, Replay, load  # noqa: E402
 
 PRIVATE_HEADER = "-----BEGIN OPENSSH PRIVATE KEY-----"
 
@@ -42,6 +42,7 @@ def run(capsys, args: dict, transport=no_network, check_mode=False, diff=False):
         params["_ansible_check_mode"] = True
     if diff:
         params["_ansible_diff"] = True
+
     def with_transport(module):
         runner.run_module(module, transport=transport, sleep=lambda _: None)
 
@@ -90,9 +91,9 @@ def test_key_file_readable_by_others_is_refused(capsys, tmp_path):
 
 
 def test_required_together_and_mutually_exclusive_are_checked_by_ansible(capsys, tmp_path):
-    result, _ = run(capsys, {"webhook_url": "https://argocd.example.com/api/webhook"})
+    result = run(capsys, {"webhook_url": "https://argocd.example.com/api/webhook"})[0]
     assert "webhook_secret" in result["msg"]
-    result, _ = run(capsys, {"deploy_key_public": "ssh-ed25519 AAAA", "deploy_key_path": str(tmp_path / "k")})
+    result = run(capsys, {"deploy_key_public": "ssh-ed25519 AAAA", "deploy_key_path": str(tmp_path / "k")})[0]
     assert "mutually exclusive" in result["msg"]
 
 
@@ -100,6 +101,7 @@ def test_forge_errors_are_masked_and_carry_a_traceback(capsys, monkeypatch):
     from ansible.module_utils._internal import _traceback
 
     monkeypatch.setattr(_traceback, "_module_tracebacks_enabled_events", frozenset({_traceback.TracebackEvent.ERROR}))
+
     def echo_token(method, url, data, headers, timeout):
         return 401, {"content-type": "application/json"}, json.dumps(
             {"message": f"token {TOKEN} expired; secret {SECRET}"}).encode()
@@ -131,10 +133,9 @@ def test_rerun_returns_no_diff_without_diff_mode(capsys, tmp_path):
     path = tmp_path / "argocd"
     replay = Replay(load("gitea_rerun"), "http://gitea.test")
     # the recorded key is public only; a rerun with the public key changes nothing
-    from forge_replay import PUBLIC_KEY
-    result, _ = run(capsys, {"deploy_key_public": PUBLIC_KEY, "required_status_checks": ["validate"],
-                             "webhook_url": "http://argocd.test:8080/api/webhook", "webhook_secret": SECRET},
-                    transport=replay)
+    result = run(capsys, {"deploy_key_public": PUBLIC_KEY, "required_status_checks": ["validate"],
+                          "webhook_url": "http://argocd.test:8080/api/webhook", "webhook_secret": SECRET},
+                 transport=replay)[0]
     replay.done()
     assert result["changed"] is False and "diff" not in result
     assert result["repository"]["full_name"] == "platform-org/infra"
