@@ -1165,11 +1165,19 @@ def _covers(held: set, key: tuple) -> bool:
     return where is not None and ((rid, where) in held or ("cluster_admin", where) in held)
 
 
-def _reduced(keys) -> list:
-    """Risk keys without those another one implies (cluster-admin implies every risk where it holds, a cluster-wide
-    risk the same risk in each namespace)."""
+def _reduced(keys) -> frozenset:
+    """Risk keys without those another one implies: cluster-admin implies every risk where it holds, a cluster-wide
+    risk the same risk in each namespace."""
     keys = set(keys)
-    return [k for k in keys if not any(other != k and _covers({other}, k) for other in keys)]
+    if ("cluster_admin", None) in keys:
+        return frozenset([("cluster_admin", None)])
+    cluster_wide = set(rid for rid, where in keys if where is None)
+    admin_in = set(where for rid, where in keys if rid == "cluster_admin" and where is not None)
+    return frozenset(
+        (rid, where)
+        for rid, where in keys
+        if where is None or (rid not in cluster_wide and (rid == "cluster_admin" or where not in admin_in))
+    )
 
 
 class PodServiceAccounts:
@@ -1182,7 +1190,12 @@ class PodServiceAccounts:
     every namespace, which holds what ``system:serviceaccounts`` and ``system:serviceaccounts:NS``
     are granted. The reach is transitive: a ServiceAccount that can start pods elsewhere holds what
     the ServiceAccounts there hold.
+
+    Risk keys are (risk id, namespace or None), kept reduced (see ``_reduced``) so that a
+    cluster-admin ServiceAccount costs one key however much it implies.
     """
+
+    LISTED = 5  # ServiceAccounts named per finding, most severe first; the total is given beside them
 
     def __init__(self, snapshot: "RbacSnapshot"):
         self.snapshot = snapshot
@@ -1201,30 +1214,43 @@ class PodServiceAccounts:
         for ns in namespaces:
             sid = subject_id("ServiceAccount", "default", ns)
             self.namespace_of[sid] = ns
-            effective[sid], runs[sid] = set(self.group_keys[ns][0]), set(self.group_keys[ns][1])
+            effective[sid], runs[sid] = _reduced(self.group_keys[ns][0]), set(self.group_keys[ns][1])
         for sid, entry in sas.items():
             keys, where = self._keys(entry["_bindings"])
             ns = entry["namespace"]
             self.namespace_of[sid] = ns
-            effective[sid] = keys | self.group_keys[ns][0]
+            effective[sid] = _reduced(keys | self.group_keys[ns][0])
             runs[sid] = where | self.group_keys[ns][1]
         self.by_namespace = {}
         for sid, ns in self.namespace_of.items():
             self.by_namespace.setdefault(ns, []).append(sid)
-        # Transitive closure: what a ServiceAccount reaches by starting pods as other ServiceAccounts.
-        changed = True
+        # Transitive closure: what a ServiceAccount reaches by starting pods as other ServiceAccounts. What the
+        # reduced sets imply only grows, so this ends.
+        starters = dict((sid, where) for sid, where in runs.items() if where)
+        changed = bool(starters)
         while changed:
             changed = False
-            per_ns = dict((ns, set().union(*(effective[sid] for sid in sids))) for ns, sids in self.by_namespace.items())
-            everything = set().union(*per_ns.values()) if per_ns else set()
-            for sid, where_set in runs.items():
-                gained = set()
+            per_ns = dict((ns, _reduced(set().union(*(effective[sid] for sid in sids)))) for ns, sids in self.by_namespace.items())
+            everything = _reduced(set().union(*per_ns.values())) if per_ns else frozenset()
+            for sid, where_set in starters.items():
+                gained = set(effective[sid])
                 for where in where_set:
-                    gained |= everything if where is None else per_ns.get(where, set())
-                if not gained <= effective[sid]:
-                    effective[sid] |= gained
+                    gained |= everything if where is None else per_ns.get(where, frozenset())
+                gained = _reduced(gained)
+                if gained != effective[sid]:
+                    effective[sid] = gained
                     changed = True
         self.effective = effective
+        # ServiceAccounts with the same keys are compared once: per namespace, and over the whole cluster.
+        in_ns, everywhere = {}, {}
+        for sid, keys in effective.items():
+            if keys:
+                in_ns.setdefault(self.namespace_of[sid], {}).setdefault(keys, []).append(sid)
+                everywhere.setdefault(keys, []).append(sid)
+        self._groups = {None: [(k, sorted(v)) for k, v in everywhere.items()]}
+        for ns, groups in in_ns.items():
+            self._groups[ns] = [(k, sorted(v)) for k, v in groups.items()]
+        self._cache = {}
 
     def _keys(self, bindings) -> tuple[set, set]:
         """(risk keys, namespaces where pods can be started, None for all) that the bindings grant."""
@@ -1240,31 +1266,48 @@ class PodServiceAccounts:
                 runs.add(binding.namespace)
         return keys, runs
 
-    def held_by(self, entry: dict) -> set:
+    def held_by(self, entry: dict) -> frozenset:
         """The risk keys a subject holds itself (a ServiceAccount also through its groups)."""
         keys, _runs = self._keys(entry["_bindings"])
         if entry["kind"] == "ServiceAccount":
             keys |= self.group_keys.get(entry["namespace"], (set(), set()))[0]
-        return keys
+        return frozenset(keys)
 
-    def beyond(self, held: set, where: str | None) -> list[dict]:
-        """The ServiceAccounts in namespace ``where`` (None: every namespace) that hold more than ``held``, most severe first."""
-        sids = self.by_namespace.get(where, []) if where is not None else list(self.namespace_of)
-        out = []
-        for sid in sids:
-            extra = _reduced([k for k in self.effective.get(sid, ()) if not _covers(held, k)])
+    def beyond(self, held: frozenset, where: str | None) -> tuple[list[dict], int]:
+        """The ServiceAccounts in namespace ``where`` (None: every namespace) that hold more than ``held``: the
+        ``LISTED`` most severe (each with the risks it adds) and how many there are in all."""
+        cache_key = (held, where)
+        if cache_key in self._cache:
+            return self._cache[cache_key]
+        candidates, total = [], 0
+        for keys, sids in self._groups.get(where, ()):
+            extra = [k for k in keys if not _covers(held, k)]
             if not extra:
                 continue
             extra.sort(key=lambda k: (SEVERITY_RANK[RISK_BY_ID[k[0]]["severity"]], k[0], k[1] or ""))
-            out.append(
-                {
-                    "id": sid,
-                    "severity": RISK_BY_ID[extra[0][0]]["severity"],
-                    "risks": [{"risk": rid, "namespace": ns} for rid, ns in extra],
-                }
-            )
-        out.sort(key=lambda e: (SEVERITY_RANK[e["severity"]], e["id"]))
-        return out
+            severity = RISK_BY_ID[extra[0][0]]["severity"]
+            total += len(sids)
+            candidates.extend((SEVERITY_RANK[severity], sid, severity, extra) for sid in sids[: self.LISTED])
+        candidates.sort(key=lambda e: (e[0], e[1]))
+        listed = [
+            {"id": sid, "severity": sev, "risks": [{"risk": rid, "namespace": ns} for rid, ns in extra]}
+            for _rank, sid, sev, extra in candidates[: self.LISTED]
+        ]
+        self._cache[cache_key] = (listed, total)
+        return self._cache[cache_key]
+
+
+def pod_detail(rid: str, where: str | None, service_accounts: list[dict], total: int) -> str:
+    """One sentence for a pod_create or workload_write finding that reaches more privileged ServiceAccounts."""
+    what = "creates pods" if rid == "pod_create" else "writes workloads that start pods"
+    place = f"in namespace {where}" if where else "in every namespace"
+    named = []
+    for entry in service_accounts[:3]:
+        risks = ", ".join(r["risk"] + (f" in {r['namespace']}" if r["namespace"] else "") for r in entry["risks"][:4])
+        more = f", +{len(entry['risks']) - 4} more" if len(entry["risks"]) > 4 else ""
+        named.append(f"{entry['id']} ({entry['severity']}: {risks}{more})")
+    rest = f" and {total - len(named)} more" if total > len(named) else ""
+    return f"{what} {place}, so it can run a pod as any ServiceAccount there and hold what it holds: {'; '.join(named)}{rest}"
 
 
 def _argocd_limitation(namespaces) -> str:
@@ -1276,21 +1319,6 @@ def _argocd_limitation(namespaces) -> str:
     return (
         f"Argo CD is taken to run in namespace(s) {', '.join(namespaces)}: Secrets there and Argo CD objects are classified "
         "as Argo CD risks (Applications in other namespaces count only if listed there)."
-    )
-
-
-def _pod_detail(rid: str, where: str | None, service_accounts: list[dict]) -> str:
-    what = "creates pods" if rid == "pod_create" else "writes workloads that start pods"
-    place = f"in namespace {where}" if where else "in every namespace"
-    named = []
-    for entry in service_accounts[:3]:
-        risks = ", ".join(r["risk"] + (f" in {r['namespace']}" if r["namespace"] else "") for r in entry["risks"][:4])
-        more = f", +{len(entry['risks']) - 4} more" if len(entry["risks"]) > 4 else ""
-        named.append(f"{entry['id']} ({entry['severity']}: {risks}{more})")
-    rest = f" and {len(service_accounts) - 3} more" if len(service_accounts) > 3 else ""
-    return (
-        f"{what} {place}, so it can run a pod as any ServiceAccount there and hold what it holds: "
-        f"{'; '.join(named)}{rest}"
     )
 
 
@@ -1374,11 +1402,11 @@ class Audit(object):
             if rid in RUNS_PODS_RISKS and where in runs_pods:
                 if held is None:
                     held = self._pods().held_by(entry)
-                reach = self._pods().beyond(held, where)
+                reach, total = self._pods().beyond(held, where)
                 if reach:
                     item["severity"] = _max_severity([item["severity"]] + [r["severity"] for r in reach])
                     item["service_accounts"] = reach
-                    item["detail"] = _pod_detail(rid, where, reach)
+                    item["service_accounts_total"] = total
             risk_list.append(item)
         risk_list.sort(key=lambda r: (SEVERITY_RANK[r["severity"]], r["id"], r["namespace"] or ""))
         inherited = []
@@ -1440,7 +1468,7 @@ class Audit(object):
                 }
                 if risk.get("service_accounts"):
                     finding["service_accounts"] = risk["service_accounts"]
-                    finding["detail"] = risk["detail"]
+                    finding["service_accounts_total"] = risk["service_accounts_total"]
                 findings.append(finding)
         findings.sort(key=lambda f: (SEVERITY_RANK[f["severity"]], f["scope"] != "cluster", f["subject"], f["risk"], f["namespace"] or ""))
 
@@ -1849,7 +1877,10 @@ def render_markdown(result, title="Kubernetes RBAC audit"):
         for f in findings:
             scope = "namespace `%s`" % f["namespace"] if f["namespace"] else "cluster"
             via = "<br>".join("%s → %s" % (v["binding"], v["role"]) for v in f["via"])
-            title = f.get("detail") or _risk_title(f["risk"], f["scope"])
+            if f.get("service_accounts"):
+                title = pod_detail(f["risk"], f["namespace"], f["service_accounts"], f.get("service_accounts_total") or 0)
+            else:
+                title = _risk_title(f["risk"], f["scope"])
             name = f["name"] if f["kind"] != "ServiceAccount" else "%s/%s" % (f["subject_namespace"], f["name"])
             lines.append(
                 "| %s | %s `%s` | %s: %s | %s | %s |"

@@ -439,7 +439,8 @@ findings:
     - Every risk of every listed subject, most severe and cluster-wide first.
     - The severity of a C(pod_create) or C(workload_write) finding is raised to that of the most privileged
       ServiceAccount the subject can run pods as; those are named in C(service_accounts) (C(id), C(severity),
-      C(risks) it holds beyond the subject, each C(risk) and C(namespace)) and C(detail) says it in a sentence.
+      C(risks) it holds beyond the subject, each C(risk) and C(namespace)), the five most severe, and
+      C(service_accounts_total) says how many there are; the Markdown report says it in a sentence.
   returned: when query is not set
   type: list
   elements: dict

@@ -841,7 +841,9 @@ class TestPodServiceAccounts:
         assert shop["service_accounts"] == [
             {"id": "ServiceAccount:shop/deployer", "severity": "critical", "risks": [{"risk": "cluster_admin", "namespace": None}]}
         ]
-        assert "ServiceAccount:shop/deployer (critical: cluster_admin)" in shop["detail"] and "namespace shop" in shop["detail"]
+        assert shop["service_accounts_total"] == 1
+        sentence = rbac.pod_detail("pod_create", "shop", shop["service_accounts"], shop["service_accounts_total"])
+        assert "ServiceAccount:shop/deployer (critical: cluster_admin)" in sentence and "in namespace shop" in sentence
         assert paul["shop"]["via"] == [{"binding": "RoleBinding shop/paul-pods", "role": "ClusterRole pod-creator"}]
         # Creating pods is writing workloads too: that finding names the ServiceAccount as well.
         assert pod_findings(result, "User:paul", "workload_write")["shop"]["severity"] == "critical"
@@ -860,7 +862,7 @@ class TestPodServiceAccounts:
         dina = pod_findings(result, "User:dina", "workload_write")["shop"]
         assert dina["risk"] == "workload_write" and dina["severity"] == "critical"
         assert [e["id"] for e in dina["service_accounts"]] == ["ServiceAccount:shop/deployer"]
-        assert "writes workloads that start pods" in dina["detail"]
+        assert "writes workloads that start pods" in rbac.pod_detail("workload_write", "shop", dina["service_accounts"], 1)
         deleter = pod_findings(result, "User:del", "workload_write")["shop"]
         assert deleter["severity"] == "high" and "service_accounts" not in deleter
 
@@ -887,7 +889,8 @@ class TestPodServiceAccounts:
         assert [e["id"] for e in ivy["service_accounts"]] == ["ServiceAccount:build/ci"]
         assert {"risk": "cluster_admin", "namespace": None} in ivy["service_accounts"][0]["risks"]
         ops = pod_findings(result, "Group:ops")[None]
-        assert ops["severity"] == "critical" and "in every namespace" in ops["detail"]
+        assert ops["severity"] == "critical" and ops["service_accounts_total"] == 2
+        assert "in every namespace" in rbac.pod_detail("pod_create", None, ops["service_accounts"], ops["service_accounts_total"])
         assert [e["id"] for e in ops["service_accounts"]][:2] == ["ServiceAccount:build/ci", "ServiceAccount:shop/deployer"]
 
     def test_default_service_account_holds_what_the_service_account_groups_hold(self):
@@ -914,3 +917,19 @@ class TestPodServiceAccounts:
         assert not runs(rule(["delete", "get"], [""], ["pods"]))
         assert not runs(rule(["patch"], [""], ["pods"]))  # a pod's ServiceAccount cannot be changed
         assert not runs(rule(["update"], ["apps"], ["deployments/scale"]))
+
+    def test_many_service_accounts_name_the_most_severe_and_count_all(self):
+        bindings = [crb("sa%d-admin" % i, "cluster-admin", [sa("sa%d" % i, "shop")]) for i in range(7)]
+        # a-reader sorts first by name but reads Secrets of shop only (high): the critical ones come first
+        rbs = [rb("shop", "paul-pods", "ClusterRole", "pod-creator", [user("paul")]), rb("shop", "reader", "ClusterRole", "secret-reader", [sa("a-reader")])]
+        s = snap([ADMIN, POD_CREATOR, SECRET_READER], crbs=bindings, rbs=rbs)
+        shop = pod_findings(rbac.Audit(s).result(), "User:paul")["shop"]
+        assert shop["service_accounts_total"] == 8
+        assert [e["id"] for e in shop["service_accounts"]] == ["ServiceAccount:shop/sa%d" % i for i in range(5)]
+        assert " and 5 more" in rbac.pod_detail("pod_create", "shop", shop["service_accounts"], shop["service_accounts_total"])
+
+    def test_implied_risks_are_not_repeated(self):
+        keys = {("cluster_admin", "a"), ("secrets_read", "a"), ("secrets_read", None), ("pod_exec", "b"), ("rbac_write", "a")}
+        assert rbac._reduced(keys) == {("cluster_admin", "a"), ("secrets_read", None), ("pod_exec", "b")}
+        assert rbac._reduced(keys | {("cluster_admin", None)}) == {("cluster_admin", None)}
+        assert rbac._reduced(set()) == frozenset()
