@@ -1,20 +1,17 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, gitops.bootstrap contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Kubernetes access shared by the modules of gitops.bootstrap.
+"""The connection to the Kubernetes API server, and what its errors mean.
 
 This module util is PRIVATE to the collection. It can change or be removed at any time;
 do not use it from other collections.
-
-It builds on kubernetes.core's module_utils (the client, its authentication and its
-server-side dry run in check mode) the way community.okd does, and adds what every module
-here needs: read one object, server-side apply one object and tell whether it changed,
-delete, and turn any error into one message a person can act on.
 
 The connection is made in one place, create_client(): kubernetes.core's own steps (connection
 options and K8S_AUTH_* variables, kubeconfig, headers, dynamic client and discovery), with every
 request of the client bounded by request_timeout, discovery included. Before it, one kubeconfig
 check for the whole collection (kubeconfig_problem) names a missing file and where it was given.
+Errors are translated into one sentence a person can act on (describe_exception), classified by
+the exception types of their cause chain. The requests themselves are made by service.py.
 """
 
 from __future__ import absolute_import, annotations, division, print_function
@@ -33,8 +30,6 @@ from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback
-
-from ansible_collections.gitops.bootstrap.plugins.module_utils._equivalence import keep_live_spelling
 
 try:
     from ansible_collections.kubernetes.core.plugins.module_utils.args_common import (
@@ -119,19 +114,6 @@ except ImportError:  # pragma: no cover
 
     class Urllib3HTTPError(Exception):  # type: ignore[no-redef]
         pass
-
-
-FIELD_MANAGER = "gitops.bootstrap"
-
-# Fields the API server owns; they never count as a difference.
-_VOLATILE_METADATA = (
-    "managedFields",
-    "resourceVersion",
-    "generation",
-    "uid",
-    "creationTimestamp",
-    "selfLink",
-)
 
 
 class GitopsK8sError(Exception):
@@ -405,35 +387,6 @@ def create_client(params: dict, dry_run: bool = False):
     return K8SClient(configuration=configuration, client=dynamic, dry_run=dry_run)
 
 
-def clean_object(obj):
-    """Return a copy of an object without the fields the server owns."""
-    if obj is None:
-        return None
-    obj = copy.deepcopy(obj)
-    meta = obj.get("metadata") or {}
-    for key in _VOLATILE_METADATA:
-        meta.pop(key, None)
-    annotations = meta.get("annotations")
-    if annotations is not None:
-        annotations.pop("kubectl.kubernetes.io/last-applied-configuration", None)
-        if not annotations:
-            meta.pop("annotations")
-    obj.pop("status", None)
-    return obj
-
-
-def mask_secret(obj):
-    """Return a copy of a Secret-like object with every value replaced by a mask."""
-    if obj is None:
-        return None
-    obj = copy.deepcopy(obj)
-    for field in ("data", "stringData"):
-        if isinstance(obj.get(field), dict):
-            obj[field] = dict((k, "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER") for k in obj[field])
-    annotations = (obj.get("metadata") or {}).get("annotations") or {}
-    annotations.pop("kubectl.kubernetes.io/last-applied-configuration", None)
-    return obj
-
 
 def describe_api_error(exc):
     """The server's own words for an API error, without the HTTP noise."""
@@ -619,138 +572,3 @@ def _short(exc):
     if "Caused by" in text:
         text = text.split("Caused by", 1)[1].strip(" ()")
     return text[:300]
-
-
-def object_ref(kind, name, namespace=None):
-    if namespace:
-        return "%s %s/%s" % (kind, namespace, name)
-    return "%s %s" % (kind, name)
-
-
-class GitopsK8sModule(AnsibleK8SModule):
-    """AnsibleK8SModule with the helpers every gitops.bootstrap module uses.
-
-    The Kubernetes client is built lazily, so a module can validate its input offline first
-    and fail before any connection is attempted.
-    """
-
-    def __init__(self, argument_spec, **kwargs):
-        spec = auth_argument_spec()
-        spec.update(argument_spec)
-        kwargs.setdefault("supports_check_mode", True)
-        super(GitopsK8sModule, self).__init__(argument_spec=spec, **kwargs)
-        if not HAS_KUBERNETES_COLLECTION:
-            self._module.fail_json(
-                msg="The kubernetes.core collection (>=6.0.0) must be installed: %s" % K8S_COLLECTION_ERROR,
-                exception=K8S_COLLECTION_TRACEBACK,
-            )
-        self._client = None
-        self._client_error = None
-        problem = request_timeout_problem(self.params.get(REQUEST_TIMEOUT_OPTION))
-        if problem:
-            self._module.fail_json(msg=problem)
-
-    # -- plumbing ---------------------------------------------------------------------------
-    @property
-    def module(self):
-        return self._module
-
-    @property
-    def client(self):
-        """The client, created on first use; a failure to create it is raised again, not retried."""
-        if self._client_error is not None:
-            raise self._client_error
-        if self._client is None:
-            try:
-                self._client = create_client(self.params, dry_run=self.server_side_dry_run)
-            except GitopsK8sError as exc:
-                self._client_error = exc
-                raise
-            except Exception as exc:  # pylint: disable=broad-except
-                self._client_error = GitopsK8sError(describe_exception(exc, "Connecting to the Kubernetes API"))
-                raise self._client_error from exc
-        return self._client
-
-    def resource(self, kind, api_version):
-        try:
-            return self.client.resource(kind, api_version)
-        except GitopsK8sError:
-            raise
-        except Exception as exc:  # pylint: disable=broad-except
-            raise GitopsK8sError(describe_exception(exc, "Looking up the %s (%s) resource type" % (kind, api_version)))
-
-    # -- reads ------------------------------------------------------------------------------
-    def get(self, kind, api_version, name, namespace=None):
-        """Return the live object as a dict, or None when it does not exist."""
-        resource = self.resource(kind, api_version)
-        try:
-            return resource.get(name=name, namespace=namespace).to_dict()
-        except NotFoundError:
-            return None
-        except Exception as exc:  # pylint: disable=broad-except
-            raise GitopsK8sError(describe_exception(exc, "Reading %s" % object_ref(kind, name, namespace)))
-
-    def list(self, kind, api_version, namespace=None, label_selector=None):
-        resource = self.resource(kind, api_version)
-        try:
-            return resource.get(namespace=namespace, label_selector=label_selector).to_dict().get("items") or []
-        except Exception as exc:  # pylint: disable=broad-except
-            raise GitopsK8sError(describe_exception(exc, "Listing %s" % kind))
-
-    # -- writes -----------------------------------------------------------------------------
-    def apply(self, definition, field_manager=FIELD_MANAGER, force_conflicts=True):
-        """Server-side apply one object; in check mode the server runs it as a dry run.
-
-        Returns ``(changed, before, after)`` where before/after have server-owned fields removed.
-        """
-        kind = definition["kind"]
-        api_version = definition["apiVersion"]
-        meta = definition.get("metadata") or {}
-        name = meta.get("name")
-        namespace = meta.get("namespace")
-        before = self.get(kind, api_version, name, namespace)
-        # Where the live text means the same as ours, it is kept (see _equivalence).
-        definition = keep_live_spelling(definition, before)
-        resource = self.resource(kind, api_version)
-        params = {"field_manager": field_manager, "force_conflicts": force_conflicts}
-        if self.check_mode:
-            params["dry_run"] = "All"
-        try:
-            after = resource.server_side_apply(body=definition, name=name, namespace=namespace, **params).to_dict()
-        except Exception as exc:  # pylint: disable=broad-except
-            raise GitopsK8sError(describe_exception(exc, "Applying %s" % object_ref(kind, name, namespace)))
-        before_c, after_c = clean_object(before), clean_object(after)
-        return before_c != after_c, before_c, after_c
-
-    def delete(self, kind, api_version, name, namespace=None, propagation_policy=None):
-        """Delete one object if present. Returns the object as it was, or None."""
-        before = self.get(kind, api_version, name, namespace)
-        if before is None:
-            return None
-        if not self.check_mode:
-            resource = self.resource(kind, api_version)
-            body = {"propagationPolicy": propagation_policy} if propagation_policy else None
-            try:
-                resource.delete(name=name, namespace=namespace, body=body)
-            except NotFoundError:
-                pass
-            except Exception as exc:  # pylint: disable=broad-except
-                raise GitopsK8sError(describe_exception(exc, "Deleting %s" % object_ref(kind, name, namespace)))
-        return clean_object(before)
-
-    def create_review(self, definition):
-        """Create a non-persisted review object (SubjectAccessReview and friends); runs in check mode too."""
-        resource = self.resource(definition["kind"], definition["apiVersion"])
-        try:
-            return resource.create(body=definition).to_dict()
-        except Exception as exc:  # pylint: disable=broad-except
-            raise GitopsK8sError(describe_exception(exc, "Creating a %s" % definition["kind"]))
-
-    # -- results ----------------------------------------------------------------------------
-    def fail(self, exc, **result):
-        """fail_json with the message of exc; the traceback of its cause is kept for -vvv."""
-        msg = exc.msg if isinstance(exc, GitopsK8sError) else str(exc)
-        result.update(getattr(exc, "details", {}) or {})
-        if exc.__cause__ is not None or exc.__context__ is not None:
-            result.setdefault("exception", "".join(traceback.format_exception(exc)))
-        self._module.fail_json(msg=msg, **result)
