@@ -285,7 +285,7 @@ deploy_key:
     title: {description: 'Title on the forge.', type: str, returned: always}
     read_only: {description: 'Always true.', type: bool, returned: always}
     fingerprint: {description: 'SHA256 fingerprint (null in check mode before the key file exists).', type: str, returned: always}
-    public_key: {description: 'Public key line registered.', type: str, returned: always}
+    public_key: {description: 'Public key line registered (masked when it came from the no_log O(deploy_key_public)).', type: str, returned: always}
     private_key_path: {description: 'O(deploy_key_path), the file to give to Argo CD.', type: str, returned: always}
     generated: {description: 'The key file is generated in this run.', type: bool, returned: always}
 webhook:

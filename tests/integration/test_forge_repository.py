@@ -425,6 +425,29 @@ def test_wrong_token_is_one_clear_message(forge, forge_org):
     assert forge_state(forge, f"{forge_org}/infra") == {"repo": None}
 
 
+def test_revoked_token_is_refused_like_a_wrong_one(forge, forge_org):
+    name = forge.unique("token")
+    token = forge.token_for(forge.platform, ["write:repository", "read:user", "write:organization"], name)
+    forge.client(basic=(forge.platform.name, forge.platform.password)).delete(
+        f"/users/{forge.platform.name}/tokens/{name}")
+    res = run(dict(module_args(forge, forge_org, "infra"), token=token))
+    assert res.failures() == 1
+    (msg,) = res.failed_msgs()
+    assert "rejected the token (HTTP 401" in msg and "revoked" in msg
+
+
+def test_token_without_write_scope_names_the_scope_and_changes_nothing(forge, forge_org):
+    repo = forge.create_repo(forge_org, "scoped")
+    forge.protect_branch(repo, "main", enable_push=True)
+    before = forge_state(forge, repo)
+    token = forge.token_for(forge.platform, ["read:repository", "read:user", "read:organization"])
+    res = run(dict(module_args(forge, forge_org, "scoped"), token=token))
+    assert res.failures() == 1
+    (msg,) = res.failed_msgs()
+    assert "HTTP 403" in msg and "write:repository" in msg and "scope" in msg
+    assert forge_state(forge, repo) == before
+
+
 def test_missing_owner_is_named(forge):
     res = run(module_args(forge, "no-such-org-hh", "infra"))
     assert res.failures() == 1

@@ -180,7 +180,6 @@ class ForgeProvider:
     forge = "forge"
     label = "the forge"
     argocd_secret_key = ""
-    hook_test_event = "push"
     admin_permission = "admin"
     # what the module's protection settings turn into on this forge (returned and documented)
     protection_mapping: dict[str, str] = {}

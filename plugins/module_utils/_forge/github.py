@@ -127,7 +127,6 @@ class GitHubProvider(ForgeProvider):
     forge = "github"
     label = "GitHub"
     argocd_secret_key = "webhook.github.secret"
-    hook_test_event = "ping"
     admin_permission = "admin"
     protection_mapping = {
         "direct_push": "required_pull_request_reviews + enforce_admins; allowlist: "
