@@ -100,7 +100,10 @@ def test_required_together_and_mutually_exclusive_are_checked_by_ansible(capsys,
 def test_forge_errors_are_masked_and_carry_a_traceback(capsys, monkeypatch):
     from ansible.module_utils._internal import _traceback
 
-    monkeypatch.setattr(_traceback, "_module_tracebacks_enabled_events", frozenset({_traceback.TracebackEvent.ERROR}))
+    # Tracebacks enabled as a -vvv run enables them. Patch the switch itself: once any test has
+    # imported the controller's display, it points at the controller's setting instead of the
+    # module's cached events.
+    monkeypatch.setattr(_traceback, "_is_traceback_enabled", lambda event: event == _traceback.TracebackEvent.ERROR)
 
     def echo_token(method, url, data, headers, timeout):
         return 401, {"content-type": "application/json"}, json.dumps(
