@@ -266,13 +266,15 @@ def explain(text: str, limit: int = 2000) -> str:
         line = re.sub(r"\s+", " ", line)
         starts = re.match(r"^(fatal|error|warning|remote|ssh|kex_exchange_identification|Connection|"
                           r"!|\[rejected\]|\[remote rejected\])\b", line)
-        if statements and not starts and not statements[-1].endswith((".", ":")):
-            statements[-1] += " " + line
-        elif statements and not starts and re.match(r"^[a-z]", line):
+        if statements and not starts and (not statements[-1].endswith((".", ":")) or re.match(r"^[a-z]", line)):
             statements[-1] += " " + line
         else:
             statements.append(line)
-    out = "; ".join(statements)
+    out = ""
+    for statement in statements:
+        if out:
+            out += " " if out.endswith((".", "!", "?")) else "; "
+        out += statement
     if len(out) > limit:
         out = out[: limit - 3] + "..."
     return out

@@ -21,6 +21,7 @@ import json
 import os
 import re
 import stat
+from collections.abc import Iterable
 
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _layout as L
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _names
@@ -81,7 +82,7 @@ def parse_managed(text):
     return files
 
 
-def recorded_in_lines(lines):
+def recorded_in_lines(lines: "Iterable[str]") -> "set[str]":
     """Paths named by record lines (such as the lines a commit added to the record), in any order."""
     paths = set()
     for line in lines:
@@ -105,16 +106,16 @@ class UnsafePath(ValueError):
     """A managed path that cannot be read or written without leaving the work tree."""
 
 
-def check_relative(path):
+def check_relative(path: str) -> "list[str]":
     """A managed path is relative, normalised, and never names git's own directory."""
     parts = path.split("/")
     if not path or path.startswith("/") or "\\" in path or "\0" in path or any(
             p in ("", ".", "..") or p.lower() == ".git" for p in parts):
-        raise UnsafePath("%r is not a plain relative path inside the repository" % path)
+        raise UnsafePath(f"{path!r} is not a plain relative path inside the repository")
     return parts
 
 
-def tree_problem(path, tree, tree_dirs):
+def tree_problem(path: str, tree: "dict[str, tuple[str, str]]", tree_dirs: "set[str]") -> "tuple[str, str] | None":
     """Why ``path`` cannot be a regular file in the committed tree, as (component, reason), or None.
 
     ``tree`` maps every committed path to (mode, object id); ``tree_dirs`` holds every directory
@@ -139,7 +140,7 @@ def tree_problem(path, tree, tree_dirs):
     return None
 
 
-def fs_problem(root, path):
+def fs_problem(root: str, path: str) -> "tuple[str, str] | None":
     """Why ``path`` under the work tree ``root`` cannot be read or written in place, or None.
 
     lstat on every component: a symbolic link anywhere on the way is refused (even one that
@@ -165,11 +166,11 @@ def fs_problem(root, path):
             return rel, "is not a regular file in the work tree"
     resolved = os.path.realpath(os.path.join(root, path))
     if resolved != real_root and not resolved.startswith(real_root + os.sep):
-        return path, "resolves outside the work tree (%s)" % resolved
+        return path, f"resolves outside the work tree ({resolved})"
     return None
 
 
-def link_target(root, component):
+def link_target(root: str, component: str) -> "str | None":
     """The target of a symbolic link in the work tree, for messages (None when it is not one)."""
     try:
         return os.readlink(os.path.join(root, component))
@@ -177,7 +178,7 @@ def link_target(root, component):
         return None
 
 
-def write_in_tree(root, path, data):
+def write_in_tree(root: str, path: str, data: bytes) -> None:
     """Write ``data`` (bytes) at ``path`` below ``root``, creating directories, never following a link.
 
     Each directory is opened relative to its parent with O_NOFOLLOW, so a link that appeared
@@ -194,13 +195,13 @@ def write_in_tree(root, path, data):
             try:
                 child = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
             except OSError as e:
-                raise UnsafePath("cannot write %s: %s is not a plain directory (%s)" % (path, part, e.strerror))
+                raise UnsafePath(f"cannot write {path}: {part} is not a plain directory ({e.strerror})") from None
             os.close(fd)
             fd = child
         try:
             out = os.open(parts[-1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644, dir_fd=fd)
         except OSError as e:
-            raise UnsafePath("cannot write %s: it is not a regular file (%s)" % (path, e.strerror))
+            raise UnsafePath(f"cannot write {path}: it is not a regular file ({e.strerror})") from None
         with os.fdopen(out, "wb") as f:
             f.write(data)
     finally:

@@ -338,7 +338,7 @@ removed_by_user:
   sample: [clusters/prod-eu1/apps/web.yaml]
 taken_over:
   description:
-    - Files the generator once recorded whose line the user has since removed from C(.gitops/managed.yaml): they
+    - Files the generator once recorded whose line the user has since removed from C(.gitops/managed.yaml). They
       belong to the user and are neither written nor recorded again (warning when the generated content has
       changed). O(restore_removed=true) hands them back.
   returned: always
@@ -449,6 +449,7 @@ class InfraRepo(object):
         self.result["unchanged"] = 0
         self.conflict_diffs = {}
         self.stale_taken_over = []
+        self._tree_cache = None
 
     # ----------------------------------------------------------- inputs
     def spec(self):
@@ -487,7 +488,7 @@ class InfraRepo(object):
     def _timeout(self):
         timeout = self.p.get("timeout", DEFAULT_TIMEOUT)
         if timeout is None or timeout <= 0:
-            raise InfraRepoError("timeout must be a positive number of seconds, got %r" % (timeout,))
+            raise InfraRepoError(f"timeout must be a positive number of seconds, got {timeout!r}")
         return timeout
 
     def _new_git(self, workdir):
@@ -603,7 +604,7 @@ class InfraRepo(object):
         if self.check_mode:
             # Read the branch the run would commit to without switching the user's work tree; the work
             # tree holds another branch, so only the committed tree is checked.
-            self.read_ref = "refs/heads/%s" % (review if review_exists else branch)
+            self.read_ref = f"refs/heads/{review if review_exists else branch}"
             self.fs_check = False
             return
         if review and not review_exists:
@@ -612,21 +613,31 @@ class InfraRepo(object):
             self.git.run(["checkout", "--quiet", target], "checking out %s" % target)
 
     # ----------------------------------------------------------- reading
-    def snapshot(self, paths):
+    def _tree(self):
+        """Entries and directories of the tree the run reads (listed once per plan)."""
+        if self._tree_cache is None:
+            tree = self.git.tree(self.read_ref) if self.git is not None else {}
+            dirs = set()
+            for entry in tree:
+                parts = entry.split("/")
+                for i in range(1, len(parts)):
+                    dirs.add("/".join(parts[:i]))
+            self._tree_cache = (tree, dirs)
+            self.tree = tree
+        return self._tree_cache
+
+    def snapshot(self, paths, tolerate=()):
         """The committed content of ``paths`` at the ref the run reads: {path: text or None}.
 
         Read from git's object store, never from the work tree: no filter, attribute or line-ending
         setting changes what is compared, and nothing outside the repository is ever opened. Refuses
-        (before reading anything) a path that is not a regular file inside the work tree.
+        (before reading anything) a path that is not a regular file inside the work tree, except the
+        paths in ``tolerate`` (files the user took over): those are neither read nor refused, and
+        come back as None.
         """
-        tree = self.git.tree(self.read_ref) if self.git is not None else {}
-        self.tree = tree
-        dirs = set()
-        for entry in tree:
-            parts = entry.split("/")
-            for i in range(1, len(parts)):
-                dirs.add("/".join(parts[:i]))
+        tree, dirs = self._tree()
         problems = []
+        skipped = set()
         for path in paths:
             try:
                 found = _scaffold.tree_problem(path, tree, dirs)
@@ -638,11 +649,13 @@ class InfraRepo(object):
                         found = (path, "exists in the work tree but is not committed")
             except _scaffold.UnsafePath as e:
                 found, where = (path, str(e)), "repository"
-            if found:
+            if found and path in tolerate:
+                skipped.add(path)
+            elif found:
                 problems.append((path, found[0], found[1], where))
         if problems:
             raise InfraRepoError(self._unsafe_message(problems))
-        oids = {path: tree[path][1] for path in paths if path in tree}
+        oids = {path: tree[path][1] for path in paths if path in tree and path not in skipped}
         blobs = self.git.blobs(oids.values()) if oids else {}
         out = {}
         for path in paths:
@@ -669,33 +682,35 @@ class InfraRepo(object):
                     target = self.git.blobs([entry[1]]).get(entry[1], b"").decode("utf-8", "replace")
                 else:
                     target = _scaffold.link_target(self.workdir, component)
-            shown = ", ".join(paths[:5]) + (" and %d more" % (len(paths) - 5) if len(paths) > 5 else "")
-            what = "%s %s%s" % (component, reason, " (-> %s)" % target if target else "")
+            shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+            what = f"{component} {reason}" + (f" (-> {target})" if target else "")
             if component == paths[0] and len(paths) == 1:
                 parts.append(what)
             else:
-                parts.append("%s, on the way to %s" % (what, shown))
+                parts.append(f"{what}, on the way to {shown}")
         return (
-            "refusing to read or write generated files outside plain files of the work tree: %s. The module never "
-            "follows a symbolic link or writes into a submodule, wherever it points; nothing was read, written or "
-            "committed. Replace each of these by a plain directory or file (git rm the link, commit, push), or "
-            "keep it and take the files beneath it over by removing their lines from %s, then re-run"
-            % ("; ".join(parts), _layout.MANAGED_FILE))
+            f"refusing to read or write generated files outside plain files of the work tree: {'; '.join(parts)}. "
+            "The module never follows a symbolic link or writes into a submodule, wherever it points; nothing was "
+            "read, written or committed. Replace each of these by a plain directory or file (git rm the link, commit, "
+            "push), or keep it and take the files beneath it over by removing their lines from "
+            f"{_layout.MANAGED_FILE}, then re-run")
 
     # ----------------------------------------------------------- planning
     def plan(self, desired):
         """{path: (before, after)} to write, filling the result lists; nothing is written here."""
         self._reset_plan()
         paths = sorted(desired)
-        contents = self.snapshot(paths + [_layout.MANAGED_FILE])
-        managed_text = contents[_layout.MANAGED_FILE]
+        managed_text = self.snapshot([_layout.MANAGED_FILE])[_layout.MANAGED_FILE]
         managed = _scaffold.parse_managed(managed_text)
         history = set()
         if self.git is not None:
             history = _scaffold.recorded_in_lines(self.git.added_lines(self.read_ref, _layout.MANAGED_FILE))
+        force, restore = self.p["force"], self.p.get("restore_removed", False)
+        # Files the user took over are never written, so a link on their way is the user's business.
+        taken = set() if restore else {path for path in paths if path not in managed and path in history}
+        contents = self.snapshot(paths, tolerate=taken)
         new_managed = dict(managed)
         writes = {}
-        force, restore = self.p["force"], self.p.get("restore_removed", False)
         r = self.result
         for path in paths:
             content = desired[path]
@@ -761,8 +776,8 @@ class InfraRepo(object):
         ]
         for path, (current, generated) in sorted(self.conflict_diffs.items()):
             diffs.append({
-                "before_header": "%s (in the repository, edited by the user: kept)" % path,
-                "after_header": "%s (what the generator would write: not written, conflict)" % path,
+                "before_header": f"{path} (in the repository, edited by the user: kept)",
+                "after_header": f"{path} (what the generator would write: not written, conflict)",
                 "before": current, "after": generated,
             })
         return diffs
@@ -775,14 +790,14 @@ class InfraRepo(object):
                 % (len(r["conflicts"]), ", ".join(r["conflicts"])))
         if r["removed_by_user"]:
             self.module.warn(
-                "left alone %d generated file(s) that were removed or renamed in the repository: %s. They are not "
-                "recreated; restore_removed=true recreates them, and removing their lines from %s takes them over for good"
-                % (len(r["removed_by_user"]), ", ".join(r["removed_by_user"]), _layout.MANAGED_FILE))
+                f"left alone {len(r['removed_by_user'])} generated file(s) that were removed or renamed in the repository: "
+                f"{', '.join(r['removed_by_user'])}. They are not recreated; restore_removed=true recreates them, and "
+                f"removing their lines from {_layout.MANAGED_FILE} takes them over for good")
         if self.stale_taken_over:
             self.module.warn(
-                "left alone %d file(s) taken over by the user (their lines were removed from %s) although the generator's "
-                "content for them changed: %s; restore_removed=true hands them back to the generator"
-                % (len(self.stale_taken_over), _layout.MANAGED_FILE, ", ".join(self.stale_taken_over)))
+                f"left alone {len(self.stale_taken_over)} file(s) taken over by the user (their lines were removed from "
+                f"{_layout.MANAGED_FILE}) although the generator's content for them changed: "
+                f"{', '.join(self.stale_taken_over)}; restore_removed=true hands them back to the generator")
 
     # ----------------------------------------------------------- writing
     def commit(self, writes):
@@ -792,7 +807,7 @@ class InfraRepo(object):
             for path in paths:
                 _scaffold.write_in_tree(self.workdir, path, writes[path][1].encode("utf-8"))
         except _scaffold.UnsafePath as e:
-            raise InfraRepoError("%s; nothing was committed" % e)
+            raise InfraRepoError(f"{e}; nothing was committed") from None
         oids = self.git.write_blobs([writes[path][1].encode("utf-8") for path in paths], self.tmp)
         tree = getattr(self, "tree", {})
         entries = [("100755" if tree.get(path, ("",))[0] == "100755" else "100644", oid, path)
@@ -821,8 +836,8 @@ class InfraRepo(object):
             except PushRejected:
                 if attempts >= self.p["push_retries"]:
                     raise InfraRepoError(
-                        "the remote branch %s kept moving: push rejected %d times; nothing was pushed, re-run later "
-                        "(or raise push_retries)" % (target, attempts + 1))
+                        f"the remote branch {target} kept moving: push rejected {attempts + 1} times; nothing was pushed, "
+                        "re-run later (or raise push_retries)")
                 attempts += 1
                 self.result["rebased"] = attempts
                 time.sleep(random.uniform(0.05, 0.4) * attempts)
@@ -833,10 +848,9 @@ class InfraRepo(object):
                 lost = sorted(planned & set(self.result["conflicts"] + self.result["removed_by_user"] + self.result["taken_over"]))
                 if lost:
                     raise InfraRepoError(
-                        "another commit landed on %s after this run started and it conflicts with the generated files (%s): "
-                        "it edited or removed files this run was writing; nothing was pushed. Re-run to regenerate on top "
-                        "of the new commit (the edited files are then kept and reported), or resolve by hand"
-                        % (target, ", ".join(lost)))
+                        f"another commit landed on {target} after this run started and it conflicts with the generated files "
+                        f"({', '.join(lost)}): it edited or removed files this run was writing; nothing was pushed. Re-run to "
+                        "regenerate on top of the new commit (the edited files are then kept and reported), or resolve by hand")
                 self.check_conflicts()
                 if not writes:
                     return writes  # the new head already holds what this run would write

@@ -135,6 +135,7 @@ class HttpGitServer(object):
         self.username = username
         self.token = token
         self.after_first_fetch = None  # callable run once, in the first fetch (upload-pack), before its answer
+        self._held = None  # (barrier, how many fetches still to hold), see hold_first_fetches
         self.requests = []
         self._lock = threading.Lock()
         self.port = free_port()
@@ -206,6 +207,7 @@ class HttpGitServer(object):
                         hook, server.after_first_fetch = server.after_first_fetch, None
                     if hook:
                         hook()
+                    server._hold()
                 head, dummy, payload = proc.stdout.partition(b"\r\n\r\n")
                 status = 200
                 headers = []
@@ -228,6 +230,22 @@ class HttpGitServer(object):
         self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
+
+    def hold_first_fetches(self, count, timeout=120):
+        """Answer none of the next ``count`` fetches (upload-pack requests) before all of them have
+        asked: ``count`` clients that fetch at about the same time then all read the same state."""
+        self._held = [threading.Barrier(count, timeout=timeout), count]
+
+    def _hold(self):
+        with self._lock:
+            held = self._held
+            if held is None or held[1] <= 0:
+                return
+            held[1] -= 1
+        try:
+            held[0].wait()
+        except threading.BrokenBarrierError:
+            pass
 
     def url(self, name):
         return "http://127.0.0.1:%d/%s" % (self.port, name)

@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 import os
 import stat
+import time
 
 import pytest
 
@@ -60,3 +61,96 @@ def test_mask_hides_token_in_git_output(tmp_path):
 ])
 def test_remote_errors_say_what_to_do(err, hint):
     assert hint in G.describe_remote_error("u", err)
+
+
+# ---------------------------------------------------------------------------- isolation
+def test_every_command_pins_the_settings_that_change_the_result(tmp_path):
+    git = G.Git(None, str(tmp_path), G.GitAuth(str(tmp_path)), timeout=7)
+    cmd = git.command(["status"])
+    settings = [cmd[i + 1] for i, arg in enumerate(cmd) if arg == "-c"]
+    for setting in ("core.autocrlf=false", "core.eol=lf", "core.hooksPath=/dev/null", "core.attributesFile=/dev/null",
+                    "commit.gpgSign=false", "init.defaultBranch=main", "http.lowSpeedLimit=1", "http.lowSpeedTime=7",
+                    "user.name=gitops.bootstrap"):
+        assert setting in settings, setting
+    assert cmd[-1] == "status"
+
+
+def test_environment_drops_the_callers_git_variables(tmp_path, monkeypatch):
+    for name, value in (("GIT_DIR", "/elsewhere"), ("GIT_AUTHOR_NAME", "someone"), ("GIT_CONFIG_PARAMETERS", "'a.b=c'"),
+                        ("GIT_INDEX_FILE", "/tmp/index"), ("SSH_ASKPASS", "/bin/true")):
+        monkeypatch.setenv(name, value)
+    git = G.Git(None, str(tmp_path), G.GitAuth(str(tmp_path), connect_timeout=5), author_name="bot")
+    env = git.environ()
+    assert "GIT_DIR" not in env and "GIT_INDEX_FILE" not in env and "GIT_CONFIG_PARAMETERS" not in env
+    assert "SSH_ASKPASS" not in env
+    assert env["GIT_AUTHOR_NAME"] == env["GIT_COMMITTER_NAME"] == "bot"
+    assert env["GIT_CONFIG_GLOBAL"] == os.devnull and env["GIT_CONFIG_NOSYSTEM"] == "1"
+    assert "ConnectTimeout=5" in env["GIT_SSH_COMMAND"] and "ServerAliveInterval=5" in env["GIT_SSH_COMMAND"]
+    assert env["PATH"] == os.environ["PATH"]
+
+
+# ---------------------------------------------------------------------------- timeouts
+def test_run_process_kills_the_whole_process_group_on_timeout(tmp_path):
+    pidfile = tmp_path / "child.pid"
+    start = time.monotonic()
+    with pytest.raises(G.GitTimeout):
+        G.run_process(["sh", "-c", "sleep 60 & echo $! > %s; wait" % pidfile], timeout=1)
+    assert time.monotonic() - start < 10
+    child = int(pidfile.read_text())
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the child of the timed-out command still runs")
+
+
+def test_timeout_message_names_the_server_and_the_option(tmp_path):
+    def hang(cmd, cwd=None, env=None, data=None, timeout=None):
+        raise G.GitTimeout("x")
+
+    git = G.Git(hang, str(tmp_path), G.GitAuth(str(tmp_path)), timeout=9)
+    with pytest.raises(G.GitTimeout, match=r"the server git\.example\.com:2222 did not answer within 9 s.*raise the option timeout"):
+        git.fetch("ssh://git@git.example.com:2222/infra.git")
+    with pytest.raises(G.GitTimeout, match=r"committing: git did not finish within 9 s; raise the option timeout"):
+        git.run(["commit"], "committing")
+
+
+@pytest.mark.parametrize("url, server", [
+    ("ssh://git@h.example:2222/x.git", "h.example:2222"), ("git@github.com:org/x.git", "github.com:22"),
+    ("https://h.example/x.git", "h.example:443"), ("http://127.0.0.1:8080/x", "127.0.0.1:8080"),
+    ("https://[::1]:8443/x", "[::1]:8443"), ("file:///srv/x.git", "/srv/x.git"),
+])
+def test_server_of(url, server):
+    assert G.server_of(url) == server
+
+
+# ---------------------------------------------------------------------------- messages
+def test_error_keeps_the_cause_not_only_the_last_line():
+    err = ("fatal: '/srv/x.git' does not appear to be a git repository\n"
+           "fatal: Could not read from remote repository.\n\n"
+           "Please make sure you have the correct access rights\nand the repository exists.\n")
+    msg = G.describe_remote_error("ssh://h/srv/x.git", err)
+    assert "does not appear to be a git repository" in msg
+    assert "Could not read from remote repository. Please make sure you have the correct access rights and the " \
+           "repository exists." in msg
+    assert "the repository does not exist at that URL" in msg
+
+
+def test_explain_drops_hints_and_bounds_the_length():
+    text = "hint: try this\nhint: or that\nerror: failed to push some refs to 'x'\n" + "remote: noise\n" * 500
+    out = G.explain(text)
+    assert "hint" not in out and out.startswith("error: failed to push some refs")
+    assert len(out) <= 2000
+
+
+def test_run_error_masks_secrets_in_every_line(tmp_path):
+    auth = G.GitAuth(str(tmp_path), https_token="TOKEN")
+    git = G.Git(lambda cmd, cwd=None, env=None, data=None, timeout=None: (
+        128, b"", b"fatal: unable to access 'https://x:TOKEN@h/': 403\nerror: TOKEN rejected\n"), str(tmp_path), auth)
+    with pytest.raises(G.GitError) as e:
+        git.run(["fetch"], "fetching")
+    assert "TOKEN" not in str(e.value) and "403" in str(e.value) and "rejected" in str(e.value)

@@ -9,6 +9,8 @@ from __future__ import absolute_import, division, print_function
 import os
 import subprocess
 
+import pytest
+
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _git as G
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _scaffold as S
 from ansible_collections.gitops.bootstrap.plugins.modules import infra_repo
@@ -95,3 +97,108 @@ def test_plan_with_nothing_to_do_writes_nothing(tmp_path):
     write(tmp_path, "a.yaml", "a\n")
     write(tmp_path, ".gitops/managed.yaml", S.dump_managed({"a.yaml": S.sha256("a\n")}))
     assert planner(tmp_path).plan({"a.yaml": "a\n"}) == {}
+
+
+def commit_record(tmp_path, files):
+    write(tmp_path, ".gitops/managed.yaml", S.dump_managed(files))
+
+
+def test_plan_leaves_a_removed_file_alone_and_keeps_its_line(tmp_path):
+    commit_record(tmp_path, {"gone.yaml": S.sha256("g\n"), "a.yaml": S.sha256("a\n")})
+    write(tmp_path, "a.yaml", "a\n")
+    repo = planner(tmp_path)
+    assert repo.plan({"gone.yaml": "g2\n", "a.yaml": "a\n"}) == {}
+    assert repo.result["removed_by_user"] == ["gone.yaml"] and repo.result["created"] == []
+
+
+def test_plan_restores_a_removed_file_only_when_asked(tmp_path):
+    commit_record(tmp_path, {"gone.yaml": S.sha256("g\n")})
+    repo = planner(tmp_path, restore_removed=True)
+    writes = repo.plan({"gone.yaml": "g2\n"})
+    assert writes["gone.yaml"] == (None, "g2\n")
+    assert repo.result["restored"] == ["gone.yaml"] and repo.result["removed_by_user"] == []
+    assert S.parse_managed(writes[".gitops/managed.yaml"][1]) == {"gone.yaml": S.sha256("g2\n")}
+
+
+def test_plan_never_records_again_a_file_whose_line_the_user_removed(tmp_path):
+    commit_record(tmp_path, {"mine.yaml": S.sha256("m\n"), "gone.yaml": S.sha256("g\n")})
+    write(tmp_path, "mine.yaml", "m\n")
+    _commit_tree(tmp_path)
+    # The user removes both lines; mine.yaml stays unchanged, gone.yaml was never written.
+    commit_record(tmp_path, {})
+    repo = planner(tmp_path, force=True)
+    assert repo.plan({"mine.yaml": "m\n", "gone.yaml": "g\n"}) == {}
+    assert repo.result["taken_over"] == ["gone.yaml", "mine.yaml"]
+    assert repo.stale_taken_over == []
+    repo = planner(tmp_path, force=True)
+    assert repo.plan({"mine.yaml": "m2\n", "gone.yaml": "g\n"}) == {}
+    assert repo.stale_taken_over == ["mine.yaml"], "a changed generator output for a taken-over file is warned about"
+
+
+def test_plan_hands_a_taken_over_file_back_as_a_conflict_when_it_differs(tmp_path):
+    commit_record(tmp_path, {"mine.yaml": S.sha256("m\n")})
+    write(tmp_path, "mine.yaml", "m\n")
+    _commit_tree(tmp_path)
+    commit_record(tmp_path, {})
+    write(tmp_path, "mine.yaml", "edited\n")
+    repo = planner(tmp_path, restore_removed=True)
+    assert repo.plan({"mine.yaml": "m\n"}) == {}
+    assert repo.result["conflicts"] == ["mine.yaml"] and repo.result["restored"] == []
+    assert repo.conflict_diffs["mine.yaml"] == ("edited\n", "m\n")
+
+
+def test_plan_reads_committed_content_not_the_work_tree(tmp_path):
+    write(tmp_path, "a.yaml", "a\n")
+    commit_record(tmp_path, {"a.yaml": S.sha256("a\n")})
+    repo = planner(tmp_path)
+    # What a checkout with core.autocrlf=true leaves in the work tree does not count.
+    with open(os.path.join(repo.workdir, "a.yaml"), "w") as f:
+        f.write("a\r\n")
+    assert repo.plan({"a.yaml": "a\n"}) == {} and repo.result["conflicts"] == []
+
+
+# ---------------------------------------------------------------------------- paths outside the work tree
+@pytest.mark.parametrize("path", ["/etc/passwd", "../x", "a/../../x", "a//b", "./a", ".git/config", "a/.GIT/x", "a\\b", ""])
+def test_paths_that_are_not_plain_relative_paths_are_refused(path):
+    with pytest.raises(S.UnsafePath):
+        S.check_relative(path)
+
+
+def test_tree_problem_looks_at_every_component():
+    tree = {"clusters/c1/projects": ("120000", "x"), "README.md": ("120000", "y"), "vendor": ("160000", "z"),
+            "a/file": ("100644", "w"), "ok/file.yaml": ("100644", "v")}
+    dirs = {"clusters", "clusters/c1", "a", "ok"}
+    assert S.tree_problem("clusters/c1/projects/apps.yaml", tree, dirs)[0] == "clusters/c1/projects"
+    assert "symbolic link" in S.tree_problem("README.md", tree, dirs)[1]
+    assert "submodule" in S.tree_problem("vendor/x.yaml", tree, dirs)[1]
+    assert S.tree_problem("a/file/x.yaml", tree, dirs) == ("a/file", "is a file in the repository where the generated files need a directory")
+    assert "directory" in S.tree_problem("ok", tree, dirs)[1]
+    assert S.tree_problem("ok/file.yaml", tree, dirs) is None and S.tree_problem("new/x.yaml", tree, dirs) is None
+
+
+def test_fs_problem_refuses_links_anywhere_even_inside(tmp_path):
+    root = tmp_path / "root"
+    (root / "real").mkdir(parents=True)
+    os.symlink("real", str(root / "inside"))
+    os.symlink(str(tmp_path), str(root / "out"))
+    (root / "file").write_text("x")
+    assert S.fs_problem(str(root), "inside/x.yaml") == ("inside", "is a symbolic link in the work tree")
+    assert S.fs_problem(str(root), "out/x.yaml")[0] == "out"
+    assert S.fs_problem(str(root), "file/x.yaml") == ("file", "is not a directory in the work tree")
+    assert S.fs_problem(str(root), "real") == ("real", "is not a regular file in the work tree")
+    assert S.fs_problem(str(root), "real/new/x.yaml") is None
+
+
+def test_write_in_tree_never_follows_a_link_that_appeared_after_the_checks(tmp_path):
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    os.symlink(str(outside), str(root / "d"))
+    with pytest.raises(S.UnsafePath, match="d is not a plain directory"):
+        S.write_in_tree(str(root), "d/x.yaml", b"x")
+    os.symlink(str(outside / "f"), str(root / "f"))
+    with pytest.raises(S.UnsafePath, match="not a regular file"):
+        S.write_in_tree(str(root), "f", b"x")
+    assert os.listdir(str(outside)) == []
+    S.write_in_tree(str(root), "new/deep/x.yaml", b"ok\n")
+    assert (root / "new/deep/x.yaml").read_bytes() == b"ok\n"
