@@ -20,6 +20,8 @@ import pytest
 import yaml
 
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _argocd_manifests as M
+from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd_install.report import Action, Report
+from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd_install.source import ManifestSource
 from ansible_collections.gitops.bootstrap.plugins.modules import argocd_install
 
 
@@ -209,16 +211,12 @@ def test_crd_digest_hides_schemas_only():
 
 
 # ------------------------------------------------------------------------- the module offline
-class FakeK8s(object):
-    """Just enough of GitopsK8sModule for ArgocdInstaller's offline parts."""
-
-    def __init__(self, params, check_mode=False):
-        spec = argocd_install.argument_spec()
-        self.params = dict((k, v.get("default")) for k, v in spec.items())
-        self.params.update(params)
-        self.check_mode = check_mode
-        self.module = self
-        self._diff = True
+def module_params(params):
+    """The module's parameters with their defaults, as Ansible gives them to the module."""
+    spec = argocd_install.build_argument_spec()
+    out = {k: v.get("default") for k, v in spec.items()}
+    out.update(params)
+    return out
 
 
 def write_manifests(tmp_path, version="v9.0.0"):
@@ -241,9 +239,9 @@ def write_manifests(tmp_path, version="v9.0.0"):
 def test_local_directory_is_verified_parsed_and_cached(tmp_path):
     folder, sums = write_manifests(tmp_path)
     cache = tmp_path / "cache"
-    fake = FakeK8s({"source": str(folder), "flavour": "namespace", "checksums": sums, "cache_dir": str(cache),
-                    "config_maps": {"argocd-cm": {"admin.enabled": False}}, "known_hosts": ["git.example h k"]})
-    installer = argocd_install.ArgocdInstaller(fake)
+    installer = ManifestSource(module_params({
+        "source": str(folder), "flavour": "namespace", "checksums": sums, "cache_dir": str(cache),
+        "config_maps": {"argocd-cm": {"admin.enabled": False}}, "known_hosts": ["git.example h k"]}))
     docs = installer.desired_objects()
     assert [f["file"] for f in installer.files] == M.flavour_files("namespace")
     assert all(f["verified"] for f in installer.files)
@@ -253,8 +251,8 @@ def test_local_directory_is_verified_parsed_and_cached(tmp_path):
     assert known["data"]["ssh_known_hosts"] == "a b c\ngit.example h k\n"
     # The parsed documents are cached by checksum and used on the next run.
     assert sorted(os.listdir(str(cache))) == sorted("%s.json" % s for s in sums.values())
-    again = argocd_install.ArgocdInstaller(FakeK8s({"source": str(folder), "flavour": "namespace", "checksums": sums,
-                                                    "cache_dir": str(cache)}))
+    again = ManifestSource(module_params({"source": str(folder), "flavour": "namespace", "checksums": sums,
+                                          "cache_dir": str(cache)}))
     assert len(again.load_manifests()) == len(docs)
 
 
@@ -262,29 +260,28 @@ def test_local_mismatch_missing_files_and_single_file(tmp_path):
     folder, sums = write_manifests(tmp_path)
     (folder / "namespace-install.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: evil}\n")
     with pytest.raises(M.ManifestError, match="checksum mismatch for manifest file namespace-install.yaml"):
-        argocd_install.ArgocdInstaller(FakeK8s({"source": str(folder), "flavour": "namespace", "checksums": sums})).load_manifests()
+        ManifestSource(module_params({"source": str(folder), "flavour": "namespace", "checksums": sums})).load_manifests()
     with pytest.raises(M.ManifestError, match="has no file install.yaml, which the cluster flavour needs"):
-        argocd_install.ArgocdInstaller(FakeK8s({"source": str(folder), "flavour": "cluster", "checksums": sums})).load_manifests()
+        ManifestSource(module_params({"source": str(folder), "flavour": "cluster", "checksums": sums})).load_manifests()
     single = folder / "namespace-install.yaml"
     with pytest.raises(M.ManifestError, match="point the manifest source at a directory"):
-        argocd_install.ArgocdInstaller(FakeK8s({"source": str(single), "flavour": "namespace"})).load_manifests()
+        ManifestSource(module_params({"source": str(single), "flavour": "namespace"})).load_manifests()
     # A single file is the flavour's file; without verification it is read as it is.
-    installer = argocd_install.ArgocdInstaller(FakeK8s({"source": str(single), "flavour": "core", "verify_checksums": False}))
+    installer = ManifestSource(module_params({"source": str(single), "flavour": "core", "verify_checksums": False}))
     assert [d["metadata"]["name"] for d in installer.load_manifests()] == ["evil"]
     assert installer.files[0]["file"] == "core-install.yaml" and installer.files[0]["verified"] is False
     with pytest.raises(M.ManifestError, match="does not exist on the managed node"):
-        argocd_install.ArgocdInstaller(FakeK8s({"source": str(tmp_path / "nope")})).load_manifests()
+        ManifestSource(module_params({"source": str(tmp_path / "nope")})).load_manifests()
 
 
 def test_result_and_diff_mask_secrets_and_crd_schemas():
-    fake = FakeK8s({"source": "x"})
-    installer = argocd_install.ArgocdInstaller(fake)
+    installer = Report(module_params({"source": "x"}), diff=True)
     secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "argocd"}, "data": {"k": "c2VjcmV0"}}
     crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": "c"},
            "spec": {"versions": [{"name": "v1", "schema": {"openAPIV3Schema": {"type": "object"}}}]}}
-    installer._record(argocd_install.Action(secret, "update", before=dict(secret, data={}), after=secret))
-    installer._record(argocd_install.Action(crd, "create", before=None, after=crd))
-    installer._record(argocd_install.Action(crd, "unchanged"))
+    installer.record(Action(secret, "update", before=dict(secret, data={}), after=secret))
+    installer.record(Action(crd, "create", before=None, after=crd))
+    installer.record(Action(crd, "unchanged"))
     result = installer.result()
     assert result["changed"] is True
     assert result["summary"] == {"create": 1, "update": 1, "unchanged": 1, "delete": 0}
@@ -297,7 +294,7 @@ def test_result_and_diff_mask_secrets_and_crd_schemas():
 
 def test_documentation_matches_the_argument_spec():
     doc = yaml.safe_load(argocd_install.DOCUMENTATION)
-    spec = argocd_install.argument_spec()
+    spec = argocd_install.build_argument_spec()
     assert set(doc["options"]) == set(spec)
     for name, option in spec.items():
         documented = doc["options"][name]

@@ -20,13 +20,15 @@ import json
 
 import pytest
 
-from kubernetes.client.rest import ApiException
 from kubernetes.dynamic.exceptions import ConflictError, NotFoundError, UnprocessibleEntityError
 
+from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd_install import absent
+from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd_install.inventory import INVENTORY_NAME
+from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd_install.report import Report
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import GitopsK8sError
-from ansible_collections.gitops.bootstrap.plugins.modules import argocd_install
+from ansible_collections.gitops.bootstrap.tests.unit.utils.fake_k8s import FakeApiServer, api_error, fake_service
 
-from test_argocd_install import FakeK8s  # the module's parameters with their defaults, offline
+from test_argocd_install import module_params  # the module's parameters with their defaults, offline
 
 NS = "argocd"
 FINALIZER = "resources-finalizer.argocd.argoproj.io"
@@ -39,55 +41,18 @@ ARGOCD_OWN = [("apps/v1", "StatefulSet", NS, "argocd-application-controller"),
               ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "", "argocd-application-controller")]
 
 
-def api_error(cls, status, reason):
-    return cls(ApiException(status=status, reason=reason))
-
-
-class FakeResource(object):
-    def __init__(self, api_version, kind):
-        self.api_version = api_version
-        self.kind = kind
-        self.namespaced = kind in NAMESPACED
-
-
-class FakeDiscovery(object):
-    @staticmethod
-    def get(api_version=None, kind=None):
-        return FakeResource(api_version, kind)
-
-    def invalidate_cache(self):
-        pass
-
-
-class FakeCluster(object):
-    """The API server (just what argocd_install uses) and Argo CD's application controller."""
+class FakeCluster(FakeApiServer):
+    """The API server (the shared fake, with what argocd_install uses) and Argo CD's application controller."""
 
     def __init__(self):
-        self.objs = {}
-        self.rv = 0
+        super().__init__()
         self.log = []  # ("module"|"controller", verb, kind, namespace, name)
         self.controller_running = True
         self.forbidden = set()  # kinds the controller may not delete
         self.conflicts = 0  # the next patches that fail with 409
         self.desired_children = {}  # root app name -> child Applications it re-creates (self-heal)
-        self.resources = FakeDiscovery()
 
     # -- storage
-    def add(self, obj):
-        obj = copy.deepcopy(obj)
-        meta = obj.setdefault("metadata", {})
-        self.rv += 1
-        meta["resourceVersion"] = str(self.rv)
-        self.objs[self._key(obj["kind"], meta.get("namespace", ""), meta["name"])] = obj
-        return obj
-
-    @staticmethod
-    def _key(kind, namespace, name):
-        return (kind, namespace or "", name)
-
-    def find(self, kind, name, namespace=""):
-        return self.objs.get(self._key(kind, namespace, name))
-
     def _remove(self, obj):
         meta = obj["metadata"]
         self.objs.pop(self._key(obj["kind"], meta.get("namespace", ""), meta["name"]), None)
@@ -122,6 +87,8 @@ class FakeCluster(object):
         return {"items": items}
 
     def delete(self, resource, name=None, namespace=None, propagation_policy=None, serializer=None, dry_run=None):
+        self.calls.append(("delete", resource.kind, namespace or "", name, {"propagation_policy": propagation_policy,
+                                                                           "dry_run": dry_run}))
         obj = self.find(resource.kind, name, namespace if resource.namespaced else "")
         if obj is None:
             raise api_error(NotFoundError, 404, "Not Found")
@@ -129,7 +96,8 @@ class FakeCluster(object):
             self._delete("module", obj)
             self.step()
 
-    def patch(self, resource, body=None, name=None, namespace=None, content_type=None, serializer=None):
+    def patch(self, resource, body=None, name=None, namespace=None, content_type=None, serializer=None, **params):
+        self.calls.append(("patch", resource.kind, namespace or "", name, dict(params, content_type=content_type)))
         obj = self.find(resource.kind, name, namespace if resource.namespaced else "")
         if obj is None:
             raise api_error(NotFoundError, 404, "Not Found")
@@ -226,7 +194,7 @@ def bootstrapped(web_finalizers=None, ready=1):
     namespace default), all three without finalizer."""
     cluster = FakeCluster()
     cluster.add({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
-    cluster.add({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": argocd_install.INVENTORY_NAME, "namespace": NS},
+    cluster.add({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": INVENTORY_NAME, "namespace": NS},
                  "data": {"version": "v3.5.1", "flavour": "cluster", "objects": json.dumps([list(e) for e in ARGOCD_OWN])}})
     cluster.add({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "argocd-application-controller", "namespace": NS},
                  "status": {"readyReplicas": ready}})
@@ -278,11 +246,13 @@ class FakeClock(object):
 
 
 def run_absent(cluster, monkeypatch, check_mode=False, **params):
-    monkeypatch.setattr(argocd_install, "time", FakeClock(cluster))
-    installer = argocd_install.ArgocdInstaller(FakeK8s(dict({"state": "absent", "parallel": 1}, **params), check_mode))
-    installer._dyn = cluster
-    installer.absent()
-    return installer, installer.result()
+    clock = FakeClock(cluster)
+    monkeypatch.setattr(absent, "time", clock)
+    params = module_params(dict({"state": "absent", "parallel": 1}, **params))
+    report = Report(params, check_mode=check_mode, diff=True)
+    installer = absent.Uninstall(fake_service(cluster, check_mode=check_mode, sleep=clock.sleep), params, report)
+    installer.run()
+    return installer, report.result()
 
 
 def module_deleted_index(cluster, kind, name):
@@ -293,19 +263,19 @@ def module_deleted_index(cluster, kind, name):
 def test_plan_application_keeps_argocd_itself_out_of_the_cascade():
     cluster_objects = {("ClusterRoleBinding", "argocd-application-controller")}
     root = application("root", "platform", NS, [res("AppProject", "apps", NS, "argoproj.io"), res("Application", "web", NS, "argoproj.io")])
-    assert argocd_install.plan_application(root, NS, cluster_objects)[0] is False
+    assert absent.plan_application(root, NS, cluster_objects)[0] is False
     self_manage = application("argocd", "platform", NS, [])  # ComparisonError: no resources known, targets Argo CD's namespace
-    assert argocd_install.plan_application(self_manage, NS, cluster_objects)[0] is False
+    assert absent.plan_application(self_manage, NS, cluster_objects)[0] is False
     web = application("web", "apps", "web", [res("Deployment", "web", "web", "apps")])
-    assert argocd_install.plan_application(web, NS, cluster_objects) == (True, [], [res("Deployment", "web", "web", "apps")])
+    assert absent.plan_application(web, NS, cluster_objects) == (True, [], [res("Deployment", "web", "web", "apps")])
     crb = res("ClusterRoleBinding", "argocd-application-controller", group="rbac.authorization.k8s.io")
     mixed = application("mixed", "platform", "default", [res("Namespace", "web"), res("Namespace", NS), crb])
-    cascade, own, deployed = argocd_install.plan_application(mixed, NS, cluster_objects)
+    cascade, own, deployed = absent.plan_application(mixed, NS, cluster_objects)
     assert cascade is True and [r["name"] for r in deployed] == ["web"] and len(own) == 2
     # On another cluster, namespace argocd is not Argo CD's own.
     remote = application("remote", "apps", NS, [res("ConfigMap", "x", NS)])
     remote["spec"]["destination"] = {"server": "https://spoke.example:6443", "namespace": NS}
-    assert argocd_install.plan_application(remote, NS, cluster_objects)[0] is True
+    assert absent.plan_application(remote, NS, cluster_objects)[0] is True
 
 
 def test_parents_first_orders_an_app_of_apps_tree():
@@ -313,16 +283,16 @@ def test_parents_first_orders_an_app_of_apps_tree():
     middle = application("m", "apps", "x", [res("Application", "a-leaf", NS, "argoproj.io")])
     top = application("z-root", "apps", NS, [res("Application", "m", NS, "argoproj.io")])
     loop = application("loop", "apps", NS, [res("Application", "loop", NS, "argoproj.io")])
-    order = [a["metadata"]["name"] for a in argocd_install.parents_first([leaf, middle, top, loop], NS)]
+    order = [a["metadata"]["name"] for a in absent.parents_first([leaf, middle, top, loop], NS)]
     assert order == ["loop", "z-root", "m", "a-leaf"]
 
 
 def test_finalizer_and_sync_option_helpers():
-    assert argocd_install.with_resources_finalizer(["x"]) == ["x", FINALIZER]
-    assert argocd_install.with_resources_finalizer([FINALIZER + "/background"]) == [FINALIZER + "/background"]
-    assert argocd_install.without_argocd_finalizers(["x", FINALIZER, "post-delete-finalizer.argocd.argoproj.io"]) == ["x"]
-    assert argocd_install.with_delete_false(None) == "Delete=false"
-    assert argocd_install.with_delete_false("Prune=false, Delete=true") == "Prune=false,Delete=false"
+    assert absent.with_resources_finalizer(["x"]) == ["x", FINALIZER]
+    assert absent.with_resources_finalizer([FINALIZER + "/background"]) == [FINALIZER + "/background"]
+    assert absent.without_argocd_finalizers(["x", FINALIZER, "post-delete-finalizer.argocd.argoproj.io"]) == ["x"]
+    assert absent.with_delete_false(None) == "Delete=false"
+    assert absent.with_delete_false("Prune=false, Delete=true") == "Prune=false,Delete=false"
 
 
 # ------------------------------------------------------------------------- cascade
