@@ -458,6 +458,45 @@ def risk_applies(risk: dict | str, argocd: bool) -> bool:
     return argocd or not risk.get("argocd_only")
 
 
+_COMPILED_PROBES = {}
+
+
+def _compiled_probes(namespaced: bool, server, argocd: bool, only_argocd: bool = False) -> list:
+    """[(risk id, probes)] for a kind of scope, with the cluster-only resources already left out (cached)."""
+    key = (namespaced, (server or ServerInfo()).connect_needs_create, argocd, only_argocd)
+    if key not in _COMPILED_PROBES:
+        out = []
+        for risk in RISKS:
+            if not risk_applies(risk, argocd) or (only_argocd and not risk.get("argocd_only")):
+                continue
+            probes = []
+            for groups, resources, verbs in risk_probes(risk, server):
+                if namespaced and risk.get("cluster_only"):
+                    resources = [r for r in resources if r not in risk["cluster_only"]]
+                if resources:
+                    probes.append((groups, resources, verbs))
+            if probes:
+                out.append((risk["id"], probes))
+        _COMPILED_PROBES[key] = out
+    return _COMPILED_PROBES[key]
+
+
+def _match_probes(rules, compiled, found=None) -> dict:
+    found = {} if found is None else found
+    for index, rule in enumerate(rules):
+        for rid, probes in compiled:
+            if any(rule_grants_any(rule, groups, resources, verbs) for groups, resources, verbs in probes):
+                found.setdefault(rid, []).append(index)
+    return found
+
+
+def _without_implied(found: dict) -> dict:
+    if "cluster_admin" in found:
+        # Full control implies every other finding; listing them all would only bury it.
+        return dict((k, v) for k, v in found.items() if k in ("cluster_admin", "wildcard"))
+    return found
+
+
 def classify_rules(rules, scope, server=None, argocd=None):
     """Risk ids carried by a list of normalized rules, with the indexes of the rules that carry them.
 
@@ -473,27 +512,26 @@ def classify_rules(rules, scope, server=None, argocd=None):
     if argocd is None:
         argocd = scope == "argocd_namespace"
     found = {}
-    probes_of = dict((risk["id"], risk_probes(risk, server)) for risk in RISKS if risk_applies(risk, argocd))
     for index, rule in enumerate(rules):
         if rule_is_full_control(rule):
             found.setdefault("cluster_admin", []).append(index)
         if rule_is_wildcard(rule):
             found.setdefault("wildcard", []).append(index)
-        for risk in RISKS:
-            if risk["id"] not in probes_of:
-                continue
-            for groups, resources, verbs in probes_of[risk["id"]]:
-                if scope != "cluster" and risk.get("cluster_only"):
-                    resources = [r for r in resources if r not in risk["cluster_only"]]
-                    if not resources:
-                        continue
-                if rule_grants_any(rule, groups, resources, verbs):
-                    found.setdefault(risk["id"], []).append(index)
-                    break
-    if "cluster_admin" in found:
-        # Full control implies every other finding; listing them all would only bury it.
-        found = dict((k, v) for k, v in found.items() if k in ("cluster_admin", "wildcard"))
-    return found
+    return _without_implied(_match_probes(rules, _compiled_probes(scope != "cluster", server, argocd), found))
+
+
+def classify_role_scopes(rules, server=None, argocd_cluster=False) -> dict:
+    """``classify_rules`` for the three scopes at once, the Argo CD namespace variant derived from the namespace one."""
+    base = {}
+    for index, rule in enumerate(rules):
+        if rule_is_full_control(rule):
+            base.setdefault("cluster_admin", []).append(index)
+        if rule_is_wildcard(rule):
+            base.setdefault("wildcard", []).append(index)
+    cluster = _match_probes(rules, _compiled_probes(False, server, argocd_cluster), dict((k, list(v)) for k, v in base.items()))
+    namespace = _match_probes(rules, _compiled_probes(True, server, False), dict((k, list(v)) for k, v in base.items()))
+    in_argocd = _match_probes(rules, _compiled_probes(True, server, True, only_argocd=True), dict((k, list(v)) for k, v in namespace.items()))
+    return {"cluster": _without_implied(cluster), "namespace": _without_implied(namespace), "argocd_namespace": _without_implied(in_argocd)}
 
 
 def rules_run_pods(rules) -> bool:
@@ -981,11 +1019,7 @@ class RbacSnapshot(object):
 
     def _classify_roles(self):
         for role in self.roles.values():
-            role.risks = {
-                "cluster": classify_rules(role.rules, "cluster", self.server, argocd=bool(self.argocd_namespaces)),
-                "namespace": classify_rules(role.rules, "namespace", self.server),
-                "argocd_namespace": classify_rules(role.rules, "argocd_namespace", self.server),
-            }
+            role.risks = classify_role_scopes(role.rules, self.server, argocd_cluster=bool(self.argocd_namespaces))
             role.runs_pods = rules_run_pods(role.rules)
             plain = any(rule_grants_write(r) for r in role.rules)
             role.write = {
@@ -1280,8 +1314,14 @@ class PodServiceAccounts:
         if cache_key in self._cache:
             return self._cache[cache_key]
         candidates, total = [], 0
+        if ("cluster_admin", None) in held:
+            self._cache[cache_key] = ([], 0)
+            return self._cache[cache_key]
+        everywhere = set(rid for rid, ns in held if ns is None)
+        admin_in = set(ns for rid, ns in held if rid == "cluster_admin")
         for keys, sids in self._groups.get(where, ()):
-            extra = [k for k in keys if not _covers(held, k)]
+            # inline _covers(held, key) for each key: this loop runs for every subject that starts pods
+            extra = [k for k in keys if not (k[0] in everywhere or (k[1] is not None and (k in held or k[1] in admin_in)))]
             if not extra:
                 continue
             extra.sort(key=lambda k: (SEVERITY_RANK[RISK_BY_ID[k[0]]["severity"]], k[0], k[1] or ""))

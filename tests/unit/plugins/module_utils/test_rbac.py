@@ -933,3 +933,21 @@ class TestPodServiceAccounts:
         assert rbac._reduced(keys) == {("cluster_admin", "a"), ("secrets_read", None), ("pod_exec", "b")}
         assert rbac._reduced(keys | {("cluster_admin", None)}) == {("cluster_admin", None)}
         assert rbac._reduced(set()) == frozenset()
+
+
+def test_the_three_scopes_at_once_match_one_by_one():
+    """classify_role_scopes (what the snapshot uses) gives what classify_rules gives for each scope."""
+    rule_sets = [
+        [rule(["*"], ["*"], ["*"])],
+        [rule(["get", "patch"], [""], ["secrets", "nodes/status", "pods/exec"]), rule(["create"], ["argoproj.io"], ["applications"])],
+        [rule(["update"], [""], ["*/status"]), rule(["get"], [""], ["pods/attach"]), rule(["create"], [""], ["pods"])],
+        [rule(["get"], ["*"], ["*"])],
+    ]
+    for rules in rule_sets:
+        normalized = [rbac.normalize_rule(r) for r in rules]
+        for server in (None, OLD_SERVER, NEW_SERVER):
+            for argocd in (False, True):
+                got = rbac.classify_role_scopes(normalized, server, argocd_cluster=argocd)
+                assert got["cluster"] == rbac.classify_rules(normalized, "cluster", server, argocd=argocd)
+                assert got["namespace"] == rbac.classify_rules(normalized, "namespace", server)
+                assert got["argocd_namespace"] == rbac.classify_rules(normalized, "argocd_namespace", server)
