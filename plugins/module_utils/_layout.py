@@ -42,7 +42,6 @@ MANAGED_FILE = GITOPS_DIR + "/managed.yaml"
 VALIDATE_SCRIPT = GITOPS_DIR + "/validate.py"
 VALIDATE_CONFIG = GITOPS_DIR + "/validate.yaml"
 SCHEMAS_DIR = GITOPS_DIR + "/schemas"
-REMOTE_CACHE_DIR = GITOPS_DIR + "/cache"
 
 # Every kustomization root is rendered by this file name.
 KUSTOMIZATION = "kustomization.yaml"
