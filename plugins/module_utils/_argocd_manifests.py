@@ -275,13 +275,6 @@ def object_ref(obj):
     return "%s %s" % (obj["kind"], meta["name"])
 
 
-def split_phases(docs):
-    """Split objects into (crds, others) keeping the manifest order inside each phase."""
-    crds = [d for d in docs if d["kind"] == "CustomResourceDefinition"]
-    others = [d for d in docs if d["kind"] != "CustomResourceDefinition"]
-    return crds, others
-
-
 def render(text_or_docs, namespace=UPSTREAM_NAMESPACE, config_maps=None, known_hosts=None, source="manifest"):
     """Offline rendering: parse (when given text), rewrite the namespace, merge config and known hosts."""
     if isinstance(text_or_docs, (str, bytes)):
