@@ -87,10 +87,7 @@ try:
         TimeoutError as Urllib3TimeoutError,
     )
     from urllib3.util.retry import Retry
-
-    HAS_K8S_CLIENT = True
 except ImportError:  # pragma: no cover
-    HAS_K8S_CLIENT = False
     RESTClientObject = object
     Retry = object
 
