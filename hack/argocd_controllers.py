@@ -8,13 +8,15 @@ The local clusters run no containers (KWOK marks pods Running), so the Argo CD p
 collection installs never execute. To prove that the configuration the collection writes makes
 Argo CD pull and apply, this script builds the real ``argocd`` multi-call binary from the
 Argo CD Go module and runs ``argocd-repo-server`` and ``argocd-application-controller`` (plus
-Redis) on this machine, pointed at the cluster by a kubeconfig that carries the token of the
-component's own ServiceAccount, with the environment the installed workloads declare
-(``argocd-cm``/``argocd-cmd-params-cm`` keys resolved the way the kubelet would).
+Redis, and on request ``argocd-server`` for its webhook receiver) on this machine, pointed at the
+cluster by a kubeconfig that carries the token of the component's own ServiceAccount, with the
+environment the installed workloads declare (``argocd-cm``/``argocd-cmd-params-cm`` keys resolved
+the way the kubelet would).
 
     hack/argocd_controllers.py build                 build (or reuse) argocd and kustomize
     hack/argocd_controllers.py probe VERSION         resolve an Argo CD version's module graph only
     hack/argocd_controllers.py run --kubeconfig K    run the controllers until interrupted
+                                                     (--server: argocd-server too, plain HTTP on loopback)
     hack/argocd_controllers.py path                  print the directory holding the binaries
 
 Versions: GITOPS_ARGOCD_BUILD_VERSION (default v3.5.1). Binaries are cached under
@@ -55,7 +57,7 @@ ENGINE_PINS = {
     "v3.5.1": ("github.com/argoproj/argo-cd/gitops-engine", "v0.0.0-20260914071520-c9c369efcc5b"),
 }
 
-COMPONENTS = ("argocd-application-controller", "argocd-repo-server", "argocd-git-ask-pass")
+COMPONENTS = ("argocd-application-controller", "argocd-repo-server", "argocd-server", "argocd-git-ask-pass")
 # Helper scripts the Argo CD image installs next to the binary (the repo server runs them).
 IMAGE_SCRIPTS = ("gpg-wrapper.sh", "git-verify-wrapper.sh")
 
@@ -376,8 +378,79 @@ PATH_ENV = {
 SERVICE_ENV = {
     "argocd-application-controller": {"ARGOCD_APPLICATION_CONTROLLER_REPO_SERVER": "repo-server", "REDIS_SERVER": "redis"},
     "argocd-repo-server": {"REDIS_SERVER": "redis"},
+    "argocd-server": {"ARGOCD_SERVER_REPO_SERVER": "repo-server", "REDIS_SERVER": "redis"},
 }
+# Environment variables of argocd-server that the host process must not get: the listen addresses
+# are given as flags (loopback). ARGOCD_SERVER_METRICS_LISTEN_ADDRESS is, in Argo CD v3.5.1, read
+# as the *name* of the metrics address flag, so any value would rename --metrics-address.
+SERVER_ENV_DROPPED = ("ARGOCD_SERVER_LISTEN_ADDRESS", "ARGOCD_SERVER_METRICS_LISTEN_ADDRESS")
 SA_TOKEN_SECONDS = 24 * 3600
+# Every process the harness starts carries this variable (value: the harness's id) in its
+# environment, and so does everything those processes start, also daemons that leave the process
+# group (gpg-agent, which gpg starts for the repo server, detaches into a session of its own).
+# Ids are paths: a caller that owns several harnesses gives them "<its id>/<name>" and finds them
+# all with tree=True.
+MARKER_ENV = "GITOPS_ARGOCD_HOST_ID"
+
+
+def process_environ(pid: int) -> dict[str, str]:
+    """The environment a process started with ({} when it is gone or not readable)."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as fh:
+            raw = fh.read()
+    except OSError:
+        return {}
+    env = {}
+    for item in raw.split(b"\0"):
+        key, sep, value = item.partition(b"=")
+        if sep:
+            env[key.decode("utf-8", "replace")] = value.decode("utf-8", "replace")
+    return env
+
+
+def process_cmdline(pid: int) -> list[str]:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return [a.decode("utf-8", "replace") for a in fh.read().split(b"\0") if a]
+    except OSError:
+        return []
+
+
+def marked_pids(marker: str, tree: bool = False) -> list[int]:
+    """Processes whose environment carries MARKER_ENV=marker (TREE: also marker/<anything>), zombies excluded."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        pid = int(entry)
+        value = process_environ(pid).get(MARKER_ENV)
+        if value is None or not (value == marker or (tree and value.startswith(marker + "/"))):
+            continue
+        try:
+            with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as fh:
+                if fh.read().rsplit(")", 1)[-1].split()[0] == "Z":
+                    continue
+        except OSError:
+            continue
+        pids.append(pid)
+    return pids
+
+
+def kill_marked(marker: str, timeout: float = 10.0, tree: bool = False) -> list[tuple[int, list[str]]]:
+    """SIGTERM, then SIGKILL, every process that carries the marker; return those found (pid, command line)."""
+    found = [(pid, process_cmdline(pid)) for pid in marked_pids(marker, tree)]
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in marked_pids(marker, tree):
+            try:
+                os.kill(pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+        deadline = time.time() + timeout
+        while marked_pids(marker, tree) and time.time() < deadline:
+            time.sleep(0.1)
+        if not marked_pids(marker, tree):
+            break
+    return found
 
 
 def free_port() -> int:
@@ -589,7 +662,7 @@ def expand_vars(value: str, env: dict) -> str:
 
 
 class ArgoCDHost:
-    """Redis, the repo server and the application controller of an installed Argo CD, as host processes.
+    """Redis, the repo server, the application controller (and argocd-server) of an installed Argo CD, as host processes.
 
     Everything they read comes from the cluster: the workloads' container specs as the role
     installed them, the ConfigMaps and Secrets their environment and volumes refer to, and
@@ -597,10 +670,21 @@ class ArgoCDHost:
     pods). Two things stand in for the pod network: loopback ports replace the Service names
     argocd-redis and argocd-repo-server, and ARGOCD_FAKE_IN_CLUSTER with a kubeconfig replaces
     the in-cluster configuration.
+
+    ``server=True`` (or ``start_server()`` later) adds argocd-server, for its webhook receiver
+    ``/api/webhook``: plain HTTP on 127.0.0.1 (``--insecure``, as behind a TLS-terminating
+    ingress), so that a forge on loopback can deliver to ``server_url``. Its API keeps Argo CD's
+    authentication; the webhook receiver checks the forge's signature with the
+    ``webhook.<forge>.secret`` keys of argocd-secret, which the server reads at start and re-reads
+    (restarting itself in-process) when they change. ``server.secretkey`` is written into
+    argocd-secret by the server itself on its first start, as in a pod.
+
+    ``stop()`` ends every process the harness started and everything they started, also daemons
+    that left the process group: each process carries MARKER_ENV=<id> in its environment.
     """
 
     def __init__(self, kubeconfig: str, namespace: str = "argocd", workdir: str | None = None, version: str | None = None,
-                 extra_env: dict | None = None, resync_volumes: float = 5.0):
+                 extra_env: dict | None = None, resync_volumes: float = 5.0, server: bool = False, marker: str | None = None):
         self.kubeconfig = kubeconfig
         self.namespace = namespace
         self.version = version or ARGOCD_VERSION
@@ -610,11 +694,14 @@ class ArgoCDHost:
         self.kube = Kube(kubeconfig)
         self.extra_env = dict(extra_env or {})
         self.resync_volumes = resync_volumes
+        self.with_server = server
+        self.marker = marker or f"argocd-host-{os.getpid()}-{os.urandom(6).hex()}"
         self.ports: dict[str, int] = {}
         self.workloads: dict[str, Workload] = {}
         self.procs: list[tuple[str, subprocess.Popen]] = []
         self._stop_sync = None
         self._sync_thread = None
+        self._bin_path = ""
 
     # -- set-up --------------------------------------------------------------------------------
     def binaries_path(self) -> str:
@@ -663,16 +750,19 @@ class ArgoCDHost:
         for var, service in SERVICE_ENV.get(workload.name, {}).items():
             full[var] = f"127.0.0.1:{self.ports[service]}"
         full.update(self.extra_env)
+        full[MARKER_ENV] = self.marker
         return full
 
     def spawn(self, name: str, argv: list[str], env: dict, cwd: str) -> subprocess.Popen:
         log_file = os.path.join(self.workdir, "logs", f"{name}.log")
+        env = dict(env, **{MARKER_ENV: self.marker})
         fh = open(log_file, "ab")  # noqa: SIM115  (owned by the child for its lifetime)
         try:
             proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     start_new_session=True)
         finally:
             fh.close()
+        self.procs = [(n, p) for n, p in self.procs if n != name or p.poll() is None]
         self.procs.append((name, proc))
         return proc
 
@@ -686,7 +776,7 @@ class ArgoCDHost:
         return self
 
     def _start(self) -> None:
-        bin_path = self.binaries_path()
+        self._bin_path = self.binaries_path()
         if not os.path.isfile(self.kubeconfig):
             raise LocalClusterError(f"the kubeconfig {self.kubeconfig} does not exist; give the kubeconfig of the cluster Argo CD "
                                     "is installed in (a local one: `hack/localcluster.py kubeconfig NAME`)")
@@ -696,15 +786,24 @@ class ArgoCDHost:
         self.workloads = {w.name: w for w in (redis, repo, ctrl)}
         for key in ("redis", "repo-server", "repo-server-metrics", "controller-metrics"):
             self.ports[key] = free_port()
+        self._start_redis(redis)
+        self._start_repo_server(repo)
+        self._start_controller(ctrl)
+        if self.with_server:
+            self._start_server()
+        self._start_volume_sync()
+        log(f"Argo CD {self.version} {'components' if self.with_server else 'controllers'} running for namespace "
+            f"{self.namespace}; logs in {self.workdir}/logs")
 
-        # Redis: its init containers first (they create the password Secret), then redis-server.
+    def _start_redis(self, redis: Workload) -> None:
+        # Its init containers first (they create the password Secret), then redis-server.
         for init in redis.pod.get("initContainers") or []:
             redis.sync_volumes(init)
             env = redis.resolve_env(init)
             argv = redis.command(init, env)
             if argv and os.path.basename(argv[0]) == "argocd":
                 argv = [argocd_bin(self.version)] + argv[1:]
-                penv = self.process_env(redis, env, bin_path)
+                penv = self.process_env(redis, env, self._bin_path)
                 log(f"init container {init['name']}: {' '.join(argv[1:])}")
                 proc = subprocess.run(argv, env=penv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60)
                 if proc.returncode != 0:
@@ -724,27 +823,107 @@ class ArgoCDHost:
         proc = self.spawn("argocd-redis", argv, dict(os.environ, **renv), redis.root)
         wait_port(self.ports["redis"], proc, "redis-server", redis.log_file)
 
-        # Repo server.
+    def _component_argv(self, workload: Workload, env: dict, default: str) -> list[str]:
+        argv = workload.command(env=env)
+        return [os.path.join(argocd_bindir(self.version), os.path.basename(argv[0]) if argv else default)] + argv[1:]
+
+    def _start_repo_server(self, repo: Workload) -> None:
         repo.sync_volumes()
         env = repo.resolve_env()
-        argv = repo.command(env=env)
-        argv = [os.path.join(argocd_bindir(self.version), os.path.basename(argv[0]) if argv else "argocd-repo-server")] + argv[1:]
+        argv = self._component_argv(repo, env, "argocd-repo-server")
         argv += ["--address", "127.0.0.1", "--port", str(self.ports["repo-server"]),
                  "--metrics-address", "127.0.0.1", "--metrics-port", str(self.ports["repo-server-metrics"])]
-        proc = self.spawn("argocd-repo-server", argv, self.process_env(repo, env, bin_path), repo.root)
+        proc = self.spawn("argocd-repo-server", argv, self.process_env(repo, env, self._bin_path), repo.root)
         wait_healthy(self.ports["repo-server-metrics"], proc, "argocd-repo-server", repo.log_file)
         wait_port(self.ports["repo-server"], proc, "argocd-repo-server", repo.log_file)
 
-        # Application controller.
+    def _start_controller(self, ctrl: Workload) -> None:
         ctrl.sync_volumes()
         env = ctrl.resolve_env()
-        argv = ctrl.command(env=env)
-        argv = [os.path.join(argocd_bindir(self.version), os.path.basename(argv[0]) if argv else "argocd-application-controller")] + argv[1:]
+        argv = self._component_argv(ctrl, env, "argocd-application-controller")
         argv += ["--metrics-port", str(self.ports["controller-metrics"])]
-        proc = self.spawn("argocd-application-controller", argv, self.process_env(ctrl, env, bin_path), ctrl.root)
+        proc = self.spawn("argocd-application-controller", argv, self.process_env(ctrl, env, self._bin_path), ctrl.root)
         wait_healthy(self.ports["controller-metrics"], proc, "argocd-application-controller", ctrl.log_file)
-        self._start_volume_sync()
-        log(f"Argo CD {self.version} controllers running for namespace {self.namespace}; logs in {self.workdir}/logs")
+
+    def start_server(self) -> str:
+        """Start argocd-server next to the running controllers (if not running yet); return its base URL."""
+        if not self.procs:
+            raise LocalClusterError("start the controllers (start()) before argocd-server")
+        if not any(n == "argocd-server" and p.poll() is None for n, p in self.procs):
+            self._start_server()
+        return self.server_url
+
+    def _start_server(self) -> None:
+        server = Workload(self, "deployment", "argocd-server")
+        self.workloads[server.name] = server
+        for key in ("server", "server-metrics"):
+            self.ports[key] = free_port()
+        server.sync_volumes()
+        env = server.resolve_env()
+        for var in SERVER_ENV_DROPPED:
+            env.pop(var, None)
+        static = os.path.join(server.root, "shared", "app")
+        os.makedirs(static, exist_ok=True)
+        argv = self._component_argv(server, env, "argocd-server")
+        # --insecure: plain HTTP (the forge on loopback would refuse the self-signed certificate the
+        # server makes otherwise). No --disable-auth: the API keeps Argo CD's authentication, and the
+        # webhook receiver needs none (it checks the forge's signature instead).
+        argv += ["--insecure", "--address", "127.0.0.1", "--port", str(self.ports["server"]),
+                 "--metrics-address", "127.0.0.1", "--metrics-port", str(self.ports["server-metrics"]),
+                 "--staticassets", static]
+        proc = self.spawn("argocd-server", argv, self.process_env(server, env, self._bin_path), server.root)
+        wait_healthy(self.ports["server"], proc, "argocd-server", server.log_file, timeout=120)
+
+    @property
+    def server_url(self) -> str:
+        """http://127.0.0.1:PORT of argocd-server (its webhook receiver is server_url + '/api/webhook')."""
+        if "server" not in self.ports:
+            raise LocalClusterError("argocd-server is not running; start it with start_server() (or server=True)")
+        return f"http://127.0.0.1:{self.ports['server']}"
+
+    @property
+    def webhook_url(self) -> str:
+        return f"{self.server_url}/api/webhook"
+
+    def restart(self, name: str) -> None:
+        """Stop one component and start it again with the configuration the cluster holds now.
+
+        Environment variables are read once at process start (the kubelet would restart the
+        pod): a changed argocd-cm or argocd-cmd-params-cm key reaches a component this way.
+        """
+        starters = {"argocd-application-controller": self._start_controller, "argocd-repo-server": self._start_repo_server}
+        if name == "argocd-server":
+            self._stop_component(name)
+            self._start_server()
+            return
+        if name not in starters or name not in self.workloads:
+            raise LocalClusterError(f"cannot restart {name}: not one of {', '.join(sorted(starters) + ['argocd-server'])}")
+        self._stop_component(name)
+        workload = self.workloads[name]
+        workload.obj = self.kube.get(workload.kind, name, self.namespace) or workload.obj
+        workload.pod = workload.obj["spec"]["template"]["spec"]
+        workload.container = workload.pod["containers"][0]
+        starters[name](workload)
+
+    def _stop_component(self, name: str) -> None:
+        for pname, proc in self.procs:
+            if pname != name:
+                continue
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait(timeout=10)
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        self.procs = [(n, p) for n, p in self.procs if n != name]
 
     def _start_volume_sync(self) -> None:
         import threading
@@ -753,7 +932,7 @@ class ArgoCDHost:
 
         def loop():
             while not self._stop_sync.wait(self.resync_volumes):
-                for w in self.workloads.values():
+                for w in list(self.workloads.values()):
                     try:
                         w.sync_volumes()
                     except Exception as exc:  # noqa: BLE001  (keep syncing; the kubelet retries too)
@@ -773,6 +952,15 @@ class ArgoCDHost:
 
     def logs(self, name: str, lines: int = 60) -> str:
         return tail_file(os.path.join(self.workdir, "logs", f"{name}.log"), lines)
+
+    def processes(self) -> list[tuple[int, list[str]]]:
+        """Every live process the harness started, and those they started that carry its marker (pid, command line).
+
+        A process that rewrites its title over its environment (redis-server) shows no marker;
+        the harness knows it as its own child.
+        """
+        pids = set(marked_pids(self.marker)) | {p.pid for n, p in self.procs if p.poll() is None}
+        return [(pid, process_cmdline(pid)) for pid in sorted(pids)]
 
     def stop(self) -> None:
         if self._stop_sync is not None:
@@ -801,6 +989,11 @@ class ArgoCDHost:
                 os.killpg(proc.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
+        # Daemons that left the groups (gpg-agent of the repo server's keyring), found by the marker.
+        left = kill_marked(self.marker)
+        if left:
+            names = sorted({os.path.basename(argv[0]) if argv else str(pid) for pid, argv in left})
+            log(f"stopped {len(left)} process(es) that had left their component's process group: {', '.join(names)}")
         if self.own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -831,10 +1024,12 @@ def cmd_path(_args) -> int:
 
 
 def cmd_run(args) -> int:
-    host = ArgoCDHost(args.kubeconfig, args.namespace, workdir=args.workdir)
+    host = ArgoCDHost(args.kubeconfig, args.namespace, workdir=args.workdir, server=args.server)
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     with host:
+        if args.server:
+            print(f"argocd-server on {host.server_url} (webhook receiver {host.webhook_url})", file=sys.stderr)
         print(f"Argo CD controllers running; logs in {host.workdir}/logs; Ctrl-C stops them", file=sys.stderr)
         try:
             while not stop:
@@ -853,10 +1048,12 @@ def main(argv=None) -> int:
     p.add_argument("version")
     p.set_defaults(func=cmd_probe)
     sub.add_parser("path", help="print the directory of the argocd binary").set_defaults(func=cmd_path)
-    r = sub.add_parser("run", help="run Redis, the repo server and the application controller until interrupted")
+    r = sub.add_parser("run", help="run Redis, the repo server and the application controller (and argocd-server) until interrupted")
     r.add_argument("--kubeconfig", required=True)
     r.add_argument("--namespace", default="argocd")
     r.add_argument("--workdir", default=None)
+    r.add_argument("--server", action="store_true",
+                   help="also run argocd-server (plain HTTP on 127.0.0.1, for webhooks from a forge on loopback)")
     r.set_defaults(func=cmd_run)
     args = parser.parse_args(argv)
     try:

@@ -1,9 +1,11 @@
 # The pull loop with the real Argo CD controllers (host processes next to a local cluster).
 #
 #   make argocd-binaries   build (or reuse) the argocd and kustomize binaries from Go modules
-#   make test-pull-loop    the end-to-end pull-loop suite (cluster loop1) and the uninstall with the
-#                          real controller (cluster loop3)
+#   make test-pull-loop    the end-to-end pull-loop suite (cluster loop1), the webhook from the test
+#                          forge into argocd-server (same cluster and controllers, after the suite)
+#                          and the uninstall with the real controller (cluster loop3)
 #   make bench-pull-loop   time from git push to live change (cluster loop2)
+#   make bench-webhook     merge on the forge to live change, webhook against poll (cluster loop4)
 
 PULL_LOOP_PACKAGES := redis-server:redis-server openssh-server:sshd
 
@@ -28,12 +30,19 @@ pull-loop-deps:
 argocd-binaries:
 	$(PYTHON) hack/argocd_controllers.py build
 
+# test_webhook.py runs right after test_pull_loop.py: it reuses that suite's cluster and controllers
+# (pullloop_env.shared_pull_loop) and the session's Gitea (make gitea, forge-deps of mk/forge.mk).
 .PHONY: test-pull-loop
-test-pull-loop: venv controlplane pull-loop-deps argocd-binaries
-	python -m pytest -v -p no:cacheprovider -s tests/integration/test_pull_loop.py tests/integration/test_pull_loop_uninstall.py
+test-pull-loop: venv controlplane pull-loop-deps argocd-binaries gitea forge-deps
+	python -m pytest -v -p no:cacheprovider -s tests/integration/test_pull_loop.py tests/integration/test_webhook.py \
+	  tests/integration/test_pull_loop_uninstall.py
 
 .PHONY: bench-pull-loop
 bench-pull-loop: venv controlplane pull-loop-deps argocd-binaries
 	python benchmarks/pull_loop.py
+
+.PHONY: bench-webhook
+bench-webhook: venv controlplane pull-loop-deps argocd-binaries gitea forge-deps
+	python benchmarks/webhook.py
 
 TEST_TARGETS += test-pull-loop

@@ -27,11 +27,14 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from pullloop_env import APP, ARGOCD_MANIFESTS, ARGOCD_NAMESPACE, BOOTSTRAP_REPO_AND_ARGOCD, PullLoop, _seconds, acd  # noqa: E402
+from pullloop_env import (APP, ARGOCD_MANIFESTS, ARGOCD_NAMESPACE, BOOTSTRAP_REPO_AND_ARGOCD, SHARED_CLUSTER, _seconds,  # noqa: E402
+                          acd, shared_pull_loop)
 from pullloop_servers import new_keypair  # noqa: E402
 
-CLUSTER = os.environ.get("GITOPS_PULL_LOOP_CLUSTER", "loop1")
+CLUSTER = SHARED_CLUSTER
 OVERLAY = f"apps/{APP}/overlays/dev"
+# The loop (cluster, git servers, controllers) is shared with test_webhook.py (pullloop_env.shared_pull_loop).
+SHARED_PULL_LOOP = True
 
 pytestmark = pytest.mark.skipif(
     not os.path.exists(acd.argocd_bin()),
@@ -41,16 +44,7 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def loop(request):
-    env = PullLoop(CLUSTER, reconciliation=os.environ.get("GITOPS_PULL_LOOP_RECONCILIATION", "10s"))
-    request.addfinalizer(env.close)
-    try:
-        env.setup()
-    except Exception:
-        if env.host:
-            sys.stderr.write("\n--- application controller ---\n" + env.host.logs("argocd-application-controller", 40))
-            sys.stderr.write("\n--- repo server ---\n" + env.host.logs("argocd-repo-server", 40) + "\n")
-        raise
-    return env
+    return shared_pull_loop(request)
 
 
 def deployment(loop, name=APP, namespace=APP):
