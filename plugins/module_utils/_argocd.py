@@ -24,13 +24,7 @@ import hashlib
 import re
 import time
 
-from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import (
-    GitopsK8sError,
-    GitopsK8sModule,
-    clean_object,
-    describe_exception,
-    object_ref,
-)
+from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import GitopsK8sModule
 from ansible_collections.gitops.bootstrap.plugins.module_utils._names import (
     dns1123_label_error,
     dns1123_subdomain_error,
@@ -127,23 +121,6 @@ def field_manager_for(suffix):
 
 
 # ------------------------------------------------------------------------------ generic helpers
-def merge_patch(module, kind, api_version, name, namespace, patch, field_manager=FIELD_MANAGER):
-    """JSON merge patch of one object (a dry run in check mode); returns the cleaned result.
-
-    Used for what server-side apply cannot express: removing keys that others may co-own,
-    and one-shot triggers (refresh annotation, sync operation) that must not stay owned by us.
-    """
-    resource = module.resource(kind, api_version)
-    params = {"content_type": "application/merge-patch+json", "field_manager": field_manager}
-    if module.check_mode:
-        params["dry_run"] = "All"
-    try:
-        result = resource.patch(body=patch, name=name, namespace=namespace, **params)
-    except Exception as exc:  # pylint: disable=broad-except
-        raise GitopsK8sError(describe_exception(exc, "Patching %s" % object_ref(kind, name, namespace)))
-    return clean_object(result.to_dict())
-
-
 def deep_merge(base, override):
     """Merge override into a copy of base: dicts recursively, everything else replaced."""
     result = copy.deepcopy(base)

@@ -298,7 +298,6 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import (
     application_ready,
     application_spec_is_compared,
     build_application,
-    merge_patch,
     object_as_text,
     summarise_application,
     wait_until,
@@ -338,8 +337,8 @@ class ApplicationManager(object):
         if self.params["refresh"] != "none":
             requested.append("refresh")
             if not (self.module.check_mode and live is None):
-                merge_patch(
-                    self.module, KIND, API_VERSION, self.name, self.namespace,
+                self.module.merge_patch(
+                    KIND, API_VERSION, self.name, self.namespace,
                     {"metadata": {"annotations": {REFRESH_ANNOTATION: self.params["refresh"]}}},
                     field_manager=FIELD_MANAGER + "/refresh",
                 )
@@ -352,7 +351,7 @@ class ApplicationManager(object):
             else:
                 requested.append("sync")
                 if not (self.module.check_mode and live is None):
-                    merge_patch(self.module, KIND, API_VERSION, self.name, self.namespace, self.sync_operation(), field_manager=FIELD_MANAGER + "/sync")
+                    self.module.merge_patch(KIND, API_VERSION, self.name, self.namespace, self.sync_operation(), field_manager=FIELD_MANAGER + "/sync")
         changed = changed or bool(requested)
         self.changed = changed
 

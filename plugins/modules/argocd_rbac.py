@@ -205,7 +205,6 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import (
     field_manager_for,
     is_policy_csv_key,
     malformed_policy_lines,
-    merge_patch,
     policy_defined_roles,
     policy_key,
     rbac_settings,
@@ -298,7 +297,7 @@ class RbacManager(object):
         remove = [k for k in self.owned_keys() if k in live_data]
         after = before
         if remove:
-            after = merge_patch(self.module, "ConfigMap", "v1", RBAC_CONFIGMAP, self.namespace, {"data": dict((k, None) for k in remove)})
+            after = self.module.merge_patch("ConfigMap", "v1", RBAC_CONFIGMAP, self.namespace, {"data": dict((k, None) for k in remove)})
         result = {"changed": bool(remove), "key": self.key, "data": {}, "configmap": after}
         if self.module._diff:
             result["diff"] = self.diff(before, after)

@@ -20,6 +20,7 @@ import yaml
 
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _argocd as A
+from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import GitopsK8sModule, K8sService
 from ansible_collections.gitops.bootstrap.plugins.modules import argocd_rbac, argocd_repository, argocd_application
 
 MODULES = ["argocd_application", "argocd_info", "argocd_project", "argocd_rbac", "argocd_repository"]
@@ -86,6 +87,7 @@ class FakeResource(object):
     def __init__(self, api, kind):
         self.api = api
         self.kind = kind
+        self.namespaced = kind != "Namespace"
 
     def patch(self, body, name, namespace, **params):
         self.api.calls.append(("patch", self.kind, name, body, params))
@@ -100,9 +102,31 @@ class FakeResource(object):
         return FakeInstance(obj)
 
 
+class FakeClient(object):
+    """The client the real K8sService talks to: resource types and the dynamic client's patch."""
+
+    def __init__(self, api):
+        self.api = api
+        self.client = self
+
+    def resource(self, kind, api_version):
+        return self.api.resource(kind, api_version)
+
+    @staticmethod
+    def patch(resource, body=None, name=None, namespace=None, **params):
+        return resource.patch(body, name, namespace, **params).to_dict()
+
+
 class FakeModule(object):
     """Enough of GitopsK8sModule for the managers: an in-memory store with apply semantics
-    close to server-side apply for ConfigMap/Secret data (keys of one field manager)."""
+    close to server-side apply for ConfigMap/Secret data (keys of one field manager).
+    Merge patches go through the real service layer (its dry run in check mode) to FakeResource."""
+
+    merge_patch = GitopsK8sModule.merge_patch
+
+    @property
+    def service(self):
+        return K8sService(lambda: FakeClient(self), check_mode=self.check_mode)
 
     def __init__(self, params, objects=None, check_mode=False, diff=True):
         self.params = params
