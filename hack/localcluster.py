@@ -26,9 +26,7 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 
 KUBERNETES_VERSION = os.environ.get("LOCALCLUSTER_KUBERNETES_VERSION", "v1.36.3")
 ETCD_VERSION = os.environ.get("LOCALCLUSTER_ETCD_VERSION", "v3.6.8")

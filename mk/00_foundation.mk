@@ -7,6 +7,7 @@ SANITY_TREE := $(SANITY_ROOT)/ansible_collections/gitops/bootstrap
 lint test-lint: venv
 	yamllint -s .
 	ansible-lint --profile production --offline
+	python -m pyflakes plugins tests hack benchmarks
 
 # ansible-test needs the collection at ansible_collections/<namespace>/<name>; it gets a
 # copy of the tracked files (tests/output and virtualenvs stay out of the scanned tree).
