@@ -9,8 +9,8 @@ do not use it from other collections.
 Everything here works offline (no API calls) so that the modules can refuse bad input
 before they touch a cluster: name checks, Application spec generation and validation,
 RBAC policy line generation and validation, AppProject role policy checks, summaries of
-Application status that a person can read, known_hosts merging, secret masking for diffs,
-and a small polling helper.
+Application status that a person can read, known_hosts merging, secret masking for diffs.
+The polling helper (wait_until) is the service layer's, in _k8s.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -22,7 +22,6 @@ import csv
 import fnmatch
 import hashlib
 import re
-import time
 
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import GitopsK8sModule
 from ansible_collections.gitops.bootstrap.plugins.module_utils._names import (
@@ -162,22 +161,6 @@ def object_as_text(obj):
     import yaml
 
     return yaml.safe_dump(obj, default_flow_style=False, sort_keys=True)
-
-
-def wait_until(fetch, done, timeout, interval=2.0, sleep=time.sleep, clock=time.time):
-    """Call fetch() until done(result) is true or timeout seconds pass.
-
-    Returns ``(finished, last_result)``. fetch runs at least once, even with timeout 0.
-    """
-    deadline = clock() + max(0, timeout)
-    while True:
-        result = fetch()
-        if done(result):
-            return True, result
-        remaining = deadline - clock()
-        if remaining <= 0:
-            return False, result
-        sleep(min(interval, remaining))
 
 
 # ------------------------------------------------------------------------------ Application

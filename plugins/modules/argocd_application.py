@@ -288,6 +288,7 @@ requested:
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import (
     GitopsK8sError,
     clean_object,
+    wait_until,
 )
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import (
     ArgoCDModule,
@@ -300,7 +301,6 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import (
     build_application,
     object_as_text,
     summarise_application,
-    wait_until,
 )
 
 KIND = "Application"

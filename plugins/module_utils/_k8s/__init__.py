@@ -11,7 +11,7 @@ The split is kubernetes.core's:
 - client.py: the connection (create_client), the one kubeconfig check, the request timeout, and the
   translation of any error into a sentence a person can act on;
 - service.py: K8sService, every request (get, list, server-side apply with its dry run in check mode,
-  merge patch, delete, finalizer updates, parallel requests, the resource type cache) and the object
+  merge patch, delete, finalizer updates, waits, parallel requests, the resource type cache) and the object
   helpers (clean_object, mask_secret, object_ref);
 - runner.py: GitopsK8sModule (built on kubernetes.core's AnsibleK8SModule) and run_manager, which turns
   errors into fail_json with the traceback at -vvv.
@@ -50,6 +50,7 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s.service impo
     clean_object,
     mask_secret,
     object_ref,
+    wait_until,
 )
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s.runner import (  # noqa: F401
     GitopsK8sModule,
@@ -62,5 +63,5 @@ __all__ = [
     "GitopsK8sError", "GitopsK8sModule", "K8sService", "NotFoundError", "ResourceNotFoundError", "auth_argument_spec",
     "clean_object", "create_client", "describe_api_error", "describe_exception", "describe_timeout",
     "describe_transport_error", "kubeconfig_problem", "kubeconfig_source", "mask_secret", "object_ref",
-    "request_timeout_problem", "run_manager",
+    "request_timeout_problem", "run_manager", "wait_until",
 ]

@@ -96,6 +96,22 @@ def _identity(obj: dict) -> tuple[str, str, str, str | None]:
     return obj["kind"], obj["apiVersion"], meta.get("name"), meta.get("namespace")
 
 
+def wait_until(fetch, done, timeout, interval=2.0, sleep=time.sleep, clock=time.time):
+    """Call fetch() until done(result) is true or timeout seconds pass.
+
+    Returns ``(finished, last_result)``. fetch runs at least once, even with timeout 0.
+    """
+    deadline = clock() + max(0, timeout)
+    while True:
+        result = fetch()
+        if done(result):
+            return True, result
+        remaining = deadline - clock()
+        if remaining <= 0:
+            return False, result
+        sleep(min(interval, remaining))
+
+
 # ------------------------------------------------------------------------------ the service
 class K8sService:
     """The requests of one module run to the Kubernetes API.

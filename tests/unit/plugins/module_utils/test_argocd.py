@@ -545,21 +545,3 @@ def test_deep_merge_merges_dicts_and_replaces_lists():
 def test_data_as_text_renders_blocks():
     text = A.data_as_text({"policy.csv": "p, a\ng, b\n", "scopes": "[groups]", "gone": None})
     assert text == 'policy.csv: |\n  p, a\n  g, b\nscopes: "[groups]"\n'
-
-
-def test_wait_until_times_out_and_returns_the_last_result():
-    now = [0.0]
-    calls = []
-
-    def fetch():
-        calls.append(now[0])
-        return len(calls)
-
-    def sleep(seconds):
-        now[0] += seconds
-
-    finished, last = A.wait_until(fetch, lambda n: n >= 100, timeout=5, interval=2, sleep=sleep, clock=lambda: now[0])
-    assert finished is False and last == 4 and calls == [0.0, 2.0, 4.0, 5.0]
-    now[0] = 0.0
-    finished, last = A.wait_until(lambda: "ok", lambda r: r == "ok", timeout=0, sleep=sleep, clock=lambda: now[0])
-    assert finished is True and last == "ok"

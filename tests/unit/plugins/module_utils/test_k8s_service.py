@@ -17,7 +17,7 @@ import pytest
 from kubernetes.dynamic.exceptions import ConflictError, ForbiddenError, NotFoundError
 
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd_manifests import ManifestError
-from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import GitopsK8sError, run_manager
+from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import GitopsK8sError, run_manager, wait_until
 from ansible_collections.gitops.bootstrap.tests.unit.utils.fake_k8s import FakeApiServer, api_error, fake_service
 
 CM = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm", "namespace": "ns"}, "data": {"a": "1"}}
@@ -211,6 +211,25 @@ def test_parallel_with_one_worker_runs_in_order_in_this_thread():
     threads = []
     assert svc.parallel(lambda i: threads.append(threading.current_thread()) or i, [1, 2, 3], workers=1) == [1, 2, 3]
     assert set(threads) == {threading.current_thread()}
+
+
+# ------------------------------------------------------------------------------ waits
+def test_wait_until_times_out_and_returns_the_last_result():
+    now = [0.0]
+    calls = []
+
+    def fetch():
+        calls.append(now[0])
+        return len(calls)
+
+    def sleep(seconds):
+        now[0] += seconds
+
+    finished, last = wait_until(fetch, lambda n: n >= 100, timeout=5, interval=2, sleep=sleep, clock=lambda: now[0])
+    assert finished is False and last == 4 and calls == [0.0, 2.0, 4.0, 5.0]
+    now[0] = 0.0
+    finished, last = wait_until(lambda: "ok", lambda r: r == "ok", timeout=0, sleep=sleep, clock=lambda: now[0])
+    assert finished is True and last == "ok"
 
 
 # ------------------------------------------------------------------------------ run_manager
