@@ -4,7 +4,8 @@
 #                     needs Go and a C compiler (SQLite through cgo)
 #   make test-forge   smoke test of the forge harness (tests/integration/forge.py): one Gitea on
 #                     loopback for the session, stopped at the end, also when the run fails;
-#                     then gitops.bootstrap.forge_repository against that Gitea
+#                     then gitops.bootstrap.forge_repository against that Gitea, and the bootstrap
+#                     through a pull request (infra_repo pull_request: true)
 #
 # By hand: hack/gitea.py up NAME (prints the base URL), down NAME, list.
 
@@ -29,6 +30,6 @@ test-forge: venv gitea forge-deps
 	@owner="$${GITOPS_CLUSTER_OWNER:-test-forge-$$$$}"; \
 	trap '$(PYTHON) hack/gitea.py down --all --owner "'"$$owner"'" >/dev/null 2>&1 || true' EXIT; \
 	GITOPS_CLUSTER_OWNER="$$owner" python -m pytest -v -p no:cacheprovider tests/integration/test_forge_harness.py \
-	  tests/integration/test_forge_repository.py
+	  tests/integration/test_forge_repository.py tests/integration/test_forge_pull_request.py
 
 TEST_TARGETS += test-forge

@@ -480,11 +480,15 @@ class Git:
     def refresh(self) -> None:
         self.run(["update-index", "-q", "--refresh"], "refreshing the index", check=False)
 
-    def push(self, url: str, branch: str) -> None:
+    def push(self, url: str, branch: str, lease: str | None = None) -> None:
+        """Push HEAD to ``branch``; with ``lease`` (a commit id) the branch is replaced, but only while it
+        still points at that commit (a moved branch is a rejection like a non-fast-forward)."""
+        args = ["push", "--porcelain", "--no-verify"]
+        if lease:
+            args.append(f"--force-with-lease=refs/heads/{branch}:{lease}")
         self.server = server_of(url)
         try:
-            rc, out, err = self.run(
-                ["push", "--porcelain", "--no-verify", url, f"HEAD:refs/heads/{branch}"], f"pushing to {url}", check=False)
+            rc, out, err = self.run(args + [url, f"HEAD:refs/heads/{branch}"], f"pushing to {url}", check=False)
         finally:
             self.server = ""
         if rc == 0:

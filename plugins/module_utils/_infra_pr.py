@@ -358,7 +358,7 @@ class PullRequestFlow:
                 raise self._missing(provider, me)
             self.repo = repo
             self.pulls = pull_requests_for(provider)
-            self.found = self.pulls.find(repo, self.head, self.base)
+            self.found = self._find()
         except ForgeError as exc:
             raise self._fail(exc, f"reading {where} before anything is pushed") from None
         if repo.clone_url or repo.ssh_url:
@@ -377,8 +377,10 @@ class PullRequestFlow:
             provider.check_can_create(self.owner, me)
         except ForgeNotFoundError:
             return ForgeNotFoundError(
-                f"owner '{self.owner}' does not exist on {provider.label}: there is no user or organisation of "
-                "that name. Fix forge_owner (or the repository URL), or create the owner first. Nothing was pushed.")
+                f"owner '{self.owner}' does not exist on {provider.label}, or '{me.login}' cannot see it (a private "
+                "organisation it is not a member of): there is no user or organisation of that name it can see. Fix "
+                "forge_owner (or the repository URL), create the owner, or give the token's user access to the "
+                "repository. Nothing was pushed.")
         except ForgePermissionError:
             pass
         return ForgeNotFoundError(
@@ -386,10 +388,15 @@ class PullRequestFlow:
             "it first (gitops.bootstrap.forge_repository), give the token's user access to it, or fix "
             "forge_repository (or the repository URL). Nothing was pushed.")
 
+    def _find(self) -> Found:
+        if self.repo.empty:
+            return Found()  # an empty repository has no pull request (Gitea answers 404 for its list)
+        return self.pulls.find(self.repo, self.head, self.base)
+
     def refresh(self) -> None:
         """Read the pull requests again (after a push was rejected because the branch moved on)."""
         try:
-            self.found = self.pulls.find(self.repo, self.head, self.base)
+            self.found = self._find()
         except ForgeError as exc:
             raise self._fail(exc, f"reading the pull requests of '{self.head}' again") from None
 
@@ -418,6 +425,8 @@ class PullRequestFlow:
                 f"branch is protected already, let its first commit in first (bootstrap.yml sets the protection "
                 f"after this step), or create '{self.base}' on the forge. Nothing else was pushed.")
         self.seeded = True
+        if self.repo is not None:
+            self.repo.empty = False
 
     # -- 3. the pull request -------------------------------------------------------------------
     def ensure(self, git, *, cluster: str, environment: str, plan: dict, base_exists: bool) -> bool:

@@ -336,7 +336,7 @@ Ansible module. Edit them freely: the generator never overwrites a file you chan
 a conflict instead) and never deletes files.
 """) % {
         "pr": pr,
-        "codeowners": ".gitlab/CODEOWNERS" if s["pipeline"] == "gitlab" else ".github/CODEOWNERS",
+        "codeowners": {"gitlab": ".gitlab/CODEOWNERS", "gitea": ".gitea/CODEOWNERS"}.get(s["pipeline"], ".github/CODEOWNERS"),
         "argocd_version": s["argocd_version"],
         "envs": ", ".join(envs),
         "chain": chain,
@@ -355,6 +355,26 @@ def _codeowners(s):
 /platform/                 %(owners)s
 /.gitops/                  %(owners)s
 /apps/*/overlays/%(prod)s/   %(prod_owners)s
+""") % {"owners": owners, "prod": prod, "prod_owners": prod_owners}
+
+
+def _gitea_codeowners(s):
+    """CODEOWNERS as Gitea reads it: each line a regular expression over the changed paths, anchored at both
+    ends, and every matching line requests its owners (not only the last match, as on GitHub and GitLab)."""
+    prod = s["environments"][-1]
+    owners = " ".join(s["owners"])
+    prod_owners = " ".join(s["prod_owners"])
+    return _doc("""
+# Every change needs a review by its owners (pushes to the default branch go through review).
+# Gitea reads this file from the default branch. Each line: a regular expression over the
+# changed paths (anchored at both ends; a backslash is written twice), then the owners
+# (@user or @org/team) whose review Gitea requests. Every line that matches counts, so the
+# first one leaves out the overlays of the last environment: only their own owners review them.
+(?!apps/[^/]+/overlays/%(prod)s/).*    %(owners)s
+clusters/.*                 %(owners)s
+platform/.*                 %(owners)s
+\\\\.gitops/.*                %(owners)s
+apps/[^/]+/overlays/%(prod)s/.*   %(prod_owners)s
 """) % {"owners": owners, "prod": prod, "prod_owners": prod_owners}
 
 
@@ -519,6 +539,26 @@ jobs:
           printf '%%s' "$DEV_KUBECONFIG" > "$RUNNER_TEMP/kubeconfig"
           KUBECONFIG="$RUNNER_TEMP/kubeconfig" make dry-run BASE="origin/${{ github.base_ref }}"
 """) % {"branch": s["target_revision"], "kubectl": s["kubernetes_version"]}
+
+
+def _gitea_workflow(s):
+    """The GitHub workflow for Gitea Actions: the same jobs and steps (Gitea runs GitHub Actions syntax and
+    fetches the same actions); Gitea has no deployment environments, so the dry-run's secret is the
+    repository's."""
+    text = _github_workflow(s)
+    changes = (
+        ("# and a server-side dry-run against the dev cluster.\n",
+         "# and a server-side dry-run against the dev cluster. Gitea Actions reports the jobs as the\n"
+         "# checks \"validate / validate (pull_request)\" and \"validate / dry-run (pull_request)\".\n"),
+        ("    environment: dev\n", ""),
+        ("set the secret DEV_KUBECONFIG of the environment 'dev' to a kubeconfig of the dev cluster",
+         "set the repository secret DEV_KUBECONFIG to a kubeconfig of the dev cluster"),
+    )
+    for old, new in changes:
+        if old not in text:
+            raise AssertionError(f"the GitHub workflow no longer holds {old!r}; update _gitea_workflow")
+        text = text.replace(old, new)
+    return text
 
 
 def _gitlab_ci(s):
@@ -868,6 +908,10 @@ def render_files(spec):
         files[".gitlab/CODEOWNERS"] = _codeowners(s)
         files[".gitlab/merge_request_templates/Default.md"] = _pr_template(s)
         files[".gitlab-ci.yml"] = _gitlab_ci(s)
+    elif s["pipeline"] == "gitea":
+        files[".gitea/CODEOWNERS"] = _gitea_codeowners(s)
+        files[".gitea/pull_request_template.md"] = _pr_template(s)
+        files[".gitea/workflows/validate.yaml"] = _gitea_workflow(s)
     else:
         files["CODEOWNERS"] = _codeowners(s)
     files.update(_platform_files(s))

@@ -18,8 +18,8 @@ description:
   - Creates or updates the single infra repository that Argo CD in each cluster pulls from, with the layout
     C(clusters/<cluster>/{argocd,projects,apps}), C(platform/<component>/), C(apps/<app>/base) and
     C(apps/<app>/overlays/<environment>), a C(README.md) that explains how to change infrastructure (branch,
-    pull request, review, merge), C(CODEOWNERS), a pull request template, a validation pipeline (GitHub Actions
-    or GitLab CI) and C(.gitops/validate.py), which runs the same checks locally with C(make validate).
+    pull request, review, merge), C(CODEOWNERS), a pull request template, a validation pipeline (GitHub Actions,
+    GitLab CI or Gitea Actions) and C(.gitops/validate.py), which runs the same checks locally with C(make validate).
   - Generated files are recorded with their SHA-256 in C(.gitops/managed.yaml). A re-run updates a generated
     file only while the user has not edited it; an edited file is kept and reported in RV(conflicts) unless
     O(force=true). Files the module did not generate are never changed or deleted.
@@ -33,6 +33,16 @@ description:
   - The target is a local directory (initialised when missing or empty; commits stay local) or a remote URL
     (C(ssh://), C(user@host:path), C(https://), C(http://), C(git://) or C(file://)) cloned into a work directory;
     the commit is pushed to O(branch), or to O(review_branch) for review through a pull request.
+  - With O(pull_request=true) the commit goes to O(review_branch) and the module opens a pull request (GitLab: a
+    merge request) into O(branch) on the forge (O(forge), O(api_url), O(token)). Its title and body say what it
+    changes against O(branch) (files created, updated) and why (per cluster: bootstrap or update; files kept
+    because people edited them, files people removed or took over that were left alone). A re-run with nothing new
+    changes nothing; a re-run with new changes adds a commit to the branch and rewrites the body of the open pull
+    request. Once it is merged or closed, the next run starts from O(branch) again: with nothing left to propose it
+    changes nothing, else it pushes the branch anew (with a lease on the head it saw) and opens a new pull request.
+  - In that mode the forge is read before anything is fetched or pushed, so a wrong token, an owner or repository
+    that does not exist, or a forge that cannot be reached fails the run with nothing pushed. An empty repository
+    first gets an empty commit on O(branch), the base the pull request needs.
   - When the remote branch moves on between fetch and push (another run for another cluster, a person), the run
     fetches the new head, plans again from scratch on top of it (reads the files and the record, regenerates,
     merges its entries into the record), commits and pushes again. A file this run was going to write that the
@@ -61,7 +71,69 @@ options:
     description:
       - Commit to this branch instead of O(branch) and push it, for review through a pull request (protected
         default branch). It is created from O(branch), or continued when it already exists on the remote.
+      - With O(pull_request=true) the default is V(gitops/bootstrap), one branch and one pull request for every
+        cluster of a run. The branch belongs to the module: once its pull request is merged or closed it is
+        started again from O(branch).
     type: str
+  pull_request:
+    description:
+      - Open a pull request (merge request) from O(review_branch) into O(branch) on the forge, or update the open one.
+      - Needs a remote O(repo), O(forge), O(token), and O(api_url) for Gitea.
+      - The commit is pushed with the git credentials (O(ssh_private_key), O(https_token), ...); the pull request
+        is opened with O(token). On Gitea and GitHub the same token may serve both.
+    type: bool
+    default: false
+  forge:
+    description:
+      - Kind of forge that hosts the repository, for O(pull_request=true).
+      - V(gitea) is exercised against a live Gitea server by the collection's tests; V(github) and V(gitlab) are
+        implemented against their documented REST APIs and tested with recorded request and response pairs only.
+    type: str
+    choices: [gitea, github, gitlab]
+  api_url:
+    description:
+      - Base URL of the forge, as for M(gitops.bootstrap.forge_repository). Gitea, the server URL or its C(/api/v1)
+        URL (required); GitHub, default V(https://api.github.com); GitLab, default V(https://gitlab.com).
+      - Redirects are never followed, so that the token is only ever sent to this host.
+    type: str
+  token:
+    description:
+      - API token of the forge user who opens the pull request (at least read access to the repository and the
+        right to open pull requests; Gitea scopes C(write:repository) and C(write:issue) for labels, C(read:user);
+        GitHub C(repo) or fine-grained Pull requests write; GitLab C(api)).
+      - Never logged, never written anywhere; required with O(pull_request=true).
+    type: str
+  forge_timeout:
+    description: Seconds to wait for the forge on every API call (connect and each read).
+    type: int
+    default: 20
+  validate_certs:
+    description: Verify the forge API's TLS certificate.
+    type: bool
+    default: true
+  ca_path:
+    description: PEM file of the CA certificates to trust for the forge API's TLS certificate.
+    type: path
+  forge_owner:
+    description:
+      - Owner of the repository on the forge (user, organisation; GitLab, group path). Default is read from O(repo)
+        (the path segment before the name; GitLab, every segment before it).
+    type: str
+  forge_repository:
+    description: Name of the repository on the forge. Default is the last path segment of O(repo), without C(.git).
+    type: str
+  pull_request_title:
+    description:
+      - Title of the pull request. Default names the clusters, for example
+        C(gitops.bootstrap: bootstrap cluster dev) or C(gitops.bootstrap: bootstrap cluster prod; update cluster dev).
+    type: str
+  pull_request_labels:
+    description:
+      - Labels of the pull request (added when missing, never removed). Missing labels are created on the
+        repository (GitHub and GitLab create them themselves).
+    type: list
+    elements: str
+    default: []
   work_dir:
     description:
       - For a remote O(repo), the directory holding the clone. Kept after the run; it must be empty, missing,
@@ -134,9 +206,17 @@ options:
     type: str
     default: v1.36.3
   pipeline:
-    description: Which pipeline definition and review files to generate.
+    description:
+      - Which pipeline definition and review files to generate, where the forge reads them.
+      - V(github), C(.github/CODEOWNERS), C(.github/pull_request_template.md), C(.github/workflows/validate.yaml).
+      - V(gitlab), C(.gitlab/CODEOWNERS), C(.gitlab/merge_request_templates/Default.md), C(.gitlab-ci.yml).
+      - V(gitea), C(.gitea/CODEOWNERS) (Gitea reads C(CODEOWNERS), C(docs/CODEOWNERS) or C(.gitea/CODEOWNERS) of the
+        default branch, as regular expressions over the changed paths), C(.gitea/pull_request_template.md) and
+        C(.gitea/workflows/validate.yaml) (Gitea Actions, the same jobs as the GitHub workflow; their checks are
+        reported as C(validate / validate (pull_request)) and C(validate / dry-run (pull_request))).
+      - V(none), a C(CODEOWNERS) at the top only.
     type: str
-    choices: [github, gitlab, none]
+    choices: [github, gitlab, gitea, none]
     default: github
   owners:
     description: Code owners of the repository (C(CODEOWNERS)).
@@ -224,6 +304,7 @@ attributes:
     details:
       - The remote is fetched into a temporary directory (or O(work_dir) is fetched) but nothing is written,
         committed or pushed.
+      - With O(pull_request=true) the forge is read; no pull request is opened or changed, no label created.
   diff_mode:
     support: full
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
@@ -231,6 +312,7 @@ attributes:
       - One diff per file that is created or updated.
       - A file kept because the user edited it (RV(conflicts)) gets a diff too, from what is in the repository to
         what the generator would write, with headers that say it was not written.
+      - With O(pull_request=true), one more for the pull request's body when it is opened or rewritten.
   idempotent:
     support: full
     description:
@@ -274,6 +356,26 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: "{{ proposal.branch }} at {{ proposal.commit }}"
 
+- name: Bootstrap cluster dev through a pull request on Gitea (a bot proposes, the platform team merges)
+  gitops.bootstrap.infra_repo:
+    repo: https://git.example.com/platform/infra.git
+    https_username: gitops-bot
+    https_token: "{{ vault_gitea_bot_token }}"
+    cluster: dev
+    pipeline: gitea
+    owners: ["@platform/admins"]
+    pull_request: true
+    forge: gitea
+    api_url: https://git.example.com
+    token: "{{ vault_gitea_bot_token }}"
+    pull_request_labels: [gitops]
+  register: proposal
+
+- name: Show the pull request to review
+  ansible.builtin.debug:
+    msg: "review {{ proposal.pull_request.url }} ({{ proposal.pull_request.state }})"
+  when: proposal.pull_request
+
 - name: Scaffold into a local directory (initialised when empty), GitLab CI flavour
   gitops.bootstrap.infra_repo:
     repo: /srv/infra
@@ -292,6 +394,26 @@ branch:
   returned: always
   type: str
   sample: main
+pull_request:
+  description:
+    - With O(pull_request=true), the pull request (merge request) of O(review_branch) into O(branch) after the run.
+    - The open one; or, when nothing is left to propose, the last one (typically C(merged)); null when there is none.
+    - In check mode, what would be opened (C(number) and C(url) null) or updated.
+  returned: when O(pull_request=true)
+  type: dict
+  contains:
+    number: {description: 'Number (GitLab, the iid).', type: int, returned: always}
+    url: {description: 'Web page of the pull request.', type: str, returned: always}
+    state: {description: 'C(open), C(merged) or C(closed).', type: str, returned: always}
+    title: {description: 'Title.', type: str, returned: always}
+    head: {description: 'Head branch.', type: str, returned: always}
+    base: {description: 'Base branch.', type: str, returned: always}
+    labels: {description: 'Labels.', type: list, elements: str, returned: always}
+    mergeable: {description: 'Whether the forge can merge it without conflict (null when not known).', type: bool, returned: always}
+    created: {description: 'This run opened it (check mode, would open it).', type: bool, returned: always}
+    updated: {description: 'This run changed its title, body or labels (check mode, would change them).', type: bool, returned: always}
+  sample: {number: 7, url: 'https://git.example.com/platform/infra/pulls/7', state: open, title: 'gitops.bootstrap: bootstrap cluster dev',
+           head: gitops/bootstrap, base: main, labels: [gitops], mergeable: true, created: true, updated: false}
 pushed:
   description: Whether a commit was pushed to the remote.
   returned: always
@@ -413,6 +535,12 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._git import (
     check_url_has_no_secret,
     is_remote_url,
 )
+from ansible_collections.gitops.bootstrap.plugins.module_utils._infra_pr import (
+    ARG_SPEC as PULL_REQUEST_ARG_SPEC,
+    DEFAULT_REVIEW_BRANCH,
+    PullRequestError,
+    PullRequestFlow,
+)
 
 # The lists of the result that one plan fills (emptied when a push race makes the run plan again).
 PLAN_LISTS = ("created", "updated", "forced", "conflicts", "removed_by_user", "taken_over", "restored")
@@ -437,10 +565,18 @@ class InfraRepo(object):
         self.fs_check = False
         self.original_branch = None
         self.remote = is_remote_url(self.p["repo"])
+        self.pr = None
+        self.lease = None  # the remote head of a review branch started again from the base
+        if self.p.get("pull_request"):
+            if not self.p["review_branch"]:
+                self.p["review_branch"] = DEFAULT_REVIEW_BRANCH
+            self.pr = PullRequestFlow(self.p, warn=module.warn, check_mode=self.check_mode)
         self.result = {
             "changed": False, "commit": None, "branch": self.p["review_branch"] or self.p["branch"],
             "pushed": False, "unchanged": 0, "rebased": 0,
         }
+        if self.pr is not None:
+            self.result["pull_request"] = None
         self._reset_plan()
 
     def _reset_plan(self):
@@ -476,6 +612,9 @@ class InfraRepo(object):
                 raise InfraRepoError("invalid %s: %s" % (name, _names.name_error(value, "git_branch", name)))
         if p["review_branch"] and p["review_branch"] == p["branch"]:
             raise InfraRepoError("review_branch must differ from branch (%s)" % p["branch"])
+        if self.pr is not None and not self.remote:
+            raise InfraRepoError(
+                f"pull_request=true needs a remote repo URL (the forge's clone URL), not the local directory {p['repo']}")
         layout = _layout.cluster_layout(spec["cluster"])
         layout.update({
             "environment": spec["cluster_environment"], "repo_url": repo_url, "target_revision": p["branch"],
@@ -535,6 +674,12 @@ class InfraRepo(object):
             self.git.init(self.p["branch"])
         self.git.set_remote(url)
         self.git.fetch(url)
+        if self.pr is not None and not self._remote_branches():
+            # an empty repository: the pull request needs its base branch first
+            self.pr.seed_base(self.git, url)
+            if not self.check_mode:
+                self.result["changed"] = True
+                self.git.fetch(url)
         self._checkout_remote_base()
 
     def _remote_branches(self):
@@ -545,7 +690,13 @@ class InfraRepo(object):
         branch, review = self.p["branch"], self.p["review_branch"]
         branches = self._remote_branches()
         target = review or branch
-        if review and review in branches:
+        fresh = self.pr is not None and self.pr.starts_fresh()
+        self.lease = None
+        if fresh and review in branches:
+            # the branch's pull request was merged or closed: build on the base again, and replace the
+            # branch only if it still is where this run saw it
+            self.lease = self.git.rev("%s/%s" % (REMOTE, review))
+        if review and review in branches and not fresh:
             base = "%s/%s" % (REMOTE, review)
         elif branch in branches:
             base = "%s/%s" % (REMOTE, branch)
@@ -830,7 +981,7 @@ class InfraRepo(object):
         attempts = 0
         while True:
             try:
-                self.git.push(url, target)
+                self.git.push(url, target, lease=self.lease)
                 self.result["pushed"] = True
                 return writes
             except PushRejected:
@@ -842,6 +993,8 @@ class InfraRepo(object):
                 self.result["rebased"] = attempts
                 time.sleep(random.uniform(0.05, 0.4) * attempts)
                 self.git.fetch(url)
+                if self.pr is not None:
+                    self.pr.refresh()  # another run may have opened the pull request meanwhile
                 self._checkout_remote_base()
                 planned = set(writes) - {_layout.MANAGED_FILE}
                 writes = self.plan(desired)
@@ -856,12 +1009,25 @@ class InfraRepo(object):
                     return writes  # the new head already holds what this run would write
                 self.commit(writes)
 
+    # ----------------------------------------------------------- pull request
+    def propose(self):
+        """Open or update the pull request of the review branch; whether the forge changed (would change)."""
+        base_exists = self.git.rev(f"refs/remotes/{REMOTE}/{self.p['branch']}") is not None
+        plan = {key: list(self.result[key]) for key in PLAN_LISTS}
+        changed = self.pr.ensure(self.git, cluster=self.result["layout"]["cluster"],
+                                 environment=self.result["layout"]["environment"], plan=plan,
+                                 base_exists=base_exists)
+        self.result["pull_request"] = self.pr.result
+        return changed
+
     # ----------------------------------------------------------- main flow
     def run(self):
         desired = self.spec()
         self.tmp = tempfile.mkdtemp(prefix="gitops-infra-repo-")
         os.chmod(self.tmp, 0o700)
         try:
+            if self.pr is not None:
+                self.pr.preflight()  # the forge is read before anything is fetched or pushed
             if self.remote:
                 self.prepare_remote()
             else:
@@ -880,9 +1046,12 @@ class InfraRepo(object):
                     # Leave the local repository on the branch it was on; the commit waits on its branch.
                     self.git.run(["checkout", "--quiet", self.original_branch], "checking out %s" % self.original_branch)
             self.warn()
-            self.result["changed"] = bool(writes)
+            proposed = self.propose() if self.pr is not None else False
+            self.result["changed"] = bool(writes) or proposed or bool(self.pr is not None and self.pr.seeded)
             if self.module._diff:
                 self.result["diff"] = self.diff(writes)
+                if self.pr is not None and self.pr.body_diff:
+                    self.result["diff"].append(self.pr.body_diff)
             return self.result
         finally:
             shutil.rmtree(self.tmp, ignore_errors=True)
@@ -908,7 +1077,7 @@ def main():
         argocd_namespace=dict(type="str", default=_layout.DEFAULT_ARGOCD_NAMESPACE),
         argocd_repo_url=dict(type="str"),
         kubernetes_version=dict(type="str", default="v1.36.3"),
-        pipeline=dict(type="str", choices=["github", "gitlab", "none"], default="github"),
+        pipeline=dict(type="str", choices=["github", "gitlab", "gitea", "none"], default="github"),
         owners=dict(type="list", elements="str", default=["@platform-team"]),
         prod_owners=dict(type="list", elements="str"),
         force=dict(type="bool", default=False),
@@ -927,19 +1096,25 @@ def main():
         https_username=dict(type="str", default="git"),
         https_token=dict(type="str", no_log=True),
     )
+    argument_spec.update(PULL_REQUEST_ARG_SPEC)
     module = AnsibleModule(
         argument_spec=argument_spec,
         supports_check_mode=True,
         mutually_exclusive=[("ssh_private_key", "ssh_key_file"), ("ssh_known_hosts", "ssh_known_hosts_file")],
+        required_if=[("pull_request", True, ("forge", "token"))],
     )
     if module.get_bin_path("git") is None:
         module.fail_json(msg="the git command line is required on the host running gitops.bootstrap.infra_repo; install git")
     repo = InfraRepo(module)
     try:
         result = repo.run()
-    except (InfraRepoError, GitError) as e:
+    except (InfraRepoError, GitError, PullRequestError) as e:
         repo.result["msg"] = str(e)
-        repo.result["changed"] = False
+        # a failure after the push (opening the pull request) leaves the pushed branch: a change
+        repo.result["changed"] = bool(repo.result.get("pushed")) or bool(repo.pr is not None and repo.pr.seeded
+                                                                           and not repo.check_mode)
+        if getattr(e, "exception", None):
+            repo.result["exception"] = e.exception
         module.fail_json(**repo.result)
     module.exit_json(**result)
 
