@@ -687,13 +687,7 @@ class AuditManager(object):
 
     def read_path(self, path):
         """The body of a GET on a path of the API server (/version, /metrics), as text."""
-        try:
-            response = self.module.client.client.request("get", path, serialize=False)
-            return response.data.decode("utf-8", "replace")
-        except GitopsK8sError:
-            raise
-        except Exception as exc:  # pylint: disable=broad-except
-            raise GitopsK8sError(describe_exception(exc, "Reading %s from the API server" % path))
+        return self.module.service.read_path(path)
 
     def server_info(self, lists):
         """What the API server enforces beyond RBAC (rbac.ServerInfo): its version, and the exec gate when it matters."""

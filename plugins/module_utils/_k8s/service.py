@@ -336,6 +336,16 @@ class K8sService:
                 self._pause(FINALIZER_RETRY_PAUSE)
         return None
 
+    def read_path(self, path: str, doing: str | None = None) -> str:
+        """The body of a GET on a path of the API server that is not a resource (/version, /metrics), as text."""
+        try:
+            response = self.dynamic.request("get", path, serialize=False)
+            return response.data.decode("utf-8", "replace")
+        except GitopsK8sError:
+            raise
+        except Exception as exc:  # pylint: disable=broad-except
+            raise GitopsK8sError(describe_exception(exc, doing or f"Reading {path} from the API server")) from exc
+
     def create(self, definition: dict, doing: str | None = None) -> dict:
         """Create one object as it is; runs in check mode too (for reviews the server does not persist)."""
         res = self.resource(definition["kind"], definition["apiVersion"])

@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import GitopsK8sError, ResourceNotFoundError
+from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import GitopsK8sError, K8sService, ResourceNotFoundError
 from ansible_collections.gitops.bootstrap.plugins.modules import k8s_rbac_audit as mod
 
 RBAC = "rbac.authorization.k8s.io"
@@ -124,6 +124,7 @@ class FakeModule(object):
     ):
         self.params = params
         self.client = FakeClient({"/version": VERSION_136, "/metrics": GATE_ON} if paths is None else paths, set(served))
+        self.service = K8sService(lambda: self.client)  # the real service layer over the fake client
         self.check_mode = check_mode
         self.warnings = []
         self.reviews = []
