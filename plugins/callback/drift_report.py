@@ -358,7 +358,7 @@ class CallbackModule(CallbackBase):
         if len(diffs) > 1:
             # A module that changes several objects in one task shows one diff per object.
             named = []
-            fallback, _ = _result_ref(res)
+            fallback = _result_ref(res)[0]
             for diff in diffs:
                 if diff.get("before") == diff.get("after"):
                     continue

@@ -175,7 +175,7 @@ class ForgeUser:
 
 
 def _repo_path(repo: str) -> str:
-    owner, _, name = repo.partition("/")
+    owner, _slash, name = repo.partition("/")
     if not owner or not name or "/" in name:
         raise ValueError(f"give a repository as 'owner/name', not {repo!r}")
     return f"/repos/{urllib.parse.quote(owner)}/{urllib.parse.quote(name)}"
@@ -529,7 +529,7 @@ class Forge:
 
     def _run_git(self, args, env, who, cwd, check, timeout) -> subprocess.CompletedProcess:
         proc = subprocess.run(["git", *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              timeout=timeout, stdin=subprocess.DEVNULL)
+                              timeout=timeout, stdin=subprocess.DEVNULL, check=False)
         proc = subprocess.CompletedProcess(proc.args, proc.returncode, self.scrub(proc.stdout), self.scrub(proc.stderr))
         if check and proc.returncode != 0:
             raise AssertionError(f"git {self.scrub(' '.join(args))} as {who} failed (exit {proc.returncode}): "

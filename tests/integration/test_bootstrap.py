@@ -301,7 +301,8 @@ def test_drift_entries_name_their_objects(env):
     assert deployment["task"] == install and deployment["fields"] == []
     assert by_object[("ConfigMap", "argocd", "argocd-cm")][0]["fields"] == ["data.timeout.reconciliation"]
     rbac = by_object[("ConfigMap", "argocd", "argocd-rbac-cm")]
-    assert {c["task"] for c in rbac} == {install, "gitops.bootstrap.rbac_lockdown : Developer groups may get and sync the applications of their projects in Argo CD"}
+    lockdown = "gitops.bootstrap.rbac_lockdown : Developer groups may get and sync the applications of their projects in Argo CD"
+    assert {c["task"] for c in rbac} == {install, lockdown}
     assert [c["fields"] for c in rbac if c["task"] == install] == [["data.policy.csv"]]
     assert f"`+   {removed}`" in md, md   # the line the repair puts back
     # The two repository Secrets are told apart by name; no value reaches the report or the output.

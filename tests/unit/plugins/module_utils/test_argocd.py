@@ -329,7 +329,6 @@ def test_policy_key_names():
     assert "policy_name" in errmsg(A.policy_key, "bad name")
 
 
-
 def test_an_empty_policy_name_never_takes_over_the_main_policy():
     for value in ("", "  "):
         assert "policy_name is empty" in errmsg(A.policy_key, value)
