@@ -129,7 +129,7 @@ def _url_key(url: str) -> str:
         parts = urlsplit(url)
         host, path = (parts.hostname or "").lower(), parts.path
     else:
-        host, _, path = url.partition(":")
+        host, path = url.split(":", 1) if ":" in url else (url, "")
         host = host.rsplit("@", 1)[-1].lower()
     path = path.strip("/")
     if path.endswith(".git"):

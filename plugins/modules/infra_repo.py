@@ -33,12 +33,12 @@ description:
   - The target is a local directory (initialised when missing or empty; commits stay local) or a remote URL
     (C(ssh://), C(user@host:path), C(https://), C(http://), C(git://) or C(file://)) cloned into a work directory;
     the commit is pushed to O(branch), or to O(review_branch) for review through a pull request.
-  - With O(pull_request=true) the commit goes to O(review_branch) and the module opens a pull request (GitLab: a
+  - With O(pull_request=true) the commit goes to O(review_branch) and the module opens a pull request (on GitLab a
     merge request) into O(branch) on the forge (O(forge), O(api_url), O(token)). Its title and body say what it
-    changes against O(branch) (files created, updated) and why (per cluster: bootstrap or update; files kept
+    changes against O(branch) (files created, updated) and why (per cluster, bootstrap or update; files kept
     because people edited them, files people removed or took over that were left alone). A re-run with nothing new
     changes nothing; a re-run with new changes adds a commit to the branch and rewrites the body of the open pull
-    request. Once it is merged or closed, the next run starts from O(branch) again: with nothing left to propose it
+    request. Once it is merged or closed, the next run starts from O(branch) again; with nothing left to propose it
     changes nothing, else it pushes the branch anew (with a lease on the head it saw) and opens a new pull request.
   - In that mode the forge is read before anything is fetched or pushed, so a wrong token, an owner or repository
     that does not exist, or a forge that cannot be reached fails the run with nothing pushed. An empty repository
@@ -72,7 +72,7 @@ options:
       - Commit to this branch instead of O(branch) and push it, for review through a pull request (protected
         default branch). It is created from O(branch), or continued when it already exists on the remote.
       - With O(pull_request=true) the default is V(gitops/bootstrap), one branch and one pull request for every
-        cluster of a run. The branch belongs to the module: once its pull request is merged or closed it is
+        cluster of a run. The branch belongs to the module; once its pull request is merged or closed it is
         started again from O(branch).
     type: str
   pull_request:
@@ -124,8 +124,8 @@ options:
     type: str
   pull_request_title:
     description:
-      - Title of the pull request. Default names the clusters, for example
-        C(gitops.bootstrap: bootstrap cluster dev) or C(gitops.bootstrap: bootstrap cluster prod; update cluster dev).
+      - "Title of the pull request. Default names the clusters, for example V(gitops.bootstrap: bootstrap cluster dev)
+        or V(gitops.bootstrap: bootstrap cluster prod; update cluster dev)."
     type: str
   pull_request_labels:
     description:
@@ -1111,8 +1111,8 @@ def main():
     except (InfraRepoError, GitError, PullRequestError) as e:
         repo.result["msg"] = str(e)
         # a failure after the push (opening the pull request) leaves the pushed branch: a change
-        repo.result["changed"] = bool(repo.result.get("pushed")) or bool(repo.pr is not None and repo.pr.seeded
-                                                                           and not repo.check_mode)
+        seeded = repo.pr is not None and repo.pr.seeded and not repo.check_mode
+        repo.result["changed"] = bool(repo.result.get("pushed")) or seeded
         if getattr(e, "exception", None):
             repo.result["exception"] = e.exception
         module.fail_json(**repo.result)
