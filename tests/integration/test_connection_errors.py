@@ -262,3 +262,29 @@ def test_missing_kubeconfig_three_ways(tmp_path, clean_environment):
             assert msg.startswith(start), where
             assert "nothing was changed" in msg and "********" not in msg, where
     assert not os.path.exists(by_option) and not os.path.exists(tmp_path / "gone")
+
+
+def test_role_tasks_of_kubernetes_core_are_bounded_by_the_task_timeout(kubeconfig, silent_server, tmp_path, clean_environment):
+    """kubernetes.core bounds no request: the argocd_spoke role bounds each task that uses it instead."""
+    silent = kubeconfig_copy(kubeconfig, tmp_path / "silent.yaml", server=f"https://127.0.0.1:{silent_server.port}")
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(yaml.safe_dump({"all": {
+        "hosts": {"hub": {"gitops_kubeconfig": kubeconfig}, "spoke": {"gitops_kubeconfig": silent}},
+        "vars": {"ansible_connection": "local"},
+    }}))
+    playbook = [{"hosts": "spoke", "gather_facts": False, "roles": [{
+        "role": "gitops.bootstrap.argocd_spoke", "argocd_spoke_hub_host": "hub", "argocd_spoke_namespaces": ["demo"],
+        "argocd_spoke_task_timeout": 5}]}]
+    result = run_playbook(yaml.safe_dump(playbook, sort_keys=False), inventory=str(inventory), timeout=300)
+    assert result.rc != 0, result
+    msgs = " ".join(result.failed_msgs())
+    assert "Timed out after 5 second" in msgs, msgs
+    # The failing task is the spoke's first request, on the spoke's host: the run says which cluster.
+    answered = [t for t in result.tasks() if t["task"]["name"].endswith("Spoke API server answers")]
+    assert answered and answered[0]["hosts"]["spoke"].get("failed"), result
+    assert result.failures("spoke") == 1, result
+    duration = answered[0]["task"]["duration"]
+    start = datetime.datetime.fromisoformat(duration["start"].replace("Z", "+00:00"))
+    end = datetime.datetime.fromisoformat(duration["end"].replace("Z", "+00:00"))
+    # The worker's and the module's start-up come on top of the 5 s; a request left unbounded would hang.
+    assert (end - start).total_seconds() < 5 + 10, duration
