@@ -33,6 +33,21 @@ STAMP_VENV := $(VENV)/.installed-$(shell cat requirements.txt requirements-test.
 # Test suites add themselves to TEST_TARGETS in mk/*.mk.
 TEST_TARGETS :=
 
+# The local clusters of a recipe. A recipe line that begins with `$(CLUSTERS);` can call
+#   cluster_up NAME VAR   start local cluster NAME (or reuse it) and export its kubeconfig path as VAR
+#   cluster_down NAME     delete NAME now
+# and every cluster that cluster_up named is deleted when that shell ends, whether the recipe
+# passed, failed or was interrupted. A name is recorded before its start, so a cluster that came
+# up only in part is deleted too.
+define CLUSTERS
+started=""; \
+cluster_down() { $(PYTHON) hack/localcluster.py down "$$1" >/dev/null 2>&1 || true; \
+  started=$$(for c in $$started; do [ "$$c" = "$$1" ] || printf '%s ' "$$c"; done); }; \
+clusters_down() { for c in $$started; do $(PYTHON) hack/localcluster.py down "$$c" >/dev/null 2>&1 || true; done; started=""; }; \
+trap clusters_down EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
+cluster_up() { local kc; started="$$started $$1"; kc=$$($(PYTHON) hack/localcluster.py up "$$1") || return 1; export "$$2=$$kc"; }
+endef
+
 .PHONY: help
 help:
 	@echo "make demo        set up everything and bootstrap local clusters with the collection"

@@ -15,27 +15,17 @@ ARGOCD_SCENARIOS ?= argocd_check_mode argocd_default argocd_upgrade argocd_unins
 
 .PHONY: test-argocd-role
 test-argocd-role: venv
-	@set -e; \
-	started=""; shared_name="$(ARGOCD_TEST_CLUSTER)-$$$$"; fresh_name="$(ARGOCD_FRESH_CLUSTER)-$$$$"; \
-	cleanup() { for c in $$started; do $(PYTHON) hack/localcluster.py down $$c >/dev/null 2>&1 || true; done; }; \
-	trap cleanup EXIT; \
-	if [ -n "$$KUBECONFIG" ]; then shared="$$KUBECONFIG"; fresh="$$KUBECONFIG"; \
-	else \
-	  shared=$$($(PYTHON) hack/localcluster.py up $$shared_name); started="$$shared_name"; \
-	  fresh=""; \
-	fi; \
+	@$(CLUSTERS); set -e; \
+	shared_name="$(ARGOCD_TEST_CLUSTER)-$$$$"; fresh_name="$(ARGOCD_FRESH_CLUSTER)-$$$$"; \
+	if [ -n "$$KUBECONFIG" ]; then shared="$$KUBECONFIG"; else cluster_up $$shared_name shared; fi; \
 	failed=""; \
 	for s in $(ARGOCD_SCENARIOS); do \
 	  kc="$$shared"; \
-	  if [ "$$s" = argocd_check_mode ] && [ -z "$$KUBECONFIG" ]; then \
-	    kc=$$($(PYTHON) hack/localcluster.py up $$fresh_name); started="$$started $$fresh_name"; \
-	  fi; \
+	  if [ "$$s" = argocd_check_mode ] && [ -z "$$KUBECONFIG" ]; then cluster_up $$fresh_name kc; fi; \
 	  echo "=== molecule scenario $$s ($$kc)"; \
 	  molecule reset -s $$s >/dev/null 2>&1 || true; \
 	  K8S_AUTH_KUBECONFIG="$$kc" molecule test -s $$s || failed="$$failed $$s"; \
-	  if [ "$$s" = argocd_check_mode ] && [ -z "$$KUBECONFIG" ]; then \
-	    $(PYTHON) hack/localcluster.py down $$fresh_name >/dev/null 2>&1 || true; \
-	  fi; \
+	  if [ "$$s" = argocd_check_mode ] && [ -z "$$KUBECONFIG" ]; then cluster_down $$fresh_name; fi; \
 	done; \
 	if [ -n "$$failed" ]; then echo "FAILED argocd scenarios:$$failed"; exit 1; fi
 

@@ -31,16 +31,13 @@ demo-clean:
 # need local clusters: with KUBECONFIG set they are skipped.
 .PHONY: test-bootstrap
 test-bootstrap: venv controlplane
-	@failed=""; \
+	@$(CLUSTERS); failed=""; \
 	python -m pytest -v -p no:cacheprovider tests/integration/test_bootstrap.py || failed="$$failed pytest"; \
 	if [ -n "$$KUBECONFIG" ]; then echo "KUBECONFIG is set: molecule scenario bootstrap skipped (it starts two local clusters)"; \
 	else \
-	  dev="mol-dev-$$$$"; prod="mol-prod-$$$$"; started="$$dev $$prod"; \
-	  trap 'for c in $$started; do $(PYTHON) hack/localcluster.py down $$c >/dev/null 2>&1 || true; done' EXIT; \
+	  dev="mol-dev-$$$$"; prod="mol-prod-$$$$"; \
 	  echo "=== molecule scenario bootstrap ($$dev, $$prod)"; \
-	  if BOOTSTRAP_DEV_KUBECONFIG=$$($(PYTHON) hack/localcluster.py up $$dev) \
-	     && BOOTSTRAP_PROD_KUBECONFIG=$$($(PYTHON) hack/localcluster.py up $$prod); then \
-	    export BOOTSTRAP_DEV_KUBECONFIG BOOTSTRAP_PROD_KUBECONFIG; \
+	  if cluster_up $$dev BOOTSTRAP_DEV_KUBECONFIG && cluster_up $$prod BOOTSTRAP_PROD_KUBECONFIG; then \
 	    molecule test -s bootstrap || failed="$$failed molecule"; \
 	  else failed="$$failed molecule(clusters)"; fi; \
 	fi; \

@@ -3,9 +3,6 @@
 # servers on loopback (file://, git http-backend with basic auth, OpenSSH sshd) and use the
 # local control plane (cluster $(INFRA_REPO_TEST_CLUSTER), or $GITOPS_TEST_KUBECONFIG) for the server-side dry-run.
 
-INFRA_REPO_UNIT := tests/unit/plugins/module_utils/test_layout.py tests/unit/plugins/module_utils/test_scaffold.py \
-	tests/unit/plugins/module_utils/test_git.py tests/unit/plugins/modules/test_infra_repo.py
-
 # The local cluster of the server-side dry-run test (started and reused by the test's fixture).
 INFRA_REPO_TEST_CLUSTER ?= repo1
 
@@ -15,9 +12,6 @@ test-infra-repo: venv controlplane
 	  echo "installing openssh-server (sshd for the SSH transport tests)"; \
 	  if [ "$$(id -u)" != 0 ]; then echo "error: sshd is missing; run: sudo apt-get install -y openssh-server" >&2; exit 1; fi; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server >/dev/null; }
-	@python -c "import kubernetes_validate" 2>/dev/null || \
-	  python -m pip install --quiet --disable-pip-version-check kubernetes-validate==1.37.0
-	python -m pytest -p no:cacheprovider -q $(INFRA_REPO_UNIT)
 	INFRA_REPO_TEST_CLUSTER=$(INFRA_REPO_TEST_CLUSTER) python -m pytest -p no:cacheprovider -q tests/integration/test_infra_repo.py
 
 TEST_TARGETS += test-infra-repo
