@@ -68,7 +68,6 @@ RBAC_ACTIONS = {
     "extensions": ("invoke",),
 }
 RBAC_RESOURCES = tuple(sorted(RBAC_ACTIONS))
-ALL_RBAC_ACTIONS = tuple(sorted(set(a for acts in RBAC_ACTIONS.values() for a in acts)))
 # Actions written with a sub-resource path, e.g. update/apps/Deployment/ns/name.
 RBAC_SUBRESOURCE_ACTIONS = {
     "applications": ("update/", "delete/", "action/"),
