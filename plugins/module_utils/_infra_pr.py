@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import traceback
 from collections.abc import Callable
 from urllib.parse import urlsplit
@@ -292,8 +293,10 @@ def _has_path(git, ref: str, path: str) -> bool:
 class PullRequestFlow:
     """Find, open and update the pull request of the review branch (see the module docstring)."""
 
-    def __init__(self, params: dict, *, warn: Callable[[str], None], check_mode: bool, transport=None):
+    def __init__(self, params: dict, *, warn: Callable[[str], None], check_mode: bool, transport=None,
+                 sleep: Callable[[float], None] = time.sleep):
         self.p = params
+        self.sleep = sleep
         self.warn = warn
         self.check_mode = check_mode
         self.transport = transport
@@ -429,6 +432,19 @@ class PullRequestFlow:
             self.repo.empty = False
 
     # -- 3. the pull request -------------------------------------------------------------------
+    def _create(self, title: str, body: str, labels: list[str]):
+        """Open the pull request. A forge takes a moment to register a pushed branch (Gitea updates its
+        branch list after the push, and treats a repository that was empty until then as empty); until
+        then it answers 404, so that answer is retried, within the forge timeout."""
+        deadline = time.monotonic() + max(5.0, float(self.p["forge_timeout"]))
+        while True:
+            try:
+                return self.pulls.create(self.repo, self.head, self.base, title, body, labels)
+            except ForgeNotFoundError:
+                if time.monotonic() >= deadline:
+                    raise
+                self.sleep(0.5)
+
     def ensure(self, git, *, cluster: str, environment: str, plan: dict, base_exists: bool) -> bool:
         """Open or update the pull request after the push; returns whether the forge was (or would be) changed.
 
@@ -478,7 +494,7 @@ class PullRequestFlow:
                                    "base": self.base, "labels": labels, "mergeable": None, "created": True,
                                    "updated": False}
                     return True
-                pr = self.pulls.create(self.repo, self.head, self.base, title, body, labels)
+                pr = self._create(title, body, labels)
                 self.result = pr.public(created=True, updated=False)
                 return True
             new_title = None if open_pr.title == title else title

@@ -14,6 +14,7 @@ each other's state; the others each take their own repository.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import time
@@ -21,7 +22,7 @@ import urllib.parse
 
 import pytest
 
-from conftest import run_playbook
+from conftest import ROOT, run_playbook
 
 PLAY = """
 - hosts: localhost
@@ -313,3 +314,54 @@ def test_bad_forge_input_is_one_clear_message_and_nothing_is_pushed(forge):
         assert expected in msg and "before anything is pushed" in msg, msg
         assert result_of(res)["pushed"] is False
         assert infra.branches() == before and infra.pulls() == []
+
+
+# ------------------------------------------------------------------------------------ bootstrap.yml
+
+def test_bootstrap_playbook_ensures_the_repository_then_proposes_then_protects(forge, tmp_path):
+    org = forge.create_org()
+    repo = f"{org}/infra"
+    key = tmp_path / "argocd_deploy_key"
+    user = forge.platform
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(json.dumps({"all": {"hosts": {"hp-dev": {
+        "ansible_connection": "local",
+        "gitops_environment": "dev",
+        "gitops_infra_repo_url": forge.git_url(repo),
+        "gitops_infra_repo_https_username": user.name,
+        "gitops_infra_repo_https_token": user.token,
+        "gitops_infra_repo_pull_request": True,
+        "gitops_forge": "gitea",
+        "gitops_forge_api_url": forge.base_url,
+        "gitops_forge_token": user.token,
+        "gitops_forge_required_status_checks": [CHECK],
+        "gitops_forge_deploy_key_path": str(key),
+        "gitops_skip_argocd": True,
+        "gitops_skip_rbac_lockdown": True,
+    }}}}))
+
+    def bootstrap(check: bool = False):
+        res = run_playbook(os.path.join(ROOT, "playbooks", "bootstrap.yml"), inventory=str(inventory), check=check,
+                           env={"ANSIBLE_RUN_TAGS": "infra_repo"}, timeout=600)
+        assert user.token not in res.stdout and user.token not in res.stderr
+        return res
+
+    res = bootstrap()
+    assert res.failures("hp-dev") == 0, res
+    infra = Infra(forge, org, "infra", user)
+    data = forge.get_repo(repo)
+    assert data["private"] is True
+    (pr,) = infra.pulls()
+    assert pr["state"] == "open" and pr["title"] == "gitops.bootstrap: bootstrap cluster hp-dev"
+    assert "`clusters/hp-dev/kustomization.yaml`" in pr["body"] and "`.gitea/CODEOWNERS`" in pr["body"]
+    # main was started with an empty commit (the base of the pull request), then protected
+    assert infra.file("clusters/hp-dev/kustomization.yaml", "main") is None
+    (rule,) = forge.admin.client.get(f"/repos/{repo}/branch_protections")
+    assert rule["rule_name"] == "main" and rule["enable_push"] is False and rule["status_check_contexts"] == [CHECK]
+    (deploy_key,) = forge.admin.client.get(f"/repos/{repo}/keys")
+    assert deploy_key["read_only"] is True and key.exists()
+    assert key.read_text().split("\n")[1] not in res.stdout
+
+    again = bootstrap()
+    assert again.failures("hp-dev") == 0 and again.changed("hp-dev") == 0, again
+    assert len(infra.pulls()) == 1
