@@ -19,7 +19,7 @@ description:
     document with the bearer token and the TLS settings (C(tlsClientConfig) with C(caData), C(insecure) and C(serverName))
     Argo CD uses to reach the cluster's API server.
   - O(namespaces) limits Argo CD to those namespaces of the cluster; it must match what the credentials are allowed to
-    do there. The role M(gitops.bootstrap.argocd_spoke) creates a least-privilege ServiceAccount on the cluster and
+    do there. The role C(gitops.bootstrap.argocd_spoke) creates a least-privilege ServiceAccount on the cluster and
     registers it with this module.
   - The bearer token is C(no_log). Diffs and the returned object show it as C(<hidden>) (C(<hidden, changed>) in the new
     state of a diff when it changes); a changed token is still detected and reported as a change.
@@ -115,7 +115,7 @@ notes:
 seealso:
   - module: gitops.bootstrap.argocd_repository
   - name: Hub and spoke
-    description: The role M(gitops.bootstrap.argocd_spoke) and docs/hub_and_spoke.md of this collection.
+    description: The role C(gitops.bootstrap.argocd_spoke) and docs/hub_and_spoke.md of this collection.
     link: https://argo-cd.readthedocs.io/en/stable/operator-manual/declarative-setup/#clusters
 """
 

@@ -1,0 +1,46 @@
+# The collection as Galaxy and the docs tooling check it, on the built tarball (offline).
+#
+#   make test-galaxy   build the tarball into .build/galaxy/, then tests/integration/test_packaging.py:
+#                      the tarball's file list and size, galaxy-importer, antsibull-docs
+#                      lint-collection-docs --plugin-docs, the README's Install commands, and the
+#                      playbooks that must fail when the inventory has no cluster in their group
+#
+# galaxy-importer and antsibull-docs get a virtualenv of their own: galaxy-importer pins flake8 6,
+# which pins an older pyflakes than the one the lint suite uses. That virtualenv gets the same
+# ansible-core as the main one, and sees kubernetes.core (whose doc fragments the modules use)
+# through a link into its site-packages, since galaxy-importer runs ansible-doc with a collections
+# path of its own.
+#
+# galaxy-importer.cfg: RUN_ANSIBLE_TEST stays off (it would run ansible-test sanity in a container,
+# which the sanity suite already runs locally); ansible-lint runs offline (OFFLINE_ANSIBLE_LINT),
+# so nothing is fetched; flake8 is off (pyflakes runs in the lint suite).
+
+GALAXY_DIR     := $(BUILD)/galaxy
+GALAXY_VENV    := $(BUILD)/galaxy-venv
+GALAXY_PINS    := galaxy-importer==0.4.44 antsibull-docs==2.28.0
+GALAXY_STAMP   := $(GALAXY_VENV)/.installed-$(shell echo '$(GALAXY_PINS)' | sha256sum | cut -c1-12)
+
+$(GALAXY_STAMP): $(STAMP_VENV)
+	@[ -x $(GALAXY_VENV)/bin/python ] || $(PYTHON) -m venv $(GALAXY_VENV)
+	$(GALAXY_VENV)/bin/python -m pip install --quiet --disable-pip-version-check $(GALAXY_PINS) \
+	  "ansible-core==$$($(VENV)/bin/python -c 'import ansible.release as r;print(r.__version__)')"
+	@sp=$$($(GALAXY_VENV)/bin/python -c 'import sysconfig;print(sysconfig.get_paths()["purelib"])'); \
+	  mkdir -p $$sp/ansible_collections/kubernetes && \
+	  ln -sfn $$($(VENV)/bin/python -c 'import ansible_collections.kubernetes.core as m;print(list(m.__path__)[0])') \
+	    $$sp/ansible_collections/kubernetes/core
+	@rm -f $(GALAXY_VENV)/.installed-*; touch $@
+
+.PHONY: galaxy-tools
+galaxy-tools: $(GALAXY_STAMP)
+
+.PHONY: test-galaxy
+test-galaxy: venv galaxy-tools
+	@rm -rf $(GALAXY_DIR)/dist && mkdir -p $(GALAXY_DIR)/dist
+	ansible-galaxy collection build --output-path $(GALAXY_DIR)/dist .
+	@printf '[galaxy-importer]\nRUN_ANSIBLE_TEST = False\nRUN_ANSIBLE_LINT = True\nOFFLINE_ANSIBLE_LINT = True\nRUN_FLAKE8 = False\nLOG_LEVEL_MAIN = INFO\n' \
+	  > $(GALAXY_DIR)/galaxy-importer.cfg
+	GITOPS_COLLECTION_TARBALL=$$(ls $(GALAXY_DIR)/dist/*.tar.gz) GITOPS_GALAXY_VENV=$(GALAXY_VENV) \
+	  GALAXY_IMPORTER_CONFIG=$(GALAXY_DIR)/galaxy-importer.cfg \
+	  python -m pytest -v -p no:cacheprovider tests/integration/test_packaging.py
+
+TEST_TARGETS += test-galaxy
