@@ -273,6 +273,8 @@ def test_check_mode_changes_nothing_on_the_forge(forge):
     assert out["changed"] is True and out["pushed"] is False
     assert out["pull_request"]["created"] is True and out["pull_request"]["number"] is None
     assert "clusters/dev/kustomization.yaml" in out["created"]
+    assert any(d["after_header"].startswith("new pull request: gitops.bootstrap: bootstrap cluster dev")
+               and "`clusters/dev/kustomization.yaml`" in d["after"] for d in out["diff"])
     assert infra.pulls() == [] and infra.branches() == before
     assert infra.api("/labels") == []
 
@@ -307,11 +309,13 @@ def test_bad_forge_input_is_one_clear_message_and_nothing_is_pushed(forge):
          f"there is no repository {infra.bot.name}/missing on Gitea that '{infra.bot.name}' can see"),
         (dict(api_url=f"http://127.0.0.1:{free_closed_port()}"), "cannot reach Gitea"),
     ]
+    cases.append((dict(repo="/tmp/hp-local-infra"), "pull_request=true needs a remote repo URL"))
     for extra, expected in cases:
         res = infra.run(**extra)
         assert res.failures() == 1, (extra, res)
         (msg,) = res.failed_msgs()
-        assert expected in msg and "before anything is pushed" in msg, msg
+        assert expected in msg, msg
+        assert "before anything is pushed" in msg or "remote repo URL" in msg, msg
         assert result_of(res)["pushed"] is False
         assert infra.branches() == before and infra.pulls() == []
 
@@ -345,6 +349,12 @@ def test_bootstrap_playbook_ensures_the_repository_then_proposes_then_protects(f
                            env={"ANSIBLE_RUN_TAGS": "infra_repo"}, timeout=600)
         assert user.token not in res.stdout and user.token not in res.stderr
         return res
+
+    # check mode first: the repository would be created, the layout is planned after that; nothing is made
+    planned = bootstrap(check=True)
+    assert planned.failures("hp-dev") == 0, planned
+    assert forge.admin.client.request("GET", f"/repos/{repo}", expect=(200, 404)).status == 404
+    assert not key.exists()
 
     res = bootstrap()
     assert res.failures("hp-dev") == 0, res
