@@ -35,7 +35,8 @@ try:
     from ansible_collections.kubernetes.core.plugins.module_utils.args_common import (
         AUTH_ARG_SPEC,
     )
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import (
+    # AnsibleK8SModule is the base of runner.GitopsK8sModule.
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import (  # pylint: disable=unused-import
         AnsibleK8SModule,
     )
     # The steps of kubernetes.core's get_api_client(), taken one by one so that the REST client
@@ -61,7 +62,8 @@ except ImportError as e:  # pragma: no cover - exercised only without kubernetes
             self._module = AnsibleModule(**kwargs)
 
 try:
-    from kubernetes.dynamic.exceptions import (
+    # NotFoundError is what the service (service.py) tells apart from other errors.
+    from kubernetes.dynamic.exceptions import (  # pylint: disable=unused-import
         DynamicApiError,
         NotFoundError,
         ResourceNotFoundError,
@@ -382,7 +384,6 @@ def create_client(params: dict, dry_run: bool = False):
         _set_header(api_client, header, value)
     dynamic = K8SDynamicClient(api_client, discoverer=LazyDiscoverer)
     return K8SClient(configuration=configuration, client=dynamic, dry_run=dry_run)
-
 
 
 def describe_api_error(exc):

@@ -150,7 +150,7 @@ class FakeApiServer:
         if patch_meta.get("resourceVersion") and patch_meta["resourceVersion"] != obj["metadata"]["resourceVersion"]:
             raise api_error(ConflictError, 409, "Conflict")
         after = copy.deepcopy(obj)
-        _merge(after, {k: v for k, v in body.items()})
+        _merge(after, dict(body))
         after["metadata"].pop("resourceVersion", None)
         after["metadata"]["resourceVersion"] = obj["metadata"]["resourceVersion"]
         if params.get("dry_run"):

@@ -129,7 +129,7 @@ def test_get_of_a_missing_object_is_none_and_merge_patch_of_it_an_error():
 def test_resource_types_are_looked_up_once_until_forgotten():
     server = server_with(CM, served={"ConfigMap"})
     svc = fake_service(server)
-    for _ in range(3):
+    for _round in range(3):
         svc.get("ConfigMap", "v1", "cm", "ns")
         svc.find_resource("Application", "argoproj.io/v1alpha1")
     assert server.lookups == [("ConfigMap", "v1"), ("Application", "argoproj.io/v1alpha1")]

@@ -86,9 +86,9 @@ class FakeCluster(FakeApiServer):
             items = [i for i in items if all((i["metadata"].get("labels") or {}).get(k) == v for k, v in want.items())]
         return {"items": items}
 
-    def delete(self, resource, name=None, namespace=None, propagation_policy=None, serializer=None, dry_run=None):
-        self.calls.append(("delete", resource.kind, namespace or "", name, {"propagation_policy": propagation_policy,
-                                                                           "dry_run": dry_run}))
+    def delete(self, resource, name=None, namespace=None, serializer=None, propagation_policy=None, dry_run=None):
+        self.calls.append(("delete", resource.kind, namespace or "", name,
+                           {"propagation_policy": propagation_policy, "dry_run": dry_run}))
         obj = self.find(resource.kind, name, namespace if resource.namespaced else "")
         if obj is None:
             raise api_error(NotFoundError, 404, "Not Found")
@@ -96,7 +96,7 @@ class FakeCluster(FakeApiServer):
             self._delete("module", obj)
             self.step()
 
-    def patch(self, resource, body=None, name=None, namespace=None, content_type=None, serializer=None, **params):
+    def patch(self, resource, body=None, name=None, namespace=None, serializer=None, content_type=None, **params):
         self.calls.append(("patch", resource.kind, namespace or "", name, dict(params, content_type=content_type)))
         obj = self.find(resource.kind, name, namespace if resource.namespaced else "")
         if obj is None:
