@@ -4,7 +4,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Benchmark of a full RBAC audit (not a test: it reports figures for the README).
 
-    benchmarks/rbac_audit.py [--cluster NAME] [--bindings 2000] [--roles 500] [--runs 3] [--keep]
+    benchmarks/rbac_audit.py [--cluster NAME] [--bindings 2000] [--roles 500] [--runs 3] [--lockdown] [--keep]
 
 Starts (or reuses) the local cluster NAME (default rbac2; KUBECONFIG wins when set), seeds it with
 ROLES roles (half ClusterRoles, half Roles spread over 50 namespaces, 4 to 12 rules each, some
@@ -15,7 +15,12 @@ included), answering a who-can question and writing a JSON report.
 
 Prints a Markdown table: the module task as Ansible reports it (reading the four lists from the
 API server plus evaluation), the engine alone on the same objects, and the size of the result.
-The target is a full audit under 10 seconds.
+The target is a full audit under 10 seconds. With --lockdown, the role gitops.bootstrap.rbac_lockdown
+then locks the seeded cluster down (enforce mode, break-glass group bench-platform) and the restore
+playbook puts everything back; both are timed, with the size of the backup, and the bindings are
+compared with the API server's before and after.
+
+The seeding (seed_objects, seed) is also used by tests/integration/test_rbac_lockdown.py.
 """
 
 import argparse
@@ -71,7 +76,12 @@ def kubectl_path():
 
 def kubectl(kubeconfig, *args, input_text=None):
     proc = subprocess.run(
-        [kubectl_path(), "--kubeconfig", kubeconfig] + list(args), input=input_text, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        [kubectl_path(), "--kubeconfig", kubeconfig] + list(args),
+        input=input_text,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        check=False,
     )
     if proc.returncode != 0:
         sys.exit("kubectl %s failed: %s" % (" ".join(args[:3]), proc.stderr[-2000:]))
@@ -87,10 +97,10 @@ def meta(name, namespace=None, labels=None):
 
 def random_rules(rng, namespaced):
     rules = []
-    for _ in range(rng.randint(4, 12)):
+    for _rule in range(rng.randint(4, 12)):
         picks = rng.sample(RESOURCES, rng.randint(1, 4))
-        groups = sorted(set(g for g, _ in picks))
-        rule = {"apiGroups": groups, "resources": [r for _, r in picks], "verbs": rng.sample(VERBS, rng.randint(1, 5))}
+        groups = sorted(set(g for g, _r in picks))
+        rule = {"apiGroups": groups, "resources": [r for _g, r in picks], "verbs": rng.sample(VERBS, rng.randint(1, 5))}
         roll = rng.random()
         if roll < 0.04:
             rule = {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}
@@ -133,7 +143,7 @@ def seed_objects(n_roles, n_bindings, seed=7):
 
     def subjects(ns):
         out = []
-        for _ in range(rng.randint(1, 4)):
+        for _subject in range(rng.randint(1, 4)):
             kind = rng.choice(["User", "User", "Group", "ServiceAccount"])
             if kind == "User":
                 out.append({"kind": "User", "apiGroup": RBAC, "name": "user-%03d" % rng.randint(0, 599)})
@@ -201,6 +211,83 @@ def count(kubeconfig):
     return out
 
 
+def run_play(play, extra_vars=None):
+    """Run a playbook (a list of plays, or a path) with the json callback; returns (result, seconds)."""
+    path = play
+    if not isinstance(play, str):
+        with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as handle:
+            handle.write(json.dumps(play))
+            path = handle.name
+    env = dict(
+        os.environ,
+        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
+        ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+        ANSIBLE_COLLECTIONS_PATH=os.environ.get("ANSIBLE_COLLECTIONS_PATH", os.path.join(ROOT, ".build", "collections")),
+        ANSIBLE_LOCALHOST_WARNING="false",
+        ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
+    )
+    cmd = ["ansible-playbook", "-i", "localhost,", "-c", "local", path]
+    if extra_vars:
+        cmd += ["-e", json.dumps(extra_vars)]
+    t0 = time.monotonic()
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT, check=False)
+    wall = time.monotonic() - t0
+    if path is not play:
+        os.unlink(path)
+    data = json.loads(proc.stdout[proc.stdout.find("{") :])
+    return data, wall
+
+
+def bindings_state(kubeconfig):
+    """roleRef and subjects (in order) of every seeded binding, as the API server returns them."""
+    out = {}
+    for kind in ("rolebindings", "clusterrolebindings"):
+        for item in json.loads(kubectl(kubeconfig, "get", "%s.%s" % (kind, RBAC), "-A", "-l", LABEL, "-o", "json"))["items"]:
+            meta = item["metadata"]
+            out[(item["kind"], meta.get("namespace"), meta["name"])] = (item["roleRef"], item.get("subjects") or [])
+    return out
+
+
+def run_lockdown(kubeconfig):
+    """Lock the seeded cluster down with the role, then restore; returns the figures."""
+    before = bindings_state(kubeconfig)
+    variables = {
+        "rbac_lockdown_kubeconfig": kubeconfig,
+        "rbac_lockdown_mode": "enforce",
+        "rbac_lockdown_break_glass_groups": ["bench-platform"],
+        "rbac_lockdown_argocd_enabled": False,
+    }
+    play = [{"hosts": "localhost", "gather_facts": False, "vars": variables, "roles": ["gitops.bootstrap.rbac_lockdown"]}]
+    data, lockdown_s = run_play(play)
+    tasks = dict((t["task"]["name"].split(" : ")[-1], t["hosts"]["localhost"]) for t in data["plays"][0]["tasks"])
+    failed = [r.get("msg") for r in tasks.values() if r.get("failed")]
+    if failed:
+        sys.exit("the lock-down failed: %s" % failed[0])
+    saved = tasks["Originals of the bindings to change are saved in the backup and checked, before any binding changes"]["backup"]
+    applied = tasks["People lose the bindings only they held, and are removed from the bindings they share"]
+    locked = bindings_state(kubeconfig)
+    data, restore_s = run_play(
+        os.path.join(ROOT, "playbooks", "rbac_restore.yml"), {"rbac_restore_hosts": "localhost", "rbac_lockdown_kubeconfig": kubeconfig}
+    )
+    result = data["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    if result.get("failed"):
+        sys.exit("the restore failed: %s" % result.get("msg"))
+    after = bindings_state(kubeconfig)
+    kubectl(kubeconfig, "delete", "clusterrolebindings,clusterroles", "-l", "gitops.bootstrap/component=rbac-lockdown")
+    kubectl(kubeconfig, "delete", "namespace", "gitops-bootstrap-system", "--wait=false")
+    return {
+        "lockdown_s": lockdown_s,
+        "restore_s": restore_s,
+        "deleted": len(applied["deleted"]),
+        "patched": len(applied["patched"]),
+        "left": len(locked),
+        "backup": saved,
+        "restored": len(result["restored"]),
+        "conflicts": len(result["conflicts"]),
+        "identical": after == before,
+    }
+
+
 def run_audit(kubeconfig, report, returned):
     options = {
         "kubeconfig": kubeconfig,
@@ -212,24 +299,7 @@ def run_audit(kubeconfig, report, returned):
     if not returned:
         options["query"] = "summary"
     play = [{"hosts": "localhost", "gather_facts": False, "tasks": [{"name": "full audit", "gitops.bootstrap.k8s_rbac_audit": options}]}]
-    with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as handle:
-        handle.write(json.dumps(play))
-        path = handle.name
-    env = dict(
-        os.environ,
-        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
-        ANSIBLE_PYTHON_INTERPRETER=sys.executable,
-        ANSIBLE_COLLECTIONS_PATH=os.environ.get("ANSIBLE_COLLECTIONS_PATH", os.path.join(ROOT, ".build", "collections")),
-        ANSIBLE_LOCALHOST_WARNING="false",
-        ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
-    )
-    t0 = time.monotonic()
-    proc = subprocess.run(
-        ["ansible-playbook", "-i", "localhost,", "-c", "local", path], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT
-    )
-    wall = time.monotonic() - t0
-    os.unlink(path)
-    data = json.loads(proc.stdout[proc.stdout.find("{") :])
+    data, wall = run_play(play)
     task = data["plays"][0]["tasks"][0]
     res = task["hosts"]["localhost"]
     if res.get("failed"):
@@ -258,18 +328,19 @@ def engine_time(lists):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--cluster", default="rbac2")
     parser.add_argument("--bindings", type=int, default=2000)
     parser.add_argument("--roles", type=int, default=500)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--lockdown", action="store_true", help="also time the lock-down (enforce) and the restore of the seeded cluster")
     parser.add_argument("--keep", action="store_true", help="leave the seeded objects (and the cluster) in place")
     args = parser.parse_args()
 
     kubeconfig = os.environ.get("KUBECONFIG")
     own = False
     if not kubeconfig:
-        proc = subprocess.run([sys.executable, LOCALCLUSTER, "up", args.cluster], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.run([sys.executable, LOCALCLUSTER, "up", args.cluster], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=False)
         if proc.returncode != 0:
             sys.exit("could not start local cluster %s:\n%s" % (args.cluster, proc.stderr))
         kubeconfig = proc.stdout.strip().splitlines()[-1]
@@ -288,7 +359,7 @@ def main():
             report = os.path.join(tmp, "report.json")
             for returned in (False, True):
                 tasks, walls = [], []
-                for _ in range(args.runs):
+                for _run in range(args.runs):
                     task_s, wall_s, res = run_audit(kubeconfig, report, returned)
                     tasks.append(task_s)
                     walls.append(wall_s)
@@ -314,6 +385,20 @@ def main():
         print("| engine alone (evaluation of the same objects, no I/O) | %.2f s |" % engine_s)
         print("| JSON report size | %.1f MB |" % (report_size / 1e6))
         print("| target: full audit < 10 s | %s |" % ("met" if min(figures[False][0]) < 10 else "NOT met"))
+        if args.lockdown:
+            lock = run_lockdown(kubeconfig)
+            backup = lock["backup"]
+            print(
+                "| lock-down, whole role (enforce): %d bindings deleted, %d patched | %.0f s |" % (lock["deleted"], lock["patched"], lock["lockdown_s"])
+            )
+            print(
+                "| its backup | %d bindings, %.2f MB of JSON, %.0f kB compressed, %d ConfigMaps |"
+                % (backup["entries"], backup["json_bytes"] / 1e6, backup["compressed_bytes"] / 1e3, backup["objects"])
+            )
+            print(
+                "| restore playbook | %.0f s (%d bindings restored, %d conflicts; every binding as before: %s) |"
+                % (lock["restore_s"], lock["restored"], lock["conflicts"], "yes" if lock["identical"] else "NO")
+            )
         load = os.getloadavg()
         print("| machine | %d CPUs, load average %.1f during the run |" % (os.cpu_count() or 0, load[0]))
     finally:
@@ -322,14 +407,16 @@ def main():
                 [kubectl_path(), "--kubeconfig", kubeconfig, "delete", "clusterrolebindings,clusterroles", "-l", LABEL, "--wait=false"],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
+                check=False,
             )
             subprocess.run(
                 [kubectl_path(), "--kubeconfig", kubeconfig, "delete", "namespaces", "-l", LABEL, "--wait=false"],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
+                check=False,
             )
             if own:
-                subprocess.run([sys.executable, LOCALCLUSTER, "down", args.cluster], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                subprocess.run([sys.executable, LOCALCLUSTER, "down", args.cluster], stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
 
 
 if __name__ == "__main__":

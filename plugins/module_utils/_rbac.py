@@ -25,11 +25,12 @@ Only RBAC is evaluated. What this cannot see is listed in ``LIMITATIONS`` and re
 every audit.
 """
 
-from __future__ import absolute_import, division, print_function
+from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type
 
 import copy
+import gzip
 import hashlib
 import json
 import re
@@ -1781,11 +1782,10 @@ class LockdownPlanner(object):
             original = clean_binding(binding.obj)
             key = backup_key(binding.kind, binding.name, binding.namespace)
             prev = previous_backup.get(key)
-            if isinstance(prev, str):
-                try:
-                    prev = json.loads(prev)
-                except ValueError:
-                    prev = None
+            try:
+                prev = read_backup_entry(prev)["binding"] if prev is not None else None
+            except RbacBackupError:
+                prev = None
             backup = merge_backup(prev, original)
             item = {
                 "action": "delete" if not keep else "patch",
@@ -1798,6 +1798,9 @@ class LockdownPlanner(object):
                 "keep_subjects": keep,
                 "reason": "%s grants write access (%s)" % (role.ref, ", ".join(sorted(role.risks[scope])) or "write verbs"),
                 "ref": binding_object_ref(binding.kind, binding.namespace, binding.name),
+                "uid": _meta(binding.obj).get("uid"),
+                "resource_version": _meta(binding.obj).get("resourceVersion") or _meta(binding.obj).get("resource_version"),
+                "original": original,
                 "backup_key": key,
                 "backup": backup,
             }
@@ -1871,6 +1874,472 @@ def guard_verdict(check, authorizer_now, rbac_now, rbac_after):
     return dict(
         check, keeps=keeps, allowed_now=authorizer_now if authorizer_now is not None else rbac_now, rbac_now=rbac_now, rbac_after=rbac_after, why=why
     )
+
+
+# ---------------------------------------------------------------------------- lockdown backup
+# A backup is one JSON document, {"format", "version", "entries": {KEY: ENTRY}}, compressed
+# with gzip and cut into parts that each fit in one ConfigMap (as binaryData), plus an index
+# ConfigMap that names the parts with their checksums. Nothing in it grows with the number of
+# bindings except the number of parts. An ENTRY is
+#   binding           the binding as the lock-down found it (subjects merged over every lock-down)
+#   removed_subjects  the subjects lock-downs took out of it
+#   action            what the last lock-down did to it (delete or patch)
+#   uid               the binding's uid then, to tell a binding re-created since from the saved one
+# The single ConfigMap that earlier versions wrote (one data key per binding, the original as
+# JSON text) is read as entries whose removed subjects are unknown (None): restoring one adds
+# back what the saved binding has and the live one lacks.
+
+BACKUP_FORMAT = "gitops.bootstrap/rbac-lockdown-backup"
+BACKUP_VERSION = 2
+BACKUP_FORMAT_KEY = "format"
+BACKUP_INDEX_KEY = "index.json"
+BACKUP_PART_KEY = "part"
+# The API server refuses a ConfigMap or Secret whose values hold more than 1 MiB together.
+OBJECT_SIZE_LIMIT = 1024 * 1024
+BACKUP_CHUNK_DEFAULT = 512 * 1024
+BACKUP_CHUNK_MIN = 256
+# What a part may hold, leaving room for its metadata under OBJECT_SIZE_LIMIT.
+BACKUP_CHUNK_MAX = OBJECT_SIZE_LIMIT - 64 * 1024
+BACKUP_BINDING_KINDS = ("RoleBinding", "ClusterRoleBinding")
+
+
+class RbacBackupError(RbacInputError):
+    """A backup that cannot be read, trusted or written; the message says which and what to do."""
+
+
+def backup_format_id() -> str:
+    return f"{BACKUP_FORMAT}/v{BACKUP_VERSION}"
+
+
+def _binding_namespace(binding: dict) -> str | None:
+    return _meta(binding).get("namespace") if binding.get("kind") == "RoleBinding" else None
+
+
+def _role_ref_id(binding: dict) -> tuple:
+    ref = binding.get("roleRef") or binding.get("role_ref") or {}
+    return (ref.get("kind"), ref.get("name"))
+
+
+def subtract_subjects(subjects: list, minus: list, namespace: str | None) -> list:
+    """The subjects of ``subjects`` that ``minus`` does not hold; a subject listed twice counts twice."""
+    counts: dict = {}
+    for s in minus or []:
+        key = _subject_key(s, namespace)
+        counts[key] = counts.get(key, 0) + 1
+    out = []
+    for s in subjects or []:
+        key = _subject_key(s, namespace)
+        if counts.get(key):
+            counts[key] -= 1
+        else:
+            out.append(copy.deepcopy(s))
+    return out
+
+
+def union_subjects(first: list, second: list, namespace: str | None) -> list:
+    """``first``, then what of ``second`` it does not hold already."""
+    return [copy.deepcopy(s) for s in first or []] + subtract_subjects(second, first, namespace)
+
+
+def describe_subjects(subjects: list, namespace: str | None = None) -> str:
+    parts = []
+    for s in subjects or []:
+        if s.get("kind") == "ServiceAccount":
+            parts.append(f"ServiceAccount {s.get('namespace') or namespace or ''}/{s.get('name')}")
+        else:
+            parts.append(f"{s.get('kind')} {s.get('name')}")
+    return ", ".join(parts) or "no subject"
+
+
+def read_backup_entry(value) -> dict:
+    """One stored entry as ``{binding, removed_subjects, action, uid}``, from either format.
+
+    ``value`` is an entry of this format, or what earlier versions stored: the binding itself,
+    as a dict or as JSON text.
+    """
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise RbacBackupError(f"it is not valid JSON ({exc})")
+    if not isinstance(value, dict):
+        raise RbacBackupError(f"it is a {type(value).__name__}, not a binding")
+    if "binding" in value:
+        binding = value.get("binding")
+        removed = value.get("removed_subjects")
+        if removed is not None and not isinstance(removed, list):
+            raise RbacBackupError("removed_subjects is not a list")
+    else:
+        binding, removed = value, None
+    if not isinstance(binding, dict) or binding.get("kind") not in BACKUP_BINDING_KINDS:
+        raise RbacBackupError("it does not hold a RoleBinding or ClusterRoleBinding")
+    kind_ok = _meta(binding).get("name") and all(_role_ref_id(binding))
+    if not kind_ok or (binding["kind"] == "RoleBinding" and not _meta(binding).get("namespace")):
+        raise RbacBackupError("the saved binding lacks its name, namespace or roleRef")
+    return {"binding": binding, "removed_subjects": removed, "action": value.get("action"), "uid": value.get("uid")}
+
+
+def backup_entry_for(item: dict, previous: dict | None) -> dict:
+    """The entry a lock-down plan item leaves in the backup, merged with the one already there.
+
+    Subjects removed by an earlier lock-down stay in the entry, so a restore after several
+    lock-downs brings back all of them. A binding re-created with another role since starts over.
+    """
+    original = item.get("original") or clean_binding(item.get("backup") or {})
+    namespace = item.get("namespace")
+    removed = [copy.deepcopy(s) for s in item.get("remove_subjects") or []]
+    binding = copy.deepcopy(original)
+    if previous and _role_ref_id(previous["binding"]) == _role_ref_id(original):
+        binding = merge_backup(previous["binding"], original)
+        earlier = previous.get("removed_subjects")
+        if earlier is None:
+            # Written by an earlier version: what it saved and the binding no longer had was removed.
+            earlier = subtract_subjects(previous["binding"].get("subjects") or [], item.get("subjects") or [], namespace)
+        removed = union_subjects(earlier, removed, namespace)
+    return {"binding": binding, "removed_subjects": removed, "action": item.get("action"), "uid": item.get("uid")}
+
+
+def merge_backup_entries(entries: dict, plan: list) -> dict:
+    """The backup once the originals of ``plan`` are added to ``entries`` (normalized entries)."""
+    out = dict(entries)
+    for item in plan:
+        key = item.get("backup_key")
+        if not key:
+            raise RbacBackupError("a lock-down plan item has no backup_key; pass lockdown_plan of k8s_rbac_audit unchanged")
+        out[key] = backup_entry_for(item, entries.get(key))
+    return out
+
+
+def legacy_backup_entries(data: dict) -> dict:
+    """The entries of a backup ConfigMap written by earlier versions (one data key per binding)."""
+    entries = {}
+    for key, value in sorted((data or {}).items()):
+        if not key.endswith(".json"):
+            continue
+        try:
+            entries[key] = read_backup_entry(value)
+        except RbacBackupError as exc:
+            raise RbacBackupError(f"backup key {key}: {exc}")
+    return entries
+
+
+def backup_document(entries: dict) -> bytes:
+    """The backup as canonical JSON: the same entries always give the same bytes."""
+    doc = {"format": BACKUP_FORMAT, "version": BACKUP_VERSION, "entries": entries}
+    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+def read_backup_document(raw) -> dict:
+    """The entries of a backup document (bytes, text or parsed JSON), or of a backup file.
+
+    A file holds the document of this format, or, written by earlier versions, an object
+    mapping each backup key to the binding as JSON text.
+    """
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", "replace")
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError as exc:
+            raise RbacBackupError(f"the backup is not valid JSON ({exc})")
+    if not isinstance(raw, dict):
+        raise RbacBackupError("the backup is not a JSON object")
+    if "format" not in raw:
+        return legacy_backup_entries(raw)
+    if raw.get("format") != BACKUP_FORMAT:
+        raise RbacBackupError(f"the backup has format {raw.get('format')!r}, expected {BACKUP_FORMAT!r}")
+    if raw.get("version") != BACKUP_VERSION:
+        raise RbacBackupError(
+            f"the backup is version {raw.get('version')!r} of the format; this collection reads version {BACKUP_VERSION}. "
+            "Use the collection version that wrote it"
+        )
+    entries = raw.get("entries")
+    if not isinstance(entries, dict):
+        raise RbacBackupError("the backup has no entries object")
+    out = {}
+    for key, value in entries.items():
+        try:
+            out[key] = read_backup_entry(value)
+        except RbacBackupError as exc:
+            raise RbacBackupError(f"backup entry {key}: {exc}")
+    return out
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def check_chunk_bytes(chunk_bytes: int) -> None:
+    if not BACKUP_CHUNK_MIN <= chunk_bytes <= BACKUP_CHUNK_MAX:
+        raise RbacBackupError(
+            f"the backup part size must be between {BACKUP_CHUNK_MIN} and {BACKUP_CHUNK_MAX} bytes (a ConfigMap holds at most "
+            f"{OBJECT_SIZE_LIMIT} bytes), got {chunk_bytes}"
+        )
+
+
+def encode_backup(entries: dict, chunk_bytes: int = BACKUP_CHUNK_DEFAULT) -> dict:
+    """The backup as compressed parts of at most ``chunk_bytes`` each, with their checksums."""
+    check_chunk_bytes(chunk_bytes)
+    doc = backup_document(entries)
+    # mtime=0: the same document always compresses to the same bytes.
+    packed = gzip.compress(doc, compresslevel=9, mtime=0)
+    parts = [packed[i : i + chunk_bytes] for i in range(0, len(packed), chunk_bytes)]
+    return {
+        "sha256": sha256_hex(doc),
+        "entries": len(entries),
+        "json_bytes": len(doc),
+        "compressed_bytes": len(packed),
+        "chunk_bytes": chunk_bytes,
+        "parts": parts,
+        "part_sha256": [sha256_hex(p) for p in parts],
+    }
+
+
+def backup_part_name(name: str, digest: str, index: int) -> str:
+    """Parts are named after the content, so a new backup never overwrites the parts the index names."""
+    return f"{name}-{digest[:10]}-{index:03d}"
+
+
+def backup_index(name: str, encoded: dict) -> dict:
+    """The data of the index ConfigMap of an encoded backup."""
+    index = {
+        "version": BACKUP_VERSION,
+        "encoding": "gzip",
+        "sha256": encoded["sha256"],
+        "entries": encoded["entries"],
+        "json_bytes": encoded["json_bytes"],
+        "compressed_bytes": encoded["compressed_bytes"],
+        "parts": [
+            {"name": backup_part_name(name, encoded["sha256"], i), "sha256": digest, "bytes": len(part)}
+            for i, (part, digest) in enumerate(zip(encoded["parts"], encoded["part_sha256"]))
+        ],
+    }
+    return {BACKUP_FORMAT_KEY: backup_format_id(), BACKUP_INDEX_KEY: json.dumps(index, sort_keys=True, separators=(",", ":"))}
+
+
+def parse_backup_index(data: dict) -> dict | None:
+    """The index held by the data of the backup ConfigMap, or None for a ConfigMap of earlier versions."""
+    data = data or {}
+    fmt = data.get(BACKUP_FORMAT_KEY)
+    if fmt is None:
+        return None
+    if fmt != backup_format_id():
+        raise RbacBackupError(
+            f"its format is {fmt!r}, this collection reads {backup_format_id()!r}. Use the collection version that wrote it"
+        )
+    try:
+        index = json.loads(data.get(BACKUP_INDEX_KEY) or "")
+    except ValueError as exc:
+        raise RbacBackupError(f"its {BACKUP_INDEX_KEY} is not valid JSON ({exc})")
+    parts = index.get("parts") if isinstance(index, dict) else None
+    if not isinstance(parts, list) or not isinstance(index.get("sha256"), str):
+        raise RbacBackupError(f"its {BACKUP_INDEX_KEY} does not list the parts and the checksum")
+    for part in parts:
+        if not isinstance(part, dict) or not part.get("name") or not part.get("sha256"):
+            raise RbacBackupError(f"its {BACKUP_INDEX_KEY} names a part without name or checksum")
+    return index
+
+
+def decode_backup(index: dict, parts: list) -> dict:
+    """The entries of a backup from its index and the bytes of its parts, every checksum verified."""
+    if len(parts) != len(index["parts"]):
+        raise RbacBackupError(f"the index names {len(index['parts'])} parts, {len(parts)} were read")
+    for meta, data in zip(index["parts"], parts):
+        if sha256_hex(data) != meta["sha256"]:
+            raise RbacBackupError(f"part {meta['name']} does not match its checksum (changed or damaged since it was written)")
+    try:
+        doc = gzip.decompress(b"".join(parts))
+    except (OSError, EOFError, ValueError) as exc:
+        raise RbacBackupError(f"the parts do not decompress ({exc})")
+    if sha256_hex(doc) != index["sha256"]:
+        raise RbacBackupError("the decompressed backup does not match the checksum of the index")
+    return read_backup_document(doc)
+
+
+def backup_layout(entries: dict, chunk_bytes: int = BACKUP_CHUNK_DEFAULT) -> dict:
+    """How large the backup of ``entries`` is and how many objects it takes (index included)."""
+    enc = encode_backup(entries, chunk_bytes)
+    return {
+        "entries": enc["entries"],
+        "json_bytes": enc["json_bytes"],
+        "compressed_bytes": enc["compressed_bytes"],
+        "chunk_bytes": chunk_bytes,
+        "objects": len(enc["parts"]) + 1,
+        "sha256": enc["sha256"],
+    }
+
+
+def restored_subjects(current: list, add: list, saved: list, namespace: str | None) -> list:
+    """The subjects after a restore: what is there now, in its order, plus what comes back.
+
+    A subject that comes back takes its saved place: after the subject saved before it, or
+    before the one saved after it. When nothing changed since, that is the saved list.
+    """
+    saved = saved or []
+    keys = [_subject_key(s, namespace) for s in saved]
+    taken: set = set()
+
+    def saved_index(subject):
+        key = _subject_key(subject, namespace)
+        for i, k in enumerate(keys):
+            if k == key and i not in taken:
+                taken.add(i)
+                return i
+        return None
+
+    result = [(copy.deepcopy(s), saved_index(s)) for s in current or []]
+    for subject, index in sorted(((s, saved_index(s)) for s in add or []), key=lambda p: (p[1] is None, p[1] or 0)):
+        pos = len(result)
+        if index is not None:
+            before = [p for p, (_s, i) in enumerate(result) if i is not None and i < index]
+            after = [p for p, (_s, i) in enumerate(result) if i is not None and i > index]
+            if before:
+                pos = max(before, key=lambda p: result[p][1]) + 1
+            elif after:
+                pos = min(after, key=lambda p: result[p][1])
+        result.insert(pos, (copy.deepcopy(subject), index))
+    return [s for s, _i in result]
+
+
+def plan_restore(entries: dict, live_bindings: list, keys=None, recreate_deleted: bool = False) -> dict:
+    """What a restore changes: subjects the lock-down removed come back, what is there now stays.
+
+    ``live_bindings``: every RoleBinding and ClusterRoleBinding of the cluster as the API server
+    returns them. Returns ``changes`` (create or patch, with the subjects before and after),
+    ``unchanged`` (keys whose binding holds everything already) and ``conflicts``: the binding
+    changed in a way a restore must not paper over (roleRef changed, binding re-created, deleted
+    after a patch, a removed subject granted the same role by another binding now). A conflict
+    leaves that binding, or that subject, as it is.
+    """
+    live = {}
+    for obj in live_bindings:
+        kind = obj.get("kind")
+        live[(kind, _binding_namespace(obj), _meta(obj).get("name"))] = obj
+    saved_ids = set()
+    for entry in entries.values():
+        b = entry["binding"]
+        saved_ids.add((b["kind"], _binding_namespace(b), _meta(b).get("name")))
+    # Who holds which role where through bindings the backup is not about.
+    grants: dict = {}
+    for ident, obj in live.items():
+        if ident in saved_ids:
+            continue
+        ns = ident[1]
+        role = _role_ref_id(obj)
+        for s in obj.get("subjects") or []:
+            grants.setdefault((ident[0], ns) + role + (_subject_key(s, ns),), binding_ref(obj))
+
+    def granted_elsewhere(binding: dict, subject: dict) -> str | None:
+        ns = _binding_namespace(binding)
+        role = _role_ref_id(binding)
+        key = _subject_key(subject, ns)
+        hit = grants.get((binding["kind"], ns) + role + (key,))
+        if hit is None and binding["kind"] == "RoleBinding" and role[0] == "ClusterRole":
+            hit = grants.get(("ClusterRoleBinding", None) + role + (key,))
+        return hit
+
+    result: dict = {"changes": [], "unchanged": [], "conflicts": []}
+
+    def conflict(key, ref, reason, message, subjects=None):
+        result["conflicts"].append({"key": key, "binding": ref, "reason": reason, "message": message, "subjects": subjects or []})
+
+    for key in sorted(keys if keys is not None else entries):
+        entry = entries[key]
+        saved = entry["binding"]
+        ns = _binding_namespace(saved)
+        name = _meta(saved).get("name")
+        ref = binding_ref(saved)
+        saved_subjects = saved.get("subjects") or []
+        removed = entry.get("removed_subjects")
+        current = live.get((saved["kind"], ns, name))
+        if current is None:
+            if removed is None:
+                removed = saved_subjects
+            elif entry.get("action") == "patch" and not recreate_deleted:
+                conflict(
+                    key,
+                    ref,
+                    "deleted",
+                    f"{ref} was deleted after the lock-down took {describe_subjects(removed, ns)} out of it; the restore does not "
+                    "create again a binding someone deleted. Restore with recreate_deleted (rbac_restore_recreate_deleted) to create it "
+                    "with the subjects the lock-down removed.",
+                    removed,
+                )
+                continue
+            base: list = []
+            add = list(removed)
+        else:
+            role_now, role_saved = _role_ref_id(current), _role_ref_id(saved)
+            if role_now != role_saved:
+                conflict(
+                    key,
+                    ref,
+                    "role_changed",
+                    f"{ref} now refers to {role_now[0]} {role_now[1]}, the backup to {role_saved[0]} {role_saved[1]} (the binding was "
+                    f"created again with another role): left as it is, {describe_subjects(removed if removed is not None else saved_subjects, ns)} "
+                    "not added back. Delete the binding and run the restore again to get the saved one back, or grant the access another way.",
+                    removed if removed is not None else saved_subjects,
+                )
+                continue
+            base = current.get("subjects") or []
+            if removed is None:
+                removed = subtract_subjects(saved_subjects, base, ns)
+            add = subtract_subjects(removed, base, ns)
+            if not add:
+                result["unchanged"].append(key)
+                continue
+            uid_now = _meta(current).get("uid")
+            if entry.get("uid") and uid_now and uid_now != entry["uid"]:
+                how = "deleted by the lock-down" if entry.get("action") == "delete" else "deleted"
+                conflict(
+                    key,
+                    ref,
+                    "recreated",
+                    f"{ref} was {how} and created again since (it now holds {describe_subjects(base, ns)}): left as it is, "
+                    f"{describe_subjects(add, ns)} not added back. Add them by hand if they should have this access again, or delete "
+                    f"{ref} and run the restore again.",
+                    add,
+                )
+                continue
+        kept = []
+        for s in add:
+            other = granted_elsewhere(saved, s)
+            if other is None:
+                kept.append(s)
+                continue
+            role = _role_ref_id(saved)
+            conflict(
+                key,
+                ref,
+                "granted_elsewhere",
+                f"{describe_subjects([s], ns)} was removed from {ref} by the lock-down and holds {role[0]} {role[1]} there again through "
+                f"{other}: not added back to {ref}. Delete {other} and run the restore again if the saved binding should hold it.",
+                [s],
+            )
+        if not kept:
+            continue
+        after = restored_subjects(base, kept, saved_subjects, ns)
+        change = {
+            "key": key,
+            "action": "create" if current is None else "patch",
+            "kind": saved["kind"],
+            "namespace": ns,
+            "name": name,
+            "binding": ref,
+            "added": kept,
+            "subjects_before": [copy.deepcopy(s) for s in base],
+            "subjects_after": after,
+        }
+        if current is None:
+            obj = copy.deepcopy(saved)
+            obj["subjects"] = after
+            change["object"] = obj
+        else:
+            change["resource_version"] = _meta(current).get("resourceVersion")
+        result["changes"].append(change)
+    return result
 
 
 # ------------------------------------------------------------------------------------ reports

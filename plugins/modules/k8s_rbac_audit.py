@@ -261,18 +261,25 @@ options:
         default: []
       backup:
         description:
-          - ConfigMap holding earlier backups. The backup of a binding is merged with the earlier one, so that
-            a restore brings back every subject any lock-down removed.
+          - The backup of M(gitops.bootstrap.k8s_rbac_backup) (index ConfigMap and its parts, or the single ConfigMap of
+            earlier versions). The backup of a binding is merged with the earlier one, so that a restore brings back
+            every subject any lock-down removed.
+          - With it, RV(lockdown_backup_size) tells in advance how large the backup of this plan is, how many
+            ConfigMaps it takes and whether the namespace's ResourceQuotas leave room for them.
         type: dict
         suboptions:
           namespace:
-            description: Namespace of the ConfigMap.
+            description: Namespace of the backup ConfigMaps.
             type: str
             required: true
           name:
-            description: Name of the ConfigMap.
+            description: Name of the index ConfigMap.
             type: str
             required: true
+          chunk_bytes:
+            description: The most compressed bytes one part ConfigMap holds (as O(gitops.bootstrap.k8s_rbac_backup#module:chunk_bytes)).
+            type: int
+            default: 524288
       guard:
         description: Run the lock-out guard.
         type: bool
@@ -322,7 +329,8 @@ options:
 notes:
   - Needs C(list) on roles, clusterroles, rolebindings and clusterrolebindings. The guard needs C(create) on
     subjectaccessreviews; every authenticated user may create selfsubjectaccessreviews and selfsubjectreviews.
-  - The module never reads Secrets or any other object than the four RBAC kinds (and the backup ConfigMap). It also
+  - The module never reads Secrets or any other object than the four RBAC kinds (and the backup ConfigMaps and the
+    ResourceQuotas of their namespace). It also
     reads the API server's C(/version), discovery (whether C(argoproj.io) is served) and, only on servers from 1.35
     where some role grants C(get) without C(create) on C(pods/exec) or C(pods/attach), the feature gate line of
     C(/metrics); if that is not allowed, the gate's default is assumed and RV(limitations) says so.
@@ -530,7 +538,8 @@ lockdown_plan:
   description:
     - One item per binding to change, C(action) V(delete) or V(patch), with C(remove_subjects), C(keep_subjects),
       C(reason), C(description), C(subjects) (before), C(ref) (an object reference), C(desired) (the patched binding),
-      C(backup_key) and C(backup) (the original, merged with an earlier backup).
+      C(backup_key), C(backup) (the original, merged with an earlier backup), C(original) (the binding as it is),
+      C(uid) and C(resource_version).
   returned: when lockdown is set
   type: list
   elements: dict
@@ -538,6 +547,14 @@ lockdown_backup:
   description: ConfigMap data (key to JSON text) holding the backups of RV(lockdown_plan).
   returned: when lockdown is set
   type: dict
+lockdown_backup_size:
+  description:
+    - The backup the lock-down would write (the earlier backup merged with this plan), before anything is written.
+      C(entries), C(json_bytes), C(compressed_bytes), C(chunk_bytes), C(objects) (ConfigMaps, index included),
+      C(namespace), C(name), C(fits) and C(problem) (why the namespace has no room for it, from its ResourceQuotas).
+  returned: when lockdown and lockdown.backup are set
+  type: dict
+  sample: {entries: 1840, json_bytes: 1502311, compressed_bytes: 61244, chunk_bytes: 524288, objects: 2, fits: true, problem: null}
 lockdown_guard:
   description:
     - One verdict per guarded request, with C(who), C(request), C(allowed_now) (API server), C(rbac_now), C(rbac_after),
@@ -571,6 +588,7 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import (
 )
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _names
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _rbac as rbac
+from ansible_collections.gitops.bootstrap.plugins.module_utils._rbac_backup import BackupStore
 
 try:
     import jmespath
@@ -806,15 +824,18 @@ class AuditManager(object):
             )
         except rbac.RbacInputError as exc:
             raise GitopsK8sError("lockdown: %s." % exc)
-        previous = {}
+        previous, store, stored = {}, None, None
         backup = lockdown.get("backup")
         if backup:
-            cm = self.module.get("ConfigMap", "v1", backup["name"], backup["namespace"])
-            previous = ((cm or {}).get("data")) or {}
+            store = BackupStore(self.module, backup["namespace"], backup["name"])
+            stored = store.read()
+            previous = stored["entries"]
         plan = planner.plan(previous)
         result["lockdown_plan"] = plan
         result["lockdown_managed_bindings"] = planner.managed_bindings()
         result["lockdown_backup"] = dict((item["backup_key"], json.dumps(item["backup"], sort_keys=True)) for item in plan)
+        if store is not None:
+            result["lockdown_backup_size"] = self.backup_size(store, stored, plan, backup)
         warnings = self.group_warnings(snap, lockdown)
         result["lockdown_warnings"] = warnings
         self.warnings.extend(warnings)
@@ -850,6 +871,22 @@ class AuditManager(object):
                 lockdown_guard=verdicts,
                 lockdown_plan=plan,
             )
+
+    def backup_size(self, store, stored, plan, backup):
+        """The backup the lock-down would write: size, objects, and whether the backup namespace has room."""
+        try:
+            layout = rbac.backup_layout(rbac.merge_backup_entries(stored["entries"], plan), backup["chunk_bytes"])
+        except rbac.RbacBackupError as exc:
+            raise GitopsK8sError("lockdown.backup: %s." % exc)
+        # The new parts are written beside the old ones; an existing index is replaced, not added.
+        problem = store.quota_problem(layout["objects"] - (1 if stored["exists"] else 0)) if plan else None
+        layout.update(namespace=backup["namespace"], name=backup["name"], fits=problem is None, problem=problem)
+        if problem:
+            self.warnings.append(
+                "The lock-down backup would not fit in namespace %s: %s. Enforcing the lock-down would stop before changing any binding; "
+                "raise the quota or choose another backup namespace." % (backup["namespace"], problem)
+            )
+        return layout
 
     def verdict(self, who, ident, request, allowed_now, before, after):
         now = before.evaluate(ident, request)
@@ -979,7 +1016,14 @@ def build_argument_spec():
         developer_groups=dict(type="list", elements="str", default=[]),
         managed_label=dict(type="str"),
         add_bindings=dict(type="list", elements="dict", default=[]),
-        backup=dict(type="dict", options=dict(namespace=dict(type="str", required=True), name=dict(type="str", required=True))),
+        backup=dict(
+            type="dict",
+            options=dict(
+                namespace=dict(type="str", required=True),
+                name=dict(type="str", required=True),
+                chunk_bytes=dict(type="int", default=rbac.BACKUP_CHUNK_DEFAULT),
+            ),
+        ),
         guard=dict(type="bool", default=True),
         fail_on_lockout=dict(type="bool", default=True),
         self_access=dict(type="list", elements="dict", default=[], options=request_options),

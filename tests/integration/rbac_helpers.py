@@ -289,3 +289,73 @@ def cleanup_lockdown(kubeconfig, namespaces=False):
     if namespaces:
         kubectl(kubeconfig, "delete", "namespaces", "-l", label, "--ignore-not-found", "--wait=false")
     cleanup(kubeconfig, namespaces=namespaces)
+
+
+# ------------------------------------------------------------------------------------ backups
+BACKUP_NAMESPACE = "gitops-bootstrap-system"
+BACKUP_NAME = "rbac-lockdown-backup"
+
+
+def read_backup(kubeconfig, namespace=BACKUP_NAMESPACE, name=BACKUP_NAME):
+    """The lock-down backup as stored, decoded here by its documented format (not by the collection's code).
+
+    The index ConfigMap holds ``format`` and ``index.json`` (the parts, each with its SHA-256, and the
+    SHA-256 of the whole document); each part ConfigMap holds a slice of the gzip stream in
+    ``binaryData.part``. Returns ``index``, ``parts`` (the part ConfigMaps) and ``document``.
+    """
+    import base64
+    import gzip
+    import hashlib
+
+    index_cm = json.loads(kubectl(kubeconfig, "get", "configmap", "-n", namespace, name, "-o", "json").stdout)
+    assert index_cm["data"]["format"] == "gitops.bootstrap/rbac-lockdown-backup/v2", index_cm["data"].keys()
+    index = json.loads(index_cm["data"]["index.json"])
+    parts, chunks = [], []
+    for part in index["parts"]:
+        obj = json.loads(kubectl(kubeconfig, "get", "configmap", "-n", namespace, part["name"], "-o", "json").stdout)
+        data = base64.b64decode(obj["binaryData"]["part"])
+        assert hashlib.sha256(data).hexdigest() == part["sha256"], part["name"]
+        parts.append(obj)
+        chunks.append(data)
+    raw = gzip.decompress(b"".join(chunks))
+    assert hashlib.sha256(raw).hexdigest() == index["sha256"]
+    document = json.loads(raw)
+    assert document["format"] == "gitops.bootstrap/rbac-lockdown-backup" and document["version"] == 2
+    return {"index_object": index_cm, "index": index, "parts": parts, "document": document}
+
+
+def legacy_backup_configmap(bindings, namespace=BACKUP_NAMESPACE, name=BACKUP_NAME):
+    """The backup ConfigMap as the collection wrote it before backups had parts: one data key per
+    binding, the binding as JSON text."""
+    data = {}
+    for obj in bindings:
+        meta = obj["metadata"]
+        data[rbac.backup_key(obj["kind"], meta["name"], meta.get("namespace"))] = json.dumps(rbac.clean_binding(obj), sort_keys=True)
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {"app.kubernetes.io/managed-by": "gitops.bootstrap", "gitops.bootstrap/component": "rbac-lockdown"},
+        },
+        "data": data,
+    }
+
+
+def binding_state(kubeconfig, selector):
+    """Every binding matching the label selector: (kind, namespace, name) -> roleRef, subjects (in order), labels, annotations."""
+    out = {}
+    for plural in ("clusterrolebindings", "rolebindings"):
+        items = json.loads(kubectl(kubeconfig, "get", plural + "." + RBAC, "-A", "-l", selector, "-o", "json").stdout)["items"]
+        for item in items:
+            meta = item["metadata"]
+            annotations = dict(meta.get("annotations") or {})
+            annotations.pop("kubectl.kubernetes.io/last-applied-configuration", None)
+            out[(item["kind"], meta.get("namespace"), meta["name"])] = {
+                "roleRef": item["roleRef"],
+                "subjects": item.get("subjects") or [],
+                "labels": meta.get("labels") or {},
+                "annotations": annotations,
+            }
+    return out

@@ -150,6 +150,9 @@ class FakeModule(object):
     def get(self, kind, api_version, name, namespace=None):
         return self.configmaps.get((namespace, name))
 
+    def list(self, kind, api_version, namespace=None, label_selector=None):
+        return []  # no ResourceQuota in the backup namespace
+
     def create_review(self, definition):
         self.reviews.append(definition)
         if definition["kind"] == "SelfSubjectReview":
