@@ -288,3 +288,20 @@ def test_role_tasks_of_kubernetes_core_are_bounded_by_the_task_timeout(kubeconfi
     end = datetime.datetime.fromisoformat(duration["end"].replace("Z", "+00:00"))
     # The worker's and the module's start-up come on top of the 5 s; a request left unbounded would hang.
     assert (end - start).total_seconds() < 5 + 10, duration
+
+
+def test_rbac_lockdown_tasks_of_kubernetes_core_are_bounded_by_the_task_timeout(kubeconfig, silent_server, tmp_path,
+                                                                                 clean_environment):
+    silent = kubeconfig_copy(kubeconfig, tmp_path / "silent.yaml", server=f"https://127.0.0.1:{silent_server.port}")
+    playbook = [{"hosts": "localhost", "gather_facts": False, "roles": [{
+        "role": "gitops.bootstrap.rbac_lockdown", "rbac_lockdown_kubeconfig": silent, "rbac_lockdown_mode": "audit",
+        "rbac_lockdown_task_timeout": 5}]}]
+    result = run_playbook(yaml.safe_dump(playbook, sort_keys=False), timeout=300)
+    assert result.rc != 0, result
+    assert "Timed out after 5 second" in " ".join(result.failed_msgs()), result
+    listed = [t for t in result.tasks() if t["task"]["name"].endswith("Namespaces are listed")]
+    assert listed and listed[0]["hosts"]["localhost"].get("failed"), result
+    duration = listed[0]["task"]["duration"]
+    start = datetime.datetime.fromisoformat(duration["start"].replace("Z", "+00:00"))
+    end = datetime.datetime.fromisoformat(duration["end"].replace("Z", "+00:00"))
+    assert (end - start).total_seconds() < 5 + 10, duration
