@@ -103,7 +103,7 @@ def test_galaxy_importer_passes_without_warning(tarball: Path, galaxy_bin: Path,
     env = _clean_env(GALAXY_IMPORTER_CONFIG=config, PATH=f"{galaxy_bin}:{os.environ['PATH']}",
                      ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"), ANSIBLE_HOME=str(tmp_path / "ansible-home"))
     proc = subprocess.run([str(galaxy_bin / "python"), "-m", "galaxy_importer.main", str(tarball)],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900, check=False)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
     problems = [line for line in out.splitlines() if re.match(r"\s*(ERROR|WARNING)\b", line)]
@@ -119,7 +119,7 @@ def test_antsibull_docs_lint_is_clean(extracted: Path, galaxy_bin: Path) -> None
                      ANSIBLE_COLLECTIONS_PATH=str(extracted.parents[2]),
                      GIT_CEILING_DIRECTORIES=f"{ROOT / '.build'}:{ROOT / '.venv'}")
     proc = subprocess.run([str(galaxy_bin / "antsibull-docs"), "lint-collection-docs", "--plugin-docs", "."],
-                          cwd=extracted, env=env, capture_output=True, text=True, timeout=900)
+                          cwd=extracted, env=env, capture_output=True, text=True, timeout=900, check=False)
     assert proc.returncode == 0 and not proc.stdout.strip(), proc.stdout + proc.stderr
 
 
@@ -149,7 +149,7 @@ def test_readme_install_commands_work_from_the_checkout_and_elsewhere(tmp_path: 
 
     def run(command: str, cwd: Path) -> str:
         proc = subprocess.run(["bash", "-c", command], cwd=cwd, env=env, capture_output=True, text=True,
-                              timeout=300)
+                              timeout=300, check=False)
         assert proc.returncode == 0, f"`{command}` in {cwd} failed:\n{proc.stdout}{proc.stderr}"
         assert "Traceback" not in proc.stderr, proc.stderr
         return proc.stdout
@@ -176,7 +176,7 @@ def test_playbook_without_clusters_fails_and_says_so(playbook: str, tmp_path: Pa
     var = GROUP_PLAYBOOKS[playbook]
     proc = subprocess.run(["ansible-playbook", "-i", str(inventory), str(ROOT / "playbooks" / playbook)],
                           cwd=ROOT, env={**os.environ, "ANSIBLE_NOCOLOR": "1"}, capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, check=False)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0, f"{playbook} exited 0 with no cluster to act on:\n{out}"
     assert "No host of the inventory is in 'clusters'" in out, out
@@ -185,6 +185,6 @@ def test_playbook_without_clusters_fails_and_says_so(playbook: str, tmp_path: Pa
     proc = subprocess.run(["ansible-playbook", "-i", str(inventory), str(ROOT / "playbooks" / playbook),
                            "-e", f"{var}=nowhere"],
                           cwd=ROOT, env={**os.environ, "ANSIBLE_NOCOLOR": "1"}, capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, check=False)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0 and "No host of the inventory is in 'nowhere'" in out, out
