@@ -45,7 +45,8 @@ cluster_down() { $(PYTHON) hack/localcluster.py down "$$1" >/dev/null 2>&1 || tr
   started=$$(for c in $$started; do [ "$$c" = "$$1" ] || printf '%s ' "$$c"; done); }; \
 clusters_down() { for c in $$started; do $(PYTHON) hack/localcluster.py down "$$c" >/dev/null 2>&1 || true; done; started=""; }; \
 trap clusters_down EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
-cluster_up() { local kc; started="$$started $$1"; kc=$$($(PYTHON) hack/localcluster.py up "$$1") || return 1; export "$$2=$$kc"; }
+cluster_up() { local cluster_up_path; started="$$started $$1"; \
+  cluster_up_path=$$($(PYTHON) hack/localcluster.py up "$$1") || return 1; export "$$2=$$cluster_up_path"; }
 endef
 
 .PHONY: help

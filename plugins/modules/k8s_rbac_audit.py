@@ -583,7 +583,6 @@ from ansible.module_utils.common.text.converters import to_bytes
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import (
     GitopsK8sError,
     GitopsK8sModule,
-    ResourceNotFoundError,
     describe_exception,
 )
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _names
@@ -743,14 +742,15 @@ class AuditManager(object):
         given = self.params.get("argocd_namespaces")
         if given is not None:
             return list(given)
+        # Asked of the server's /apis itself, not of the client's discovery cache: a cache file kept
+        # for the same address may describe another cluster that served there before.
+        doing = "Looking up whether the cluster serves Argo CD's API (argoproj.io)"
         try:
-            self.module.client.resource("Application", "argoproj.io/v1alpha1")
-        except ResourceNotFoundError:
+            groups = json.loads(self.module.service.read_path("/apis", doing)).get("groups") or []
+        except ValueError as exc:
+            raise GitopsK8sError(f"{doing}: the API server's /apis is not JSON ({exc})") from exc
+        if not any(isinstance(group, dict) and group.get("name") == "argoproj.io" for group in groups):
             return []
-        except GitopsK8sError:
-            raise
-        except Exception as exc:  # pylint: disable=broad-except
-            raise GitopsK8sError(describe_exception(exc, "Looking up whether the cluster serves Argo CD's API (argoproj.io)"))
         return list(rbac.DEFAULT_ARGOCD_NAMESPACES)
 
     def snapshot(self):
