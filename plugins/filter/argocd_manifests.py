@@ -3,15 +3,11 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters for the Argo CD install manifests and the settings of the argocd role."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import json
 import re
 
 from ansible.errors import AnsibleFilterError
-from ansible.module_utils.six import string_types
 
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _names
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd_manifests import (
@@ -33,7 +29,7 @@ _SHA256 = re.compile(r"(sha256:)?[0-9a-f]{64}")
 
 def argocd_manifests(data, namespace="argocd", config_maps=None, known_hosts=None):
     try:
-        if isinstance(data, string_types):
+        if isinstance(data, str):
             return render(data, namespace, config_maps or {}, known_hosts or [])
         if isinstance(data, list):
             return render(data, namespace, config_maps or {}, known_hosts or [])
@@ -44,7 +40,7 @@ def argocd_manifests(data, namespace="argocd", config_maps=None, known_hosts=Non
 
 def argocd_inline_secrets(config):
     """Paths of secret values that are written inline instead of as ``$`` references."""
-    if isinstance(config, string_types):
+    if isinstance(config, str):
         if not config.strip():
             return []
         if yaml is None:  # pragma: no cover
@@ -93,9 +89,9 @@ def argocd_settings_errors(s):
             errors.append("argocd_manifest_checksums[%s] must map manifest file names to sha256 checksums." % ver)
             continue
         for name, digest in sorted(sums.items()):
-            if not isinstance(digest, string_types) or not _SHA256.fullmatch(digest.lower()):
+            if not isinstance(digest, str) or not _SHA256.fullmatch(digest.lower()):
                 errors.append("argocd_manifest_checksums[%s][%s] is not a sha256 checksum (64 hex digits)." % (ver, name))
-    if s.get("verify_checksum", True) and flavour in FLAVOUR_FILES and isinstance(version, string_types):
+    if s.get("verify_checksum", True) and flavour in FLAVOUR_FILES and isinstance(version, str):
         sums = dict(known.get(version) or {})
         sums.update(extra.get(version) or {})
         if is_url:

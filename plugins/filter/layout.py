@@ -8,9 +8,6 @@ The paths come from the collection's single description of the layout
 points where the ``gitops.bootstrap.infra_repo`` module writes that cluster's folder.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 

@@ -13,9 +13,6 @@ Application status that a person can read, known_hosts merging, secret masking f
 The polling helper (wait_until) is the service layer's, in _k8s.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import copy
 import csv
@@ -85,7 +82,7 @@ class ArgoCDValidationError(Exception):
     """Input that cannot be applied; the message says what is wrong and what to do."""
 
     def __init__(self, msg):
-        super(ArgoCDValidationError, self).__init__(msg)
+        super().__init__(msg)
         self.msg = msg
 
 

@@ -14,9 +14,6 @@ subjects), merging our keys into the upstream ConfigMaps, and finding secrets wr
 inline where a ``$`` reference belongs.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import copy
 import hashlib

@@ -20,9 +20,6 @@ so the repository and the agents that sync it agree on where things are::
     .gitops/managed.yaml             the files this collection generated, with their hashes
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _names
 

@@ -25,9 +25,8 @@ Only RBAC is evaluated. What this cannot see is listed in ``LIMITATIONS`` and re
 every audit.
 """
 
-from __future__ import absolute_import, annotations, division, print_function
+from __future__ import annotations
 
-__metaclass__ = type
 
 import copy
 import gzip

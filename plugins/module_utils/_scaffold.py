@@ -12,9 +12,6 @@ bootstrapping a second cluster adds ``clusters/<new>/`` (and its entry under ``.
 without touching the others. Paths come from ``_layout``.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import hashlib
 import json

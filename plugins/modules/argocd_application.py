@@ -3,10 +3,6 @@
 # Copyright: (c) 2026, gitops.bootstrap contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 DOCUMENTATION = r"""
 ---
 module: argocd_application
@@ -177,6 +173,16 @@ options:
     type: list
     elements: str
     default: [InvalidSpecError, ComparisonError]
+  wait_fail_grace:
+    description:
+      - Seconds into the wait before a C(ComparisonError) of O(wait_fail_on) ends it. Until then the module asks
+        the controller for a normal refresh every 10 seconds while the error lasts, and goes on waiting.
+      - The repo server reads SSH known hosts, TLS certificates and GnuPG keys from files the kubelet writes from
+        ConfigMaps, about a minute after they change; a comparison made in between fails with an error that the
+        next one does not repeat (for example C(key is unknown) right after a repository was added).
+      - C(InvalidSpecError) is not held back. V(0) ends the wait on the first fresh comparison error.
+    type: int
+    default: 60
   refresh:
     description: Ask the application controller to refresh the application (V(hard) also discards cached manifests).
     type: str
@@ -285,6 +291,8 @@ requested:
   sample: [sync]
 """
 
+import time
+
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import (
     GitopsK8sError,
     clean_object,
@@ -304,6 +312,8 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import (
 )
 
 KIND = "Application"
+# Seconds between two refresh requests while a comparison error is inside the wait's grace period.
+REFRESH_EVERY = 10
 
 
 class ApplicationManager(object):
@@ -360,13 +370,7 @@ class ApplicationManager(object):
         if not self.module.check_mode:
             current = self.get()
         if self.params["wait"] and not self.module.check_mode:
-            reconciled_before = ((live or {}).get("status") or {}).get("reconciledAt")
-            finished, current = wait_until(
-                self.get,
-                lambda obj: self.is_ready(obj, self.params["wait_fail_on"], reconciled_before),
-                self.params["wait_timeout"],
-                interval=max(1, self.params["wait_sleep"]),
-            )
+            finished, current = self.wait_ready(((live or {}).get("status") or {}).get("reconciledAt"))
             if not finished:
                 summary = summarise_application(current)
                 self.module.fail_json(
@@ -394,9 +398,40 @@ class ApplicationManager(object):
             }
         return result
 
+    def wait_ready(self, reconciled_before, clock=time.monotonic):
+        """Wait until the application is ready (finished, last object); raises _StopWaiting.
+
+        While a fresh comparison error is younger than wait_fail_grace, the controller is asked for
+        a refresh every REFRESH_EVERY seconds: files the repo server reads from mounted ConfigMaps
+        may not have reached it yet, and a long reconciliation timeout would not compare again soon.
+        """
+        start = clock()
+        grace = max(0, self.params["wait_fail_grace"])
+        last_refresh = [start]
+
+        def ready(obj):
+            in_grace = clock() - start < grace
+            try:
+                return self.is_ready(obj, self.params["wait_fail_on"], reconciled_before, hold_comparison=in_grace)
+            except _ComparisonHeld:
+                if clock() - last_refresh[0] >= REFRESH_EVERY:
+                    last_refresh[0] = clock()
+                    self.module.merge_patch(
+                        KIND, API_VERSION, self.name, self.namespace,
+                        {"metadata": {"annotations": {REFRESH_ANNOTATION: "normal"}}},
+                        field_manager=FIELD_MANAGER + "/refresh",
+                    )
+                return False
+
+        return wait_until(self.get, ready, self.params["wait_timeout"], interval=max(1, self.params["wait_sleep"]))
+
     @staticmethod
-    def is_ready(app, fail_on=("InvalidSpecError", "ComparisonError"), reconciled_before=None):
-        """True when the application is ready; raises _StopWaiting when waiting cannot help."""
+    def is_ready(app, fail_on=("InvalidSpecError", "ComparisonError"), reconciled_before=None, hold_comparison=False):
+        """True when the application is ready; raises _StopWaiting when waiting cannot help.
+
+        With hold_comparison, a fresh condition other than InvalidSpecError raises _ComparisonHeld
+        instead: the caller is still inside its grace period.
+        """
         if application_ready(app):
             return True
         # A rejected spec, an unreachable repository or manifests that do not render do not heal by
@@ -407,10 +442,19 @@ class ApplicationManager(object):
         if not application_spec_is_compared(app):
             return False
         fresh = reconciled_before is None or status.get("reconciledAt") != reconciled_before
+        held = False
         for cond in status.get("conditions") or []:
             kind = cond.get("type")
-            if kind in (fail_on or ()) and (kind == "InvalidSpecError" or fresh):
+            if kind not in (fail_on or ()):
+                continue
+            if kind == "InvalidSpecError":
                 raise _StopWaiting(app)
+            if fresh:
+                held = True
+        if held:
+            if hold_comparison:
+                raise _ComparisonHeld()
+            raise _StopWaiting(app)
         return False
 
     def sync_operation(self):
@@ -456,9 +500,13 @@ class ApplicationManager(object):
         return result
 
 
+class _ComparisonHeld(Exception):
+    """A fresh comparison error inside the grace period of the wait."""
+
+
 class _StopWaiting(Exception):
     def __init__(self, app):
-        super(_StopWaiting, self).__init__("stop waiting")
+        super().__init__("stop waiting")
         self.app = app
 
 
@@ -501,6 +549,7 @@ def build_argument_spec():
         wait_timeout=dict(type="int", default=300),
         wait_sleep=dict(type="int", default=2),
         wait_fail_on=dict(type="list", elements="str", default=["InvalidSpecError", "ComparisonError"]),
+        wait_fail_grace=dict(type="int", default=60),
         refresh=dict(type="str", choices=["none", "normal", "hard"], default="none"),
         sync=dict(type="bool", default=False),
     )

@@ -17,7 +17,6 @@ The helpers here run git with no global or system configuration, so the machine'
 never change what a test sets up.
 """
 
-from __future__ import absolute_import, division, print_function
 
 import base64
 import os

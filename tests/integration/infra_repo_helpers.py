@@ -3,7 +3,6 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Run gitops.bootstrap.infra_repo through Ansible the way a user does, and read its result."""
 
-from __future__ import absolute_import, division, print_function
 
 import json
 import os

@@ -290,8 +290,8 @@ def test_role_tasks_of_kubernetes_core_are_bounded_by_the_task_timeout(kubeconfi
     assert (end - start).total_seconds() < 5 + 10, duration
 
 
-def test_rbac_lockdown_tasks_of_kubernetes_core_are_bounded_by_the_task_timeout(kubeconfig, silent_server, tmp_path,
-                                                                                 clean_environment):
+def test_rbac_lockdown_tasks_of_kubernetes_core_are_bounded_by_the_task_timeout(
+        kubeconfig, silent_server, tmp_path, clean_environment):
     silent = kubeconfig_copy(kubeconfig, tmp_path / "silent.yaml", server=f"https://127.0.0.1:{silent_server.port}")
     playbook = [{"hosts": "localhost", "gather_facts": False, "roles": [{
         "role": "gitops.bootstrap.rbac_lockdown", "rbac_lockdown_kubeconfig": silent, "rbac_lockdown_mode": "audit",

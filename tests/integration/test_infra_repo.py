@@ -4,7 +4,6 @@
 """gitops.bootstrap.infra_repo against real git servers on loopback (file://, smart HTTP with
 basic auth through git http-backend, OpenSSH sshd), driven through Ansible."""
 
-from __future__ import absolute_import, division, print_function
 
 import os
 import stat

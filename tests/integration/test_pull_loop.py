@@ -332,6 +332,8 @@ PROBE_PLAY = """
           sync_options: [CreateNamespace=true]
         wait: true
         wait_timeout: "{{ wait_s }}"
+        # The harness's kubelet stand-in writes mounted ConfigMaps every 5 s, not every minute.
+        wait_fail_grace: 15
     - name: Argo CD is read
       gitops.bootstrap.argocd_info:
         namespace: "{{ ns }}"

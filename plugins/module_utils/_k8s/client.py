@@ -14,9 +14,8 @@ Errors are translated into one sentence a person can act on (describe_exception)
 the exception types of their cause chain. The requests themselves are made by service.py.
 """
 
-from __future__ import absolute_import, annotations, division, print_function
+from __future__ import annotations
 
-__metaclass__ = type
 
 import copy
 import math

@@ -7,9 +7,6 @@ Rendering is checked on the real upstream manifests (GITOPS_ARGOCD_MANIFESTS, de
 ../shared/argocd beside the repository); the settings checks on hand-made settings.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import json
 import os

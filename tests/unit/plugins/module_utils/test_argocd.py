@@ -8,9 +8,6 @@ The same behaviour is exercised against a real API server in
 tests/integration/test_argocd_modules.py; these cover the edge cases.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import base64
 

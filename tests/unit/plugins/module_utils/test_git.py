@@ -3,7 +3,6 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Credential plumbing and error messages of the git helper."""
 
-from __future__ import absolute_import, division, print_function
 
 import os
 import stat

@@ -3,7 +3,6 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The infra repository layout and the filters that expose it to roles."""
 
-from __future__ import absolute_import, division, print_function
 
 import pytest
 

@@ -7,9 +7,6 @@ The same rules are checked against the real API server in tests/integration/test
 these cover what is awkward to set up there.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import json
 

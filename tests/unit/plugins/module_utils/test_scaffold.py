@@ -3,7 +3,6 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Generated files: ownership record, cluster isolation, templates that parse."""
 
-from __future__ import absolute_import, division, print_function
 
 import yaml
 import pytest

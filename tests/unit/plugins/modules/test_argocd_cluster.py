@@ -6,9 +6,6 @@ the Secret it writes, masking of credentials in results and diffs, and ownership
 small in-memory API. Behaviour against real API servers is in tests/integration/test_hub_and_spoke.py.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import base64
 import copy

@@ -8,9 +8,6 @@ these cover the edge cases: checksum handling, parsing, the skip-when-unchanged 
 rollout status and the documentation of the module.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import copy
 import hashlib

@@ -11,9 +11,6 @@ root itself is not being deleted (self-heal). tests/integration/test_pull_loop_u
 the same against the real controller.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import copy
 import json

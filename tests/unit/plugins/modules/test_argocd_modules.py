@@ -7,9 +7,6 @@ against the connection options, and the managers' diff and ownership logic with 
 Behaviour against a real API server is in tests/integration/test_argocd_modules.py.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import base64
 import copy
@@ -385,6 +382,70 @@ def test_wait_goes_on_through_a_stale_comparison_error():
 def test_wait_ends_on_a_rejected_spec_even_without_a_new_comparison():
     with pytest.raises(argocd_application._StopWaiting):
         is_ready(_app_with([INVALID]), reconciled_before="2026-01-01T00:00:10Z")
+
+
+def test_a_fresh_comparison_error_is_held_inside_the_grace_period():
+    with pytest.raises(argocd_application._ComparisonHeld):
+        is_ready(_app_with([COMPARISON]), reconciled_before=None, hold_comparison=True)
+    # A rejected spec is never held back.
+    with pytest.raises(argocd_application._StopWaiting):
+        is_ready(_app_with([COMPARISON, INVALID]), reconciled_before=None, hold_comparison=True)
+
+
+class _Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def _waiting_manager(apps, clock, grace=60, timeout=300):
+    """An ApplicationManager whose get() returns apps in turn, and whose time is clock."""
+    params = dict((k, v.get("default")) for k, v in argocd_application.build_argument_spec().items())
+    params.update(name="demo", wait_fail_grace=grace, wait_timeout=timeout, wait_sleep=5)
+    module = FakeModule(params)
+    patches = []
+    module.merge_patch = lambda *args, **kwargs: patches.append((clock(), args[4]))
+    manager = argocd_application.ApplicationManager(module)
+    seq = iter(apps)
+
+    def get():
+        clock.now += 5
+        return next(seq)
+
+    manager.get = get
+    return manager, patches
+
+
+def test_wait_refreshes_through_a_comparison_error_that_the_next_comparison_clears(monkeypatch):
+    clock = _Clock()
+    monkeypatch.setattr(argocd_application, "wait_until", lambda fetch, done, timeout, interval: _drive(fetch, done))
+    ready = _app_with([])
+    ready["status"].update(sync={"status": "Synced", "comparedTo": ready["status"]["sync"]["comparedTo"]},
+                           health={"status": "Healthy"})
+    manager, patches = _waiting_manager([_app_with([COMPARISON])] * 4 + [ready], clock)
+    finished, last = manager.wait_ready(reconciled_before=None, clock=clock)
+    assert finished and last is ready
+    # Refreshes every REFRESH_EVERY seconds while the error lasted, none after.
+    assert [t for t, _ in patches] == [10.0, 20.0]
+    assert patches[0][1] == {"metadata": {"annotations": {argocd_application.REFRESH_ANNOTATION: "normal"}}}
+
+
+def test_wait_ends_on_a_comparison_error_that_outlasts_the_grace(monkeypatch):
+    clock = _Clock()
+    monkeypatch.setattr(argocd_application, "wait_until", lambda fetch, done, timeout, interval: _drive(fetch, done))
+    manager, _ = _waiting_manager([_app_with([COMPARISON])] * 20, clock, grace=30)
+    with pytest.raises(argocd_application._StopWaiting):
+        manager.wait_ready(reconciled_before=None, clock=clock)
+    assert 30 <= clock.now <= 40
+
+
+def _drive(fetch, done):
+    while True:
+        obj = fetch()
+        if done(obj):
+            return True, obj
 
 
 def test_wait_fail_on_empty_waits_for_the_timeout():

@@ -4,7 +4,6 @@
 """Ownership rules of infra_repo's plan on a work tree (edge cases; the git paths are
 covered by tests/integration/test_infra_repo.py against real servers)."""
 
-from __future__ import absolute_import, division, print_function
 
 import os
 import subprocess

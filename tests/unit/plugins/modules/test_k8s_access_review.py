@@ -4,9 +4,6 @@
 """Input handling and the review objects k8s_access_review sends; the answers of a real API server
 are tested in tests/integration/test_rbac_audit.py."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import pytest
 

@@ -5,9 +5,6 @@
 missing jmespath package, an unavailable SelfSubjectReview, report files. The behaviour against
 a real cluster is in tests/integration/test_rbac_audit.py."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import json
 
