@@ -3,7 +3,10 @@
 #   make test-galaxy   build the tarball into .build/galaxy/, then tests/integration/test_packaging.py:
 #                      the tarball's file list and size, galaxy-importer, antsibull-docs
 #                      lint-collection-docs --plugin-docs, the README's Install commands, and the
-#                      playbooks that must fail when the inventory has no cluster in their group
+#                      playbooks that must fail when the inventory has no cluster in their group;
+#                      tests/integration/test_execution_environment.py: `ansible-builder create` with
+#                      execution-environment.yml and what its build stages do with the context (no
+#                      container engine: the image itself is not built)
 #
 # galaxy-importer and antsibull-docs get a virtualenv of their own: galaxy-importer pins flake8 6,
 # which pins an older pyflakes than the one the lint suite uses. That virtualenv gets the same
@@ -17,7 +20,7 @@
 
 GALAXY_DIR     := $(BUILD)/galaxy
 GALAXY_VENV    := $(BUILD)/galaxy-venv
-GALAXY_PINS    := galaxy-importer==0.4.44 antsibull-docs==2.28.0
+GALAXY_PINS    := galaxy-importer==0.4.44 antsibull-docs==2.28.0 ansible-builder==3.2.0 bindep==2.14.0 ansible-runner==2.4.3
 GALAXY_STAMP   := $(GALAXY_VENV)/.installed-$(shell echo '$(GALAXY_PINS)' | sha256sum | cut -c1-12)
 
 $(GALAXY_STAMP): $(STAMP_VENV)
@@ -41,6 +44,6 @@ test-galaxy: venv galaxy-tools
 	  > $(GALAXY_DIR)/galaxy-importer.cfg
 	GITOPS_COLLECTION_TARBALL=$$(ls $(GALAXY_DIR)/dist/*.tar.gz) GITOPS_GALAXY_VENV=$(GALAXY_VENV) \
 	  GALAXY_IMPORTER_CONFIG=$(GALAXY_DIR)/galaxy-importer.cfg \
-	  python -m pytest -v -p no:cacheprovider tests/integration/test_packaging.py
+	  python -m pytest -v -p no:cacheprovider tests/integration/test_packaging.py tests/integration/test_execution_environment.py
 
 TEST_TARGETS += test-galaxy
