@@ -694,6 +694,8 @@ class ArgoCDHost:
         self.kube = Kube(kubeconfig)
         self.extra_env = dict(extra_env or {})
         self.resync_volumes = resync_volumes
+        # Until this time (time.time()), the volume sync writes nothing: a test stands in for a slow kubelet.
+        self.volume_sync_held_until = 0.0
         self.with_server = server
         self.marker = marker or f"argocd-host-{os.getpid()}-{os.urandom(6).hex()}"
         self.ports: dict[str, int] = {}
@@ -925,6 +927,10 @@ class ArgoCDHost:
                 pass
         self.procs = [(n, p) for n, p in self.procs if n != name]
 
+    def hold_volume_sync(self, seconds: float) -> None:
+        """Write no ConfigMap or Secret volume for SECONDS, as a kubelet late to notice a change."""
+        self.volume_sync_held_until = time.time() + seconds
+
     def _start_volume_sync(self) -> None:
         import threading
 
@@ -932,6 +938,8 @@ class ArgoCDHost:
 
         def loop():
             while not self._stop_sync.wait(self.resync_volumes):
+                if time.time() < self.volume_sync_held_until:
+                    continue
                 for w in list(self.workloads.values()):
                     try:
                         w.sync_volumes()
