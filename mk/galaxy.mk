@@ -44,6 +44,7 @@ test-galaxy: venv galaxy-tools
 	  > $(GALAXY_DIR)/galaxy-importer.cfg
 	GITOPS_COLLECTION_TARBALL=$$(ls $(GALAXY_DIR)/dist/*.tar.gz) GITOPS_GALAXY_VENV=$(GALAXY_VENV) \
 	  GALAXY_IMPORTER_CONFIG=$(GALAXY_DIR)/galaxy-importer.cfg \
-	  python -m pytest -v -p no:cacheprovider tests/integration/test_packaging.py tests/integration/test_execution_environment.py
+	  python -m pytest -v -p no:cacheprovider tests/integration/test_packaging.py tests/integration/test_execution_environment.py \
+	    tests/integration/test_awx.py
 
 TEST_TARGETS += test-galaxy
