@@ -30,8 +30,10 @@ export PY_COLORS := 0
 
 STAMP_VENV := $(VENV)/.installed-$(shell cat requirements.txt requirements-test.txt | sha256sum | cut -c1-12)
 
-# Test suites add themselves to TEST_TARGETS in mk/*.mk.
+# Test suites add themselves to TEST_TARGETS in mk/*.mk, and what they need built or
+# installed beforehand to TEST_PREREQS.
 TEST_TARGETS :=
+TEST_PREREQS := venv controlplane
 
 # The local clusters of a recipe. A recipe line that begins with `$(CLUSTERS);` can call
 #   cluster_up NAME VAR   start local cluster NAME (or reuse it) and export its kubeconfig path as VAR
@@ -89,23 +91,19 @@ clean-clusters:
 
 include $(sort $(wildcard mk/*.mk))
 
-# Every suite runs, even after a failure; the local clusters a suite started are deleted
-# after it, so idle control planes do not pile up on a small machine. Clusters record the
-# GITOPS_CLUSTER_OWNER they were created under: clusters that were running before, and those
-# of another run on the same machine, are left alone.
-.PHONY: test
+# Every suite runs, even after a failure, in TEST_JOBS lanes (default 2): most suites wait on
+# clusters and controllers rather than on the CPU. What several suites need is built or
+# installed first, once (TEST_PREREQS, which mk/*.mk extend), so that no two suites build the
+# same thing at once. hack/run_suites.py gives each suite its own GITOPS_CLUSTER_OWNER and
+# deletes the local clusters it left when it ends; clusters that were running before, and
+# those of another run on the same machine, are left alone. Each suite's output is in
+# .build/test-logs/<suite>.log and is printed whole when the suite ends. TEST_JOBS=1 runs the
+# suites one after the other.
+TEST_JOBS ?= 2
+
+.PHONY: test test-prereqs
+test-prereqs: $(TEST_PREREQS)
+
 test: venv controlplane
-	@failed=""; passed=""; t0=$$(date +%s); export GITOPS_CLUSTER_OWNER="make-test-$$$$-$$(date +%s)"; \
-	for t in $(TEST_TARGETS); do \
-	  echo "=== $$t"; s0=$$(date +%s); \
-	  if $(MAKE) --no-print-directory $$t; then passed="$$passed $$t"; else failed="$$failed $$t"; fi; \
-	  for c in $$($(PYTHON) hack/localcluster.py list --owner "$$GITOPS_CLUSTER_OWNER" | cut -f1); do \
-	    $(PYTHON) hack/localcluster.py down $$c; \
-	  done; \
-	  echo "=== $$t: $$(( $$(date +%s) - s0 ))s"; \
-	done; \
-	echo "=== all suites: $$(( $$(date +%s) - t0 ))s"; \
-	echo "passed suites:$$passed"; \
-	[ -z "$$failed" ] || echo "FAILED suites:$$failed"; \
-	echo "suites: $$(echo $$passed | wc -w) passed, $$(echo $$failed | wc -w) failed"; \
-	[ -z "$$failed" ]
+	@$(MAKE) --no-print-directory test-prereqs
+	@$(PYTHON) hack/run_suites.py --jobs $(TEST_JOBS) $(TEST_TARGETS)

@@ -5,7 +5,8 @@
 #   make test-forge   smoke test of the forge harness (tests/integration/forge.py): one Gitea on
 #                     loopback for the session, stopped at the end, also when the run fails;
 #                     then gitops.bootstrap.forge_repository against that Gitea, and the bootstrap
-#                     through a pull request (infra_repo pull_request: true)
+#                     through a pull request (infra_repo pull_request: true), and what a plan
+#                     pipeline reports on a pull request (comment, commit status)
 #
 # By hand: hack/gitea.py up NAME (prints the base URL), down NAME, list.
 
@@ -30,6 +31,8 @@ test-forge: venv gitea forge-deps
 	@owner="$${GITOPS_CLUSTER_OWNER:-test-forge-$$$$}"; \
 	trap '$(PYTHON) hack/gitea.py down --all --owner "'"$$owner"'" >/dev/null 2>&1 || true' EXIT; \
 	GITOPS_CLUSTER_OWNER="$$owner" python -m pytest -v -p no:cacheprovider tests/integration/test_forge_harness.py \
-	  tests/integration/test_forge_repository.py tests/integration/test_forge_pull_request.py
+	  tests/integration/test_forge_repository.py tests/integration/test_forge_pull_request.py \
+	  tests/integration/test_forge_review_api.py
 
 TEST_TARGETS += test-forge
+TEST_PREREQS += gitea forge-deps

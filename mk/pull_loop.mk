@@ -46,3 +46,4 @@ bench-webhook: venv controlplane pull-loop-deps argocd-binaries gitea forge-deps
 	python benchmarks/webhook.py
 
 TEST_TARGETS += test-pull-loop
+TEST_PREREQS += argocd-binaries pull-loop-deps
