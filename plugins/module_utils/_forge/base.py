@@ -3,6 +3,46 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Provider interface, normalised forge objects and the desired-state engine.
 
+The provider interface (:class:`ForgeProvider`; ``runner.build_provider`` makes the one of a
+forge: ``GiteaProvider``, ``GitHubProvider``, ``GitLabProvider``). Every method raises a
+``ForgeError`` subclass of ``http`` on failure (``ForgeInputError`` before any call for input
+that cannot work, ``ForgeNotFoundError``, ``ForgeAuthError``, ``ForgePermissionError``,
+``ForgeUnreachableError``, ``ForgeAPIError``); every call has the provider's bounded timeout,
+and messages never hold the token.
+
+Repository settings (``forge_repository``)::
+
+    whoami() -> Identity
+    get_repo(owner, name) -> RepoInfo | None
+    check_can_create(owner, me) ; create_repo(owner, name, *, private, default_branch, description, me) -> RepoInfo
+    check_identities(repo, owner, users, teams) ; protection_blocker(repo, branch) -> str | None
+    get_protection(repo, branch) -> Protection | None ; constrain(target) -> Protection
+    put_protection(repo, branch, target, live)
+    list_deploy_keys(repo) ; add_deploy_key(repo, title, key) ; delete_deploy_key(repo, key)
+    list_hooks(repo) ; create_hook(repo, spec) ; update_hook(repo, hook, spec) ; delete_hook(repo, hook)
+    test_hook(repo, hook, wait) -> Delivery
+
+Pull requests, for a plan pipeline (GitLab: merge requests and their notes; ``repo`` is the
+``RepoInfo`` of ``get_repo``; the objects are defined in ``pulls``)::
+
+    get_pull_request(repo, number: int) -> PullRequest
+        number, url, state (open | merged | closed), head (branch), head_sha, base (branch),
+        base_sha; ForgeNotFoundError naming the repository and number when there is none.
+    upsert_comment(repo, number: int, marker: str, body: str) -> Comment
+        The ONE comment of MARKER: its text is the hidden line ``<!-- MARKER -->`` then BODY.
+        Created when the token's user has no comment holding that line on the pull request,
+        else the oldest such comment is updated in place, or left alone when its text is BODY
+        already. Comment.action is created | updated | unchanged; id, url, body, author.
+    set_commit_status(repo, sha: str, state: str, context: str, description: str = "",
+                      target_url: str = "") -> CommitStatus
+        state: pending | success | failure | error; sha: a full commit id; description cut to
+        140 characters; written only when the latest status of CONTEXT differs
+        (CommitStatus.changed). A branch protection requires CONTEXT by this name
+        (``forge_repository`` option ``required_status_checks``).
+
+``pull_requests()`` gives the provider's ``pulls.PullRequests`` (find, create, update, as
+``infra_repo`` uses them).
+
 The engine (``merge_protection``, ``plan_deploy_key``, ``plan_webhook``) is pure: it takes the
 normalised live objects and the wanted state and returns what to write, the conflicts and the
 diff. :class:`ForgeRepository` runs it against a provider in two phases: read and plan
@@ -241,6 +281,26 @@ class ForgeProvider:
 
     def test_hook(self, repo: RepoInfo, hook: Hook, wait: float) -> Delivery:
         raise NotImplementedError
+
+    # -- pull requests (the implementations live in ``pulls``, one class per forge) ------------
+
+    def pull_requests(self):
+        """The pull request operations of this forge (``pulls.PullRequests``), on this provider's client."""
+        from ansible_collections.gitops.bootstrap.plugins.module_utils._forge.pulls import pull_requests_for
+        return pull_requests_for(self)
+
+    def get_pull_request(self, repo: RepoInfo, number: int):
+        """Pull request NUMBER (``pulls.PullRequest``); ``ForgeNotFoundError`` when it does not exist."""
+        return self.pull_requests().get(repo, number)
+
+    def upsert_comment(self, repo: RepoInfo, number: int, marker: str, body: str):
+        """Create or update in place the one comment of MARKER on pull request NUMBER (``pulls.Comment``)."""
+        return self.pull_requests().upsert_comment(repo, number, marker, body)
+
+    def set_commit_status(self, repo: RepoInfo, sha: str, state: str, context: str, description: str = "",
+                          target_url: str = ""):
+        """Set the status of CONTEXT on commit SHA (``pulls.CommitStatus``; ``changed`` False when it was set)."""
+        return self.pull_requests().set_status(repo, sha, state, context, description, target_url)
 
 
 # ---------------------------------------------------------------------------- fingerprints

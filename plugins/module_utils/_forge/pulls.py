@@ -8,6 +8,12 @@ branch into a base branch (the open one, or else the latest merged or closed one
 change its title and body, add labels. Every forge's answer is normalised to
 :class:`PullRequest`; the state is ``open``, ``merged`` or ``closed`` everywhere.
 
+What a plan pipeline needs to report on a pull request (see the interface in ``base``): read
+one pull request by its number, keep ONE comment of its own up to date (found again by a
+hidden marker), and set a commit status on the head commit. The validation and the
+read-compare-write logic of these live in :class:`PullRequests`; each forge only maps the
+calls and the answers.
+
 Only pull requests whose head is a branch of the repository itself are considered (never a
 fork's branch of the same name). Each implementation uses the provider's JSON client, so the
 bounded timeouts, error translation and secret masking of ``http`` apply to every call.
@@ -15,14 +21,18 @@ bounded timeouts, error translation and secret masking of ``http`` apply to ever
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from ansible_collections.gitops.bootstrap.plugins.module_utils._forge.base import RepoInfo
 from ansible_collections.gitops.bootstrap.plugins.module_utils._forge.http import (
     ForgeAPIError,
     ForgeConflictError,
+    ForgeInputError,
+    ForgeNotFoundError,
+    ForgePermissionError,
     JsonClient,
 )
 
@@ -30,6 +40,12 @@ OPEN, MERGED, CLOSED = "open", "merged", "closed"
 # Colour of the labels created on Gitea (GitHub and GitLab create missing labels themselves).
 LABEL_COLOR = "#0e8a16"
 MAX_PAGES = 20
+# Commit status states of the interface (each forge maps them to its own words).
+STATUS_STATES = ("pending", "success", "failure", "error")
+# The longest status description every forge keeps (GitHub's limit); longer ones are cut.
+STATUS_DESCRIPTION_MAX = 140
+_SHA_RE = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+_MARKER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+=-]{0,99}")
 
 
 @dataclass
@@ -42,6 +58,7 @@ class PullRequest:
     head: str = ""
     base: str = ""
     head_sha: str = ""
+    base_sha: str = ""
     labels: list[str] = field(default_factory=list)
     mergeable: bool | None = None   # None: not known (yet)
     raw: dict = field(default_factory=dict, repr=False)
@@ -60,10 +77,91 @@ class Found:
     latest: PullRequest | None = None
 
 
+@dataclass
+class Comment:
+    """A comment of a pull request; ``action`` says what ``upsert_comment`` did to it."""
+
+    id: Any
+    url: str
+    body: str
+    author: str = ""
+    action: str = "unchanged"       # created | updated | unchanged
+    author_type: str = field(default="", repr=False)   # GitHub: User or Bot
+
+    def view(self) -> dict:
+        return {"id": self.id, "url": self.url, "author": self.author, "action": self.action}
+
+
+@dataclass
+class CommitStatus:
+    """The latest status of one context on one commit, in the interface's words."""
+
+    sha: str
+    context: str
+    state: str                      # pending | success | failure | error
+    description: str = ""
+    target_url: str = ""
+    changed: bool = False           # set_commit_status wrote it (False: the forge had it already)
+
+    def view(self) -> dict:
+        return {"sha": self.sha, "context": self.context, "state": self.state, "description": self.description,
+                "target_url": self.target_url, "changed": self.changed}
+
+
+def marker_line(marker: str) -> str:
+    """The hidden first line that identifies a comment (an HTML comment: not rendered)."""
+    if not isinstance(marker, str) or not _MARKER_RE.fullmatch(marker):
+        raise ForgeInputError(
+            f"comment marker {marker!r} is not usable: give 1 to 100 characters of letters, digits and . _ : / @ + = - "
+            "(starting with a letter or digit), e.g. 'gitops-plan:dev'; it identifies the one comment to update")
+    return f"<!-- {marker} -->"
+
+
+def _same_text(a: str | None, b: str | None) -> bool:
+    """Bodies compare without the forge's line-ending and trailing-space changes."""
+    def norm(text):
+        return "\n".join(line.rstrip() for line in (text or "").replace("\r\n", "\n").split("\n")).strip()
+    return norm(a) == norm(b)
+
+
+def check_status(sha: str, state: str, context: str, description: str, target_url: str) -> tuple[str, str]:
+    """Refuse a status the forges would reject or misread; returns (sha, description as written)."""
+    sha = (sha or "").strip().lower()
+    if not _SHA_RE.fullmatch(sha):
+        raise ForgeInputError(f"commit {sha!r} is not a full commit id (40 or 64 hexadecimal characters): a status "
+                              "is set on one exact commit, never on a branch name or an abbreviation")
+    if state not in STATUS_STATES:
+        raise ForgeInputError(f"commit status state {state!r} is not one of {', '.join(STATUS_STATES)}")
+    if not context or context != context.strip() or len(context) > 255 or "\n" in context:
+        raise ForgeInputError(f"commit status context {context!r} must be a non-empty name of at most 255 characters "
+                              "without surrounding spaces (it is the name a branch protection requires)")
+    if target_url:
+        parts = urlsplit(target_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ForgeInputError(f"commit status target_url {target_url!r} is not an http:// or https:// URL")
+        if parts.username or parts.password:
+            raise ForgeInputError("commit status target_url must not carry credentials")
+    description = " ".join((description or "").split())
+    if len(description) > STATUS_DESCRIPTION_MAX:
+        description = description[:STATUS_DESCRIPTION_MAX - 1] + "\u2026"
+    return sha, description
+
+
 class PullRequests:
-    """Interface; ``api`` is the provider's JSON client."""
+    """Interface; ``api`` is the provider's JSON client.
+
+    A forge implements ``find``, ``create``, ``update`` and the small mapping methods below
+    (``_get_pull``, ``_login``, ``_comments``, ``_add_comment``, ``_edit_comment``,
+    ``_latest_status``, ``_post_status``); ``get``, ``upsert_comment`` and ``set_status`` are
+    written once here.
+    """
 
     term = "pull request"
+    label = "the forge"
+    # interface state -> the forge's word for it
+    status_words = {state: state for state in STATUS_STATES}
+    # False: the forge cannot change the description or URL of a status without a new state
+    status_rewritable = True
 
     def __init__(self, api: JsonClient):
         self.api = api
@@ -78,15 +176,138 @@ class PullRequests:
                add_labels: list[str]) -> PullRequest:
         raise NotImplementedError
 
+    # -- reading one pull request -----------------------------------------------------------
+
+    def get(self, repo: RepoInfo, number: int) -> PullRequest:
+        """Pull request NUMBER of REPO (any state); ``ForgeNotFoundError`` when there is none."""
+        if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+            raise ForgeInputError(f"{self.term} number {number!r} is not a positive whole number")
+        try:
+            return self._get_pull(repo, number)
+        except ForgeNotFoundError as exc:
+            raise ForgeNotFoundError(
+                f"{repo.full_name} has no {self.term} #{number} on {self.label} (or the token cannot see it): check "
+                f"the number the pipeline was given ({exc.msg})", status=exc.status) from exc
+
+    # -- the one comment of a marker -------------------------------------------------------
+
+    def upsert_comment(self, repo: RepoInfo, number: int, marker: str, body: str) -> Comment:
+        """Create the comment of MARKER on pull request NUMBER, or update it in place (never a second one).
+
+        The comment found again is the oldest one written by the token's user whose text holds the
+        marker's hidden line; comments of other users are never edited, even when they quote it.
+        """
+        line = marker_line(marker)
+        if not (body or "").strip():
+            raise ForgeInputError("the comment body is empty; give the text to show on the "
+                                  f"{self.term} (an empty body never clears or removes the comment)")
+        text = f"{line}\n{body}"
+        self.get(repo, number)
+        me = self._login()
+        for comment in self._comments(repo, number):
+            if line not in (comment.body or "") or not self._mine(comment, me):
+                continue
+            if _same_text(comment.body, text):
+                comment.action = "unchanged"
+                return comment
+            try:
+                edited = self._edit_comment(repo, number, comment, text)
+            except ForgePermissionError as exc:
+                raise ForgePermissionError(
+                    f"{self.label} refused to update comment {comment.id} on {self.term} #{number} of "
+                    f"{repo.full_name} ({exc.msg}); the token needs the right to write comments", status=exc.status
+                ) from exc
+            edited.action = "updated"
+            return edited
+        made = self._add_comment(repo, number, text)
+        made.action = "created"
+        return made
+
+    def _mine(self, comment: Comment, me: str | None) -> bool:
+        return me is not None and _same(comment.author, me)
+
+    # -- commit statuses -------------------------------------------------------------------
+
+    def set_status(self, repo: RepoInfo, sha: str, state: str, context: str, description: str = "",
+                   target_url: str = "") -> CommitStatus:
+        """Set the status of CONTEXT on commit SHA; nothing is written when the forge has it already."""
+        sha, description = check_status(sha, state, context, description, target_url)
+        live = self._latest_status(repo, sha, context)
+        if live is not None and self.status_words[state] == self.status_words[live.state]:
+            if not self.status_rewritable or (live.description == description and live.target_url == target_url):
+                return live
+        written = self._post_status(repo, sha, self.status_words[state], context, description, target_url)
+        written.changed = True
+        return written
+
+    def _state_of(self, word: str) -> str:
+        """The interface state of one of the forge's words (unknown words read as error)."""
+        for state, native in self.status_words.items():
+            if native == word:
+                return state
+        return "pending" if word in ("running", "created", "waiting_for_resource", "preparing", "scheduled") else "error"
+
+    # -- per forge -------------------------------------------------------------------------
+
+    def _get_pull(self, repo: RepoInfo, number: int) -> PullRequest:
+        raise NotImplementedError
+
+    def _login(self) -> str | None:
+        raise NotImplementedError
+
+    def _comments(self, repo: RepoInfo, number: int) -> list[Comment]:
+        raise NotImplementedError
+
+    def _add_comment(self, repo: RepoInfo, number: int, text: str) -> Comment:
+        raise NotImplementedError
+
+    def _edit_comment(self, repo: RepoInfo, number: int, comment: Comment, text: str) -> Comment:
+        raise NotImplementedError
+
+    def _latest_status(self, repo: RepoInfo, sha: str, context: str) -> CommitStatus | None:
+        raise NotImplementedError
+
+    def _post_status(self, repo: RepoInfo, sha: str, word: str, context: str, description: str,
+                     target_url: str) -> CommitStatus:
+        raise NotImplementedError
+
 
 def _same(a: str | None, b: str | None) -> bool:
     return (a or "").lower() == (b or "").lower()
 
 
+def _combined_latest(ops: PullRequests, path: str, sha: str, context: str, size_param: str,
+                     size: int) -> CommitStatus | None:
+    """The latest status of CONTEXT from a combined status (``{"statuses": [...]}``, latest per context).
+
+    Gitea and GitHub both answer ``GET .../commits/{sha}/status`` so, page by page.
+    """
+    for page in range(1, MAX_PAGES + 1):
+        data = ops.api.request("GET", path, query={"page": page, size_param: size}).data or {}
+        batch = data.get("statuses") or [] if isinstance(data, dict) else []
+        for item in batch:
+            if item.get("context") == context:
+                return _status_answer(ops, item, sha, context)
+        if len(batch) < size:
+            return None
+    raise ForgeAPIError(f"more than {MAX_PAGES * size} status contexts on commit {sha}; refusing to read on")
+
+
+def _status_answer(ops: PullRequests, data: dict, sha: str, context: str) -> CommitStatus:
+    # GitHub names the state "state", Gitea "status"
+    return CommitStatus(sha, data.get("context") or context, ops._state_of(data.get("state") or data.get("status") or ""),
+                        data.get("description") or "", data.get("target_url") or "")
+
+
 # ---------------------------------------------------------------------------- Gitea
 
 class GiteaPullRequests(PullRequests):
-    """Gitea 1.26 ``/repos/{owner}/{repo}/pulls``; labels are referred to by id, missing ones are created."""
+    """Gitea 1.26 ``/repos/{owner}/{repo}/pulls``; labels are referred to by id, missing ones are created.
+
+    ``base_sha`` is the merge base Gitea computed for the pull request.
+    """
+
+    label = "Gitea"
 
     def _path(self, repo: RepoInfo) -> str:
         return f"/repos/{quote(repo.owner, safe='')}/{quote(repo.name, safe='')}"
@@ -100,7 +321,7 @@ class GiteaPullRequests(PullRequests):
         return PullRequest(
             number=int(data.get("number") or 0), url=data.get("html_url") or "", state=state,
             title=data.get("title") or "", body=data.get("body") or "", head=head.get("ref") or "",
-            base=base.get("ref") or "", head_sha=head.get("sha") or "",
+            base=base.get("ref") or "", head_sha=head.get("sha") or "", base_sha=base.get("sha") or "",
             labels=[lb.get("name") for lb in data.get("labels") or [] if lb.get("name")],
             mergeable=data.get("mergeable") if state == OPEN else None, raw=data)
 
@@ -160,6 +381,37 @@ class GiteaPullRequests(PullRequests):
                 status=exc.status) from exc
         return self._pr(data)
 
+    def _get_pull(self, repo, number) -> PullRequest:
+        return self._pr(self.api.request("GET", f"{self._path(repo)}/pulls/{number}").data or {})
+
+    def _login(self) -> str | None:
+        return (self.api.request("GET", "/user").data or {}).get("login")
+
+    def _comment(self, data: dict) -> Comment:
+        return Comment(data.get("id"), data.get("html_url") or "", data.get("body") or "",
+                       (data.get("user") or {}).get("login") or "")
+
+    def _comments(self, repo, number) -> list[Comment]:
+        # Gitea lists every comment of an issue in one answer (the endpoint has no pages)
+        items = self.api.request("GET", f"{self._path(repo)}/issues/{number}/comments").data or []
+        return sorted((self._comment(c) for c in items), key=lambda c: c.id or 0)
+
+    def _add_comment(self, repo, number, text) -> Comment:
+        return self._comment(self.api.request("POST", f"{self._path(repo)}/issues/{number}/comments",
+                                              body={"body": text}).data or {})
+
+    def _edit_comment(self, repo, number, comment, text) -> Comment:
+        return self._comment(self.api.request("PATCH", f"{self._path(repo)}/issues/comments/{comment.id}",
+                                              body={"body": text}).data or {})
+
+    def _latest_status(self, repo, sha, context) -> CommitStatus | None:
+        return _combined_latest(self, f"{self._path(repo)}/commits/{sha}/status", sha, context, "limit", 50)
+
+    def _post_status(self, repo, sha, word, context, description, target_url) -> CommitStatus:
+        data = self.api.request("POST", f"{self._path(repo)}/statuses/{sha}", body={
+            "state": word, "context": context, "description": description, "target_url": target_url}).data or {}
+        return _status_answer(self, data, sha, context)
+
     def update(self, repo, pr, *, title, body, add_labels) -> PullRequest:
         data = pr.raw
         payload = {k: v for k, v in (("title", title), ("body", body)) if v is not None}
@@ -175,7 +427,14 @@ class GiteaPullRequests(PullRequests):
 # ---------------------------------------------------------------------------- GitHub
 
 class GitHubPullRequests(PullRequests):
-    """GitHub REST ``/repos/{owner}/{repo}/pulls``; labels by name (GitHub creates missing ones)."""
+    """GitHub REST ``/repos/{owner}/{repo}/pulls``; labels by name (GitHub creates missing ones).
+
+    Comments are the pull request's issue comments. ``base_sha`` is the base branch's commit
+    GitHub recorded when the pull request was last updated. A token that may not read ``/user``
+    (an integration's) finds its comment among those written by bot accounts.
+    """
+
+    label = "GitHub"
 
     def _path(self, repo: RepoInfo) -> str:
         return f"/repos/{quote(repo.owner, safe='')}/{quote(repo.name, safe='')}"
@@ -189,7 +448,7 @@ class GitHubPullRequests(PullRequests):
         return PullRequest(
             number=int(data.get("number") or 0), url=data.get("html_url") or "", state=state,
             title=data.get("title") or "", body=data.get("body") or "", head=head.get("ref") or "",
-            base=base.get("ref") or "", head_sha=head.get("sha") or "",
+            base=base.get("ref") or "", head_sha=head.get("sha") or "", base_sha=base.get("sha") or "",
             labels=[lb.get("name") for lb in data.get("labels") or [] if lb.get("name")],
             mergeable=data.get("mergeable") if state == OPEN else None, raw=data)
 
@@ -220,6 +479,48 @@ class GitHubPullRequests(PullRequests):
             pr.labels = self._add_labels(repo, pr.number, labels)
         return pr
 
+    def _get_pull(self, repo, number) -> PullRequest:
+        return self._pr(self.api.request("GET", f"{self._path(repo)}/pulls/{number}").data or {})
+
+    def _login(self) -> str | None:
+        try:
+            return (self.api.request("GET", "/user").data or {}).get("login")
+        except ForgePermissionError:
+            # an integration's token (GitHub Actions, a GitHub App) may not read /user: its comments are a bot's
+            return None
+
+    def _mine(self, comment: Comment, me: str | None) -> bool:
+        if me is None:
+            return comment.author_type == "Bot"
+        return _same(comment.author, me)
+
+    def _comment(self, data: dict) -> Comment:
+        user = data.get("user") or {}
+        return Comment(data.get("id"), data.get("html_url") or "", data.get("body") or "", user.get("login") or "",
+                       author_type=user.get("type") or "")
+
+    def _comments(self, repo, number) -> list[Comment]:
+        items = self.api.get_pages(f"{self._path(repo)}/issues/{number}/comments", max_pages=MAX_PAGES)
+        return [self._comment(c) for c in items]
+
+    def _add_comment(self, repo, number, text) -> Comment:
+        return self._comment(self.api.request("POST", f"{self._path(repo)}/issues/{number}/comments",
+                                              body={"body": text}).data or {})
+
+    def _edit_comment(self, repo, number, comment, text) -> Comment:
+        return self._comment(self.api.request("PATCH", f"{self._path(repo)}/issues/comments/{comment.id}",
+                                              body={"body": text}).data or {})
+
+    def _latest_status(self, repo, sha, context) -> CommitStatus | None:
+        return _combined_latest(self, f"{self._path(repo)}/commits/{sha}/status", sha, context, "per_page", 100)
+
+    def _post_status(self, repo, sha, word, context, description, target_url) -> CommitStatus:
+        body = {"state": word, "context": context, "description": description}
+        if target_url:
+            body["target_url"] = target_url
+        data = self.api.request("POST", f"{self._path(repo)}/statuses/{sha}", body=body).data or {}
+        return _status_answer(self, data, sha, context)
+
     def update(self, repo, pr, *, title, body, add_labels) -> PullRequest:
         payload = {k: v for k, v in (("title", title), ("body", body)) if v is not None}
         new = pr
@@ -233,9 +534,18 @@ class GitHubPullRequests(PullRequests):
 # ---------------------------------------------------------------------------- GitLab
 
 class GitLabMergeRequests(PullRequests):
-    """GitLab REST ``/projects/:id/merge_requests``; labels by name (GitLab creates missing ones)."""
+    """GitLab REST ``/projects/:id/merge_requests``; labels by name (GitLab creates missing ones).
+
+    Comments are the merge request's notes (system notes are never ours). ``base_sha`` is
+    ``diff_refs.base_sha``, the merge base (empty while GitLab is still computing it). GitLab
+    says ``failed`` for both failure and error, and cannot move a status to the state it
+    already has: a status in the wanted state is left as it is (its description and URL too).
+    """
 
     term = "merge request"
+    label = "GitLab"
+    status_words = {"pending": "pending", "success": "success", "failure": "failed", "error": "failed"}
+    status_rewritable = False
 
     def _pr(self, data: dict) -> PullRequest:
         raw_state = data.get("state")
@@ -250,7 +560,8 @@ class GitLabMergeRequests(PullRequests):
             number=int(data.get("iid") or 0), url=data.get("web_url") or "", state=state,
             title=data.get("title") or "", body=data.get("description") or "",
             head=data.get("source_branch") or "", base=data.get("target_branch") or "",
-            head_sha=data.get("sha") or "", labels=list(data.get("labels") or []), mergeable=mergeable, raw=data)
+            head_sha=data.get("sha") or "", base_sha=(data.get("diff_refs") or {}).get("base_sha") or "",
+            labels=list(data.get("labels") or []), mergeable=mergeable, raw=data)
 
     def find(self, repo, head, base) -> Found:
         query = {"source_branch": head, "target_branch": base, "state": "all", "order_by": "created_at",
@@ -274,6 +585,48 @@ class GitLabMergeRequests(PullRequests):
                 "An open merge request of that branch may exist already: re-run to update it",
                 status=exc.status) from exc
         return self._pr(data)
+
+    def _get_pull(self, repo, number) -> PullRequest:
+        return self._pr(self.api.request("GET", f"/projects/{repo.id}/merge_requests/{number}").data or {})
+
+    def _login(self) -> str | None:
+        return (self.api.request("GET", "/user").data or {}).get("username")
+
+    def _note(self, data: dict, number: int, repo: RepoInfo) -> Comment:
+        url = f"{repo.html_url}/-/merge_requests/{number}#note_{data.get('id')}" if repo.html_url else ""
+        return Comment(data.get("id"), url, data.get("body") or "", (data.get("author") or {}).get("username") or "")
+
+    def _comments(self, repo, number) -> list[Comment]:
+        items = self.api.get_pages(f"/projects/{repo.id}/merge_requests/{number}/notes", max_pages=MAX_PAGES,
+                                   query={"sort": "asc", "order_by": "created_at"})
+        return [self._note(n, number, repo) for n in items if not n.get("system")]
+
+    def _add_comment(self, repo, number, text) -> Comment:
+        return self._note(self.api.request("POST", f"/projects/{repo.id}/merge_requests/{number}/notes",
+                                           body={"body": text}).data or {}, number, repo)
+
+    def _edit_comment(self, repo, number, comment, text) -> Comment:
+        return self._note(self.api.request("PUT", f"/projects/{repo.id}/merge_requests/{number}/notes/{comment.id}",
+                                           body={"body": text}).data or {}, number, repo)
+
+    def _gitlab_status(self, data: dict, sha: str, context: str) -> CommitStatus:
+        return CommitStatus(sha, data.get("name") or context, self._state_of(data.get("status") or ""),
+                            data.get("description") or "", data.get("target_url") or "")
+
+    def _latest_status(self, repo, sha, context) -> CommitStatus | None:
+        items = self.api.request("GET", f"/projects/{repo.id}/repository/commits/{sha}/statuses",
+                                 query={"name": context, "per_page": 100}).data or []
+        ours = [i for i in items if i.get("name") == context]
+        if not ours:
+            return None
+        return self._gitlab_status(max(ours, key=lambda i: i.get("id") or 0), sha, context)
+
+    def _post_status(self, repo, sha, word, context, description, target_url) -> CommitStatus:
+        body = {"state": word, "name": context, "description": description}
+        if target_url:
+            body["target_url"] = target_url
+        data = self.api.request("POST", f"/projects/{repo.id}/statuses/{sha}", body=body).data or {}
+        return self._gitlab_status(data, sha, context)
 
     def update(self, repo, pr, *, title, body, add_labels) -> PullRequest:
         payload: dict[str, Any] = {}
