@@ -20,6 +20,7 @@ import fnmatch
 import hashlib
 import re
 
+from ansible_collections.gitops.bootstrap.plugins.module_utils._errors import GitopsInputError
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import GitopsK8sModule
 from ansible_collections.gitops.bootstrap.plugins.module_utils._names import (
     dns1123_label_error,
@@ -78,12 +79,8 @@ BUILTIN_ROLES = ("role:admin", "role:readonly")
 RBAC_EFFECTS = ("allow", "deny")
 
 
-class ArgoCDValidationError(Exception):
-    """Input that cannot be applied; the message says what is wrong and what to do."""
-
-    def __init__(self, msg):
-        super().__init__(msg)
-        self.msg = msg
+class ArgoCDValidationError(GitopsInputError):
+    """Argo CD input that cannot be applied; the message says what is wrong and what to do."""
 
 
 class ArgoCDModule(GitopsK8sModule):

@@ -20,6 +20,8 @@ import hashlib
 import json
 import re
 
+from ansible_collections.gitops.bootstrap.plugins.module_utils._errors import GitopsInputError
+
 try:
     import yaml
 
@@ -72,7 +74,7 @@ WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
 _SECRET_KEY_RE = re.compile(r"(secret|password|passwd|token|privatekey|private_key|bindpw|apikey|api_key|credential)", re.I)
 
 
-class ManifestError(Exception):
+class ManifestError(GitopsInputError):
     """Bad manifests or bad input; the message says what to do."""
 
 

@@ -34,6 +34,8 @@ import hashlib
 import json
 import re
 
+from ansible_collections.gitops.bootstrap.plugins.module_utils._errors import GitopsInputError
+
 RBAC_GROUP = "rbac.authorization.k8s.io"
 RBAC_API_VERSION = "rbac.authorization.k8s.io/v1"
 DEFAULTS_LABEL = "kubernetes.io/bootstrapping"
@@ -293,7 +295,7 @@ RISK_BY_ID = dict((r["id"], r) for r in RISKS)
 WRITE_EQUIVALENT_RISKS = frozenset(["nodes_proxy", "pod_exec"])
 
 
-class RbacInputError(Exception):
+class RbacInputError(GitopsInputError):
     """Input that cannot be evaluated; the message says what is wrong."""
 
 

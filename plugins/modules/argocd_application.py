@@ -296,6 +296,7 @@ import time
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import (
     GitopsK8sError,
     clean_object,
+    run_module,
     wait_until,
 )
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import (
@@ -303,7 +304,6 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import (
     API_VERSION,
     FIELD_MANAGER,
     REFRESH_ANNOTATION,
-    ArgoCDValidationError,
     application_ready,
     application_spec_is_compared,
     build_application,
@@ -331,7 +331,14 @@ class ApplicationManager(object):
     def run(self):
         if self.params["state"] == "absent":
             return self.absent()
-        return self.present()
+        try:
+            return self.present()
+        except _StopWaiting as stop:
+            summary = summarise_application(stop.app)
+            raise GitopsK8sError(
+                f"{self.ref} cannot become Synced and Healthy, and waiting does not help: {summary['message']}",
+                changed=self.changed, application=clean_object(stop.app), status=summary,
+            ) from None
 
     # -- present --------------------------------------------------------------------------
     def present(self):
@@ -563,22 +570,7 @@ def main():
         supports_check_mode=True,
         mutually_exclusive=[("destination_server", "destination_name")],
     )
-    manager = ApplicationManager(module)
-    try:
-        result = manager.run()
-    except ArgoCDValidationError as exc:
-        module.fail_json(msg=exc.msg)
-    except GitopsK8sError as exc:
-        module.fail(exc)
-    except _StopWaiting as stop:
-        summary = summarise_application(stop.app)
-        module.fail_json(
-            msg="%s cannot become Synced and Healthy, and waiting does not help: %s" % (manager.ref, summary["message"]),
-            changed=manager.changed,
-            application=clean_object(stop.app),
-            status=summary,
-        )
-    module.exit_json(**result)
+    run_module(module, ApplicationManager, "Managing the Argo CD Application")
 
 
 if __name__ == "__main__":

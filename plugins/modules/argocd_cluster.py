@@ -160,13 +160,13 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import (
     GitopsK8sError,
     GitopsK8sModule,
     clean_object,
+    run_module,
 )
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import (
     FIELD_MANAGER,
     MASK,
     MASK_CHANGED,
     SECRET_TYPE_LABEL,
-    ArgoCDValidationError,
     check_errors,
     decode_secret_data,
     dns1123_label_error,
@@ -440,13 +440,7 @@ def build_argument_spec():
 
 def main():
     module = GitopsK8sModule(argument_spec=build_argument_spec(), supports_check_mode=True)
-    try:
-        result = ClusterManager(module).run()
-    except ArgoCDValidationError as exc:
-        module.fail_json(msg=exc.msg)
-    except GitopsK8sError as exc:
-        module.fail(exc)
-    module.exit_json(**result)
+    run_module(module, ClusterManager, "Registering the cluster with Argo CD")
 
 
 if __name__ == "__main__":

@@ -97,8 +97,14 @@ components:
       description: Ready replicas.
       type: int
     ready:
-      description: All desired replicas are ready and up to date.
+      description:
+        - The workload has rolled out; the same rule as the wait of M(gitops.bootstrap.argocd_install).
+        - The controller has observed the current generation, every desired replica is updated and
+          available, no old replica is still terminating, and a StatefulSet has reached its update revision.
       type: bool
+    problem:
+      description: Why the workload is not ready, in words; null when it is ready.
+      type: str
     images:
       description: Container images.
       type: list
@@ -147,9 +153,7 @@ applications:
 
 import re
 
-from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import (
-    GitopsK8sError,
-)
+from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import run_module
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import (
     ArgoCDModule,
     API_VERSION,
@@ -157,33 +161,29 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import (
     PART_OF_LABEL,
     summarise_application,
 )
+from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd_manifests import workload_problems
 
 _ARGOCD_IMAGE = re.compile(r"(^|/)argoproj/argocd:(v?[0-9][^@\s]*)")
 
 
 def workload_summary(obj):
-    kind = obj.get("kind")
+    """What the module reports of one workload; ``ready`` is the collection's one readiness rule (workload_problems)."""
     spec = obj.get("spec") or {}
     status = obj.get("status") or {}
     meta = obj.get("metadata") or {}
     desired = spec.get("replicas")
     if desired is None:
         desired = 1
-    ready_replicas = status.get("readyReplicas") or 0
-    updated = status.get("updatedReplicas") or 0
-    observed = status.get("observedGeneration") or 0
-    current = observed >= (meta.get("generation") or 0)
-    ready = current and ready_replicas >= desired and updated >= desired
-    if kind == "Deployment":
-        ready = ready and (status.get("availableReplicas") or 0) >= desired
+    problem = workload_problems(obj)
     containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or []
     return {
-        "kind": kind,
+        "kind": obj.get("kind"),
         "name": meta.get("name"),
         "desired": desired,
-        "ready_replicas": ready_replicas,
-        "updated_replicas": updated,
-        "ready": bool(ready),
+        "ready_replicas": status.get("readyReplicas") or 0,
+        "updated_replicas": status.get("updatedReplicas") or 0,
+        "ready": problem is None,
+        "problem": problem,
         "images": [c.get("image") for c in containers],
         "version_label": (meta.get("labels") or {}).get("app.kubernetes.io/version"),
         "conditions": [
@@ -199,11 +199,83 @@ def detect_version(components):
         for image in comp["images"]:
             match = _ARGOCD_IMAGE.search(image or "")
             if match:
-                return match.group(2), "image %s of %s %s" % (image, comp["kind"], comp["name"])
+                return match.group(2), f"image {image} of {comp['kind']} {comp['name']}"
     for comp in preferred:
         if comp.get("version_label"):
-            return comp["version_label"], "label app.kubernetes.io/version of %s %s" % (comp["kind"], comp["name"])
+            return comp["version_label"], f"label app.kubernetes.io/version of {comp['kind']} {comp['name']}"
     return None, None
+
+
+def application_summary(app):
+    """What the module reports of one Application."""
+    meta = app.get("metadata") or {}
+    summary = summarise_application(app)
+    return {
+        "name": meta.get("name"),
+        "namespace": meta.get("namespace"),
+        "project": (app.get("spec") or {}).get("project"),
+        "sync": summary["sync"],
+        "health": summary["health"],
+        "revision": summary["revision"],
+        "operation_phase": summary["operation_phase"],
+        "conditions": summary["conditions"],
+        "resources_not_synced": summary["resources_not_synced"],
+        "resources_unhealthy": summary["resources_unhealthy"],
+        "reason": summary["message"],
+    }
+
+
+class InfoManager:
+    """Reads the Argo CD workloads, CRDs and Applications of one namespace; writes nothing."""
+
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.namespace = self.params["namespace"]
+
+    def components(self):
+        components = []
+        for kind in ("Deployment", "StatefulSet"):
+            for obj in self.module.list(kind, "apps/v1", namespace=self.namespace, label_selector=f"{PART_OF_LABEL}=argocd"):
+                obj.setdefault("kind", kind)
+                components.append(workload_summary(obj))
+        components.sort(key=lambda c: (c["kind"], c["name"]))
+        return components
+
+    def crds(self):
+        crds = {}
+        for name in CRD_NAMES:
+            crd = self.module.get("CustomResourceDefinition", "apiextensions.k8s.io/v1", name)
+            conditions = ((crd or {}).get("status") or {}).get("conditions") or []
+            crds[name] = any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
+        return crds
+
+    def applications(self):
+        wanted = set(self.params.get("app_names") or [])
+        apps = [application_summary(app) for app in self.module.list("Application", API_VERSION, namespace=self.namespace)
+                if not wanted or (app.get("metadata") or {}).get("name") in wanted]
+        apps.sort(key=lambda a: a["name"])
+        missing = sorted(wanted - set(a["name"] for a in apps))
+        if missing:
+            self.module.warn(f"Applications not found in {self.namespace}: {', '.join(missing)}")
+        return apps
+
+    def run(self):
+        components = self.components()
+        version, version_source = detect_version(components)
+        crds = self.crds()
+        result = {
+            "changed": False,
+            "installed": bool(components),
+            "version": version,
+            "version_source": version_source,
+            "components": components,
+            "ready": bool(components) and all(c["ready"] for c in components),
+            "crds_established": crds,
+        }
+        if self.params["applications"]:
+            result["applications"] = self.applications() if crds.get("applications.argoproj.io") else []
+        return result
 
 
 def build_argument_spec():
@@ -216,65 +288,8 @@ def build_argument_spec():
 
 
 def main():
-    argument_spec = build_argument_spec()
-    module = ArgoCDModule(argument_spec=argument_spec, supports_check_mode=True)
-    namespace = module.params["namespace"]
-    try:
-        components = []
-        for kind in ("Deployment", "StatefulSet"):
-            for obj in module.list(kind, "apps/v1", namespace=namespace, label_selector="%s=argocd" % PART_OF_LABEL):
-                obj.setdefault("kind", kind)
-                components.append(workload_summary(obj))
-        components.sort(key=lambda c: (c["kind"], c["name"]))
-        version, version_source = detect_version(components)
-
-        crds = {}
-        for name in CRD_NAMES:
-            crd = module.get("CustomResourceDefinition", "apiextensions.k8s.io/v1", name)
-            conditions = ((crd or {}).get("status") or {}).get("conditions") or []
-            crds[name] = any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
-
-        result = {
-            "changed": False,
-            "installed": bool(components),
-            "version": version,
-            "version_source": version_source,
-            "components": components,
-            "ready": bool(components) and all(c["ready"] for c in components),
-            "crds_established": crds,
-        }
-        if module.params["applications"]:
-            apps = []
-            if crds.get("applications.argoproj.io"):
-                wanted = set(module.params.get("app_names") or [])
-                for app in module.list("Application", API_VERSION, namespace=namespace):
-                    meta = app.get("metadata") or {}
-                    if wanted and meta.get("name") not in wanted:
-                        continue
-                    summary = summarise_application(app)
-                    apps.append(
-                        {
-                            "name": meta.get("name"),
-                            "namespace": meta.get("namespace"),
-                            "project": (app.get("spec") or {}).get("project"),
-                            "sync": summary["sync"],
-                            "health": summary["health"],
-                            "revision": summary["revision"],
-                            "operation_phase": summary["operation_phase"],
-                            "conditions": summary["conditions"],
-                            "resources_not_synced": summary["resources_not_synced"],
-                            "resources_unhealthy": summary["resources_unhealthy"],
-                            "reason": summary["message"],
-                        }
-                    )
-                apps.sort(key=lambda a: a["name"])
-                missing = sorted(wanted - set(a["name"] for a in apps))
-                if missing:
-                    module.warn("Applications not found in %s: %s" % (namespace, ", ".join(missing)))
-            result["applications"] = apps
-    except GitopsK8sError as exc:
-        module.fail(exc)
-    module.exit_json(**result)
+    module = ArgoCDModule(argument_spec=build_argument_spec(), supports_check_mode=True)
+    run_module(module, InfoManager, "Reading the state of Argo CD")
 
 
 if __name__ == "__main__":

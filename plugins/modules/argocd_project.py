@@ -202,8 +202,8 @@ project:
 """
 
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import (
-    GitopsK8sError,
     clean_object,
+    run_module,
 )
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import (
     ArgoCDModule,
@@ -314,15 +314,8 @@ def build_argument_spec():
 
 
 def main():
-    argument_spec = build_argument_spec()
-    module = ArgoCDModule(argument_spec=argument_spec, supports_check_mode=True)
-    try:
-        result = ProjectManager(module).run()
-    except ArgoCDValidationError as exc:
-        module.fail_json(msg=exc.msg)
-    except GitopsK8sError as exc:
-        module.fail(exc)
-    module.exit_json(**result)
+    module = ArgoCDModule(argument_spec=build_argument_spec(), supports_check_mode=True)
+    run_module(module, ProjectManager, "Managing the Argo CD AppProject")
 
 
 if __name__ == "__main__":

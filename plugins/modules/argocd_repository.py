@@ -169,6 +169,7 @@ import base64
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import (
     GitopsK8sError,
     clean_object,
+    run_module,
 )
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import (
     ArgoCDModule,
@@ -177,7 +178,6 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import (
     PART_OF_LABEL,
     SECRET_TYPE_LABEL,
     TLS_CERTS_CONFIGMAP,
-    ArgoCDValidationError,
     check_errors,
     data_as_text,
     dns1123_label_error,
@@ -419,13 +419,7 @@ def main():
             ("github_app_id", "github_app_installation_id", "github_app_private_key"),
         ],
     )
-    try:
-        result = RepositoryManager(module).run()
-    except ArgoCDValidationError as exc:
-        module.fail_json(msg=exc.msg)
-    except GitopsK8sError as exc:
-        module.fail(exc)
-    module.exit_json(**result)
+    run_module(module, RepositoryManager, "Managing the Argo CD repository")
 
 
 if __name__ == "__main__":

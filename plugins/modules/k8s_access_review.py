@@ -166,6 +166,7 @@ unexpected:
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import (
     GitopsK8sError,
     GitopsK8sModule,
+    run_module,
 )
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _rbac as rbac
 
@@ -266,11 +267,7 @@ def build_argument_spec():
 
 def main():
     module = GitopsK8sModule(argument_spec=build_argument_spec(), supports_check_mode=True)
-    try:
-        result = AccessReviewer(module).run()
-    except GitopsK8sError as exc:
-        module.fail(exc)
-    module.exit_json(**result)
+    run_module(module, AccessReviewer, "Reviewing access")
 
 
 if __name__ == "__main__":

@@ -580,6 +580,7 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import (
     GitopsK8sError,
     GitopsK8sModule,
     describe_exception,
+    run_module,
 )
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _names
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _rbac as rbac
@@ -1043,11 +1044,7 @@ def build_argument_spec():
 
 def main():
     module = GitopsK8sModule(argument_spec=build_argument_spec(), supports_check_mode=True)
-    try:
-        result = AuditManager(module).run()
-    except GitopsK8sError as exc:
-        module.fail(exc)
-    module.exit_json(**result)
+    run_module(module, AuditManager, "Auditing RBAC")
 
 
 if __name__ == "__main__":

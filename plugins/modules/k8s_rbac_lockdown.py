@@ -121,7 +121,7 @@ backup:
 """
 
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _rbac as rbac
-from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import GitopsK8sError, GitopsK8sModule
+from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import GitopsK8sError, GitopsK8sModule, run_module
 from ansible_collections.gitops.bootstrap.plugins.module_utils._rbac_backup import BackupStore, BindingWriter, list_bindings
 
 LISTED = 10
@@ -273,11 +273,7 @@ def build_argument_spec() -> dict:
 
 def main():
     module = GitopsK8sModule(argument_spec=build_argument_spec(), supports_check_mode=True)
-    try:
-        result = LockdownManager(module).run()
-    except GitopsK8sError as exc:
-        module.fail(exc)
-    module.exit_json(**result)
+    run_module(module, LockdownManager, "Locking down RBAC")
 
 
 if __name__ == "__main__":

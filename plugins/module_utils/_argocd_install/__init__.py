@@ -19,7 +19,6 @@ from __future__ import annotations
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd_install.absent import Uninstall
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd_install.present import Install
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd_install.report import Report
-from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd_manifests import ManifestError
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import GitopsK8sModule, run_manager
 from ansible_collections.gitops.bootstrap.plugins.module_utils._names import is_valid as name_is_valid
 
@@ -40,5 +39,4 @@ def run(module: GitopsK8sModule) -> None:
             module.warn(warning)
         return result
 
-    run_manager(module, work, "Installing Argo CD", details=lambda: {"objects": report.entries(), "files": report.files},
-                input_errors=(ManifestError,))
+    run_manager(module, work, "Installing Argo CD", details=lambda: {"objects": report.entries(), "files": report.files})

@@ -21,6 +21,11 @@ Nothing outside this package talks to the dynamic client. The names below are wh
 
 from __future__ import annotations
 
+from ansible_collections.gitops.bootstrap.plugins.module_utils._errors import (  # noqa: F401
+    GitopsError,
+    GitopsInputError,
+    failure_result,
+)
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s.client import (  # noqa: F401
     ACTION_GROUP,
     AUTH_ARG_SPEC,
@@ -55,13 +60,14 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s.service impo
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s.runner import (  # noqa: F401
     GitopsK8sModule,
     run_manager,
+    run_module,
 )
 
 __all__ = [
     "ACTION_GROUP", "AUTH_ARG_SPEC", "DEFAULT_REQUEST_TIMEOUT", "FIELD_MANAGER", "HAS_KUBERNETES_COLLECTION",
     "REQUEST_TIMEOUT_ENV", "REQUEST_TIMEOUT_OPTION", "ApiServerTimeout", "ConfigException", "DynamicApiError",
-    "GitopsK8sError", "GitopsK8sModule", "K8sService", "NotFoundError", "ResourceNotFoundError", "auth_argument_spec",
+    "GitopsError", "GitopsInputError", "GitopsK8sError", "GitopsK8sModule", "K8sService", "NotFoundError", "ResourceNotFoundError", "auth_argument_spec",
     "clean_object", "create_client", "describe_api_error", "describe_exception", "describe_timeout",
     "describe_transport_error", "kubeconfig_problem", "kubeconfig_source", "mask_secret", "object_ref",
-    "request_timeout_problem", "run_manager", "wait_until",
+    "failure_result", "request_timeout_problem", "run_manager", "run_module", "wait_until",
 ]

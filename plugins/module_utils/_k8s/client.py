@@ -30,6 +30,8 @@ from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback
 
+from ansible_collections.gitops.bootstrap.plugins.module_utils._errors import GitopsK8sError
+
 try:
     from ansible_collections.kubernetes.core.plugins.module_utils.args_common import (
         AUTH_ARG_SPEC,
@@ -112,15 +114,6 @@ except ImportError:  # pragma: no cover
 
     class Urllib3HTTPError(Exception):  # type: ignore[no-redef]
         pass
-
-
-class GitopsK8sError(Exception):
-    """A failure with a message that already says what to do."""
-
-    def __init__(self, msg, **details):
-        super(GitopsK8sError, self).__init__(msg)
-        self.msg = msg
-        self.details = details
 
 
 # ------------------------------------------------------------------------------ connection

@@ -8,18 +8,16 @@ do not use it from other collections.
 
 GitopsK8sModule builds on kubernetes.core's AnsibleK8SModule the way community.okd does: the
 connection options, the request timeout, a client created on first use (so a module validates
-its input offline first) and a K8sService for every request. run_manager() runs a module's work
-and turns every error into fail_json: the message says what to do, the traceback of its cause is
-kept for -vvv.
+its input offline first) and a K8sService for every request. run_module() and run_manager() run a
+module's work and turn every error into fail_json: the message says what to do, the traceback is
+kept for -vvv (_errors.failure_result).
 """
 
 from __future__ import annotations
 
-import traceback
 from typing import Callable
 
-from ansible.module_utils.common.text.converters import to_native
-
+from ansible_collections.gitops.bootstrap.plugins.module_utils._errors import failure_result
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s.client import (
     HAS_KUBERNETES_COLLECTION,
     K8S_COLLECTION_ERROR,
@@ -123,29 +121,30 @@ class GitopsK8sModule(AnsibleK8SModule):
         return self.service.create(definition)
 
     # -- results ----------------------------------------------------------------------------
-    def fail(self, exc, **result):
-        """fail_json with the message of exc; the traceback of its cause is kept for -vvv."""
-        msg = exc.msg if isinstance(exc, GitopsK8sError) else str(exc)
-        result.update(getattr(exc, "details", {}) or {})
-        if exc.__cause__ is not None or exc.__context__ is not None:
-            result.setdefault("exception", "".join(traceback.format_exception(exc)))
-        self._module.fail_json(msg=msg, **result)
+    def fail(self, exc: BaseException, **result) -> None:
+        """fail_json with the message and details of exc; the traceback is kept for -vvv (failure_result)."""
+        result.update(failure_result(exc))
+        self._module.fail_json(**result)
 
 
-def run_manager(module: GitopsK8sModule, work: Callable[[], dict], doing: str,
+def run_manager(module, work: Callable[[], dict], doing: str,
                 details: Callable[[], dict] = dict, input_errors: tuple = ()) -> None:
     """Run ``work`` (a manager's run) and exit with its result, or fail with a message a person can act on.
 
-    ``input_errors`` are the domain's own exception types: their message is the whole message.
-    A GitopsK8sError keeps the traceback of its cause for -vvv; anything else is described as a
-    failure of ``doing`` with its traceback. ``details()`` adds what was done before the failure.
+    Every module of the collection ends here. A GitopsError (input, cluster) speaks for itself; any
+    other error is described as a failure of ``doing``; the traceback is kept for -vvv as
+    failure_result() says. ``input_errors`` are further exception types whose text is the whole
+    message. ``details()`` adds what was done before the failure.
     """
     try:
         result = work()
-    except input_errors as exc:  # pylint: disable=catching-non-exception
-        module.fail_json(msg=to_native(exc), **details())
-    except GitopsK8sError as exc:
-        module.fail(exc, **details())
     except Exception as exc:  # pylint: disable=broad-except
-        module.fail_json(msg=describe_exception(exc, doing), exception=traceback.format_exc(), **details())
+        failure = details()
+        failure.update(failure_result(exc, lambda error: describe_exception(error, doing), input_errors))
+        module.fail_json(**failure)
     module.exit_json(**result)
+
+
+def run_module(module, manager_class: Callable, doing: str) -> None:
+    """Build the module's manager (``manager_class(module)``), run it and exit (see run_manager)."""
+    run_manager(module, lambda: manager_class(module).run(), doing)

@@ -453,3 +453,54 @@ def test_wait_fail_on_empty_waits_for_the_timeout():
     # Other condition types never end the wait.
     warning = {"type": "OrphanedResourceWarning", "message": "1 orphaned resource"}
     assert is_ready(_app_with([warning]), reconciled_before=None) is False
+
+
+# ---------------------------------------------------------------------------- argocd_info readiness
+def _deployment(replicas=1, **status):
+    status.setdefault("replicas", status.get("updatedReplicas", 0))
+    return {
+        "kind": "Deployment",
+        "metadata": {"name": "argocd-server", "generation": 2},
+        "spec": {"replicas": replicas, "template": {"spec": {"containers": [{"image": "quay.io/argoproj/argocd:v3.5.1"}]}}},
+        "status": dict({"observedGeneration": 2}, **status),
+    }
+
+
+def test_info_readiness_is_the_install_waits_rule():
+    from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd_manifests import workload_problems
+    from ansible_collections.gitops.bootstrap.plugins.modules import argocd_info
+
+    rolling = _deployment(replicas=1, readyReplicas=2, updatedReplicas=1, availableReplicas=2)
+    rolling["status"]["replicas"] = 2
+    summary = argocd_info.workload_summary(rolling)
+    assert summary["ready"] is False, "an old replica still terminating is not a finished rollout"
+    assert summary["problem"] == workload_problems(rolling) == "1 old replicas still terminating"
+
+    done = _deployment(replicas=1, readyReplicas=1, updatedReplicas=1, availableReplicas=1)
+    assert argocd_info.workload_summary(done)["ready"] is True and argocd_info.workload_summary(done)["problem"] is None
+
+    stale = _deployment(replicas=1, readyReplicas=1, updatedReplicas=1, availableReplicas=1)
+    stale["status"]["observedGeneration"] = 1
+    assert argocd_info.workload_summary(stale)["ready"] is False
+
+
+def test_an_application_that_cannot_become_ready_fails_as_a_cluster_error_with_its_state(monkeypatch):
+    from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import GitopsK8sError
+
+    class Module:
+        params = {"name": "web", "namespace": "argocd", "state": "present"}
+
+    manager = argocd_application.ApplicationManager(Module())
+    app = _app_with([INVALID])
+
+    def present():
+        manager.changed = True
+        raise argocd_application._StopWaiting(app)
+
+    monkeypatch.setattr(manager, "present", present)
+    with pytest.raises(GitopsK8sError) as caught:
+        manager.run()
+    assert caught.value.msg.startswith("Application argocd/web cannot become Synced and Healthy, and waiting does not help: ")
+    assert caught.value.details["changed"] is True
+    assert caught.value.details["application"] == {k: v for k, v in app.items() if k != "status"}, "the application without server-owned fields"
+    assert caught.value.details["status"]["conditions"]
