@@ -428,14 +428,14 @@ def test_wait_refreshes_through_a_comparison_error_that_the_next_comparison_clea
     finished, last = manager.wait_ready(reconciled_before=None, clock=clock)
     assert finished and last is ready
     # Refreshes every REFRESH_EVERY seconds while the error lasted, none after.
-    assert [t for t, _ in patches] == [10.0, 20.0]
+    assert [at for at, dummy in patches] == [10.0, 20.0]
     assert patches[0][1] == {"metadata": {"annotations": {argocd_application.REFRESH_ANNOTATION: "normal"}}}
 
 
 def test_wait_ends_on_a_comparison_error_that_outlasts_the_grace(monkeypatch):
     clock = _Clock()
     monkeypatch.setattr(argocd_application, "wait_until", lambda fetch, done, timeout, interval: _drive(fetch, done))
-    manager, _ = _waiting_manager([_app_with([COMPARISON])] * 20, clock, grace=30)
+    manager, dummy = _waiting_manager([_app_with([COMPARISON])] * 20, clock, grace=30)
     with pytest.raises(argocd_application._StopWaiting):
         manager.wait_ready(reconciled_before=None, clock=clock)
     assert 30 <= clock.now <= 40
