@@ -69,7 +69,7 @@ options:
   marker:
     description: A line put first in the Markdown (an HTML comment by default) by which the pull request comment is found again.
     type: str
-    default: "<!-- gitops.bootstrap plan -->"
+    default: ""
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -293,7 +293,7 @@ class PlanManager:
             except GitopsK8sError:
                 raise
             except Exception as exc:  # pylint: disable=broad-except
-                raise GitopsK8sError(f"Connecting to the cluster of {key}: {exc}") from exc
+                raise GitopsK8sError(describe_exception(exc, f"Connecting to the cluster of kubeconfig {key}")) from exc
         return self._clients[key]
 
 
@@ -310,7 +310,7 @@ def main():
             request_timeout=dict(type="float", default=30),
             markdown_path=dict(type="path"),
             json_path=dict(type="path"),
-            marker=dict(type="str", default="<!-- gitops.bootstrap plan -->"),
+            marker=dict(type="str", default=""),
         ),
         supports_check_mode=True,
     )

@@ -1,0 +1,23 @@
+# The plan of a pull request (module gitops.bootstrap.gitops_plan, gitops_plan_publish,
+# playbooks/plan.yml): the test forge (Gitea on loopback) and a local cluster
+# ($(PLAN_TEST_CLUSTER)) for the server-side dry run, with a ValidatingAdmissionPolicy that
+# refuses what the tests expect refused. No pipeline runner runs here: the tests run
+# playbooks/plan.yml, the entry point the generated pipelines call.
+#
+#   make test-plan    the plan suite (about 3 minutes)
+#   make bench-plan   time of the plan for a pull request touching 1 and 10 clusters (no cluster)
+
+PLAN_TEST_CLUSTER ?= plan1
+
+.PHONY: test-plan
+test-plan: venv controlplane gitea argocd-binaries
+	@owner="$${GITOPS_CLUSTER_OWNER:-test-plan-$$$$}"; \
+	trap '$(PYTHON) hack/gitea.py down --all --owner "'"$$owner"'" >/dev/null 2>&1 || true' EXIT; \
+	GITOPS_CLUSTER_OWNER="$$owner" PLAN_TEST_CLUSTER=$(PLAN_TEST_CLUSTER) \
+	  python -m pytest -q -p no:cacheprovider tests/integration/test_plan.py
+
+.PHONY: bench-plan
+bench-plan: venv argocd-binaries
+	python benchmarks/plan.py
+
+TEST_TARGETS += test-plan
