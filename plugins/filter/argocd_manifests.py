@@ -345,6 +345,120 @@ def argocd_application_objects(applications, namespace="argocd", repo_url=None, 
     return objects
 
 
+_MANAGED_LABELS = {"app.kubernetes.io/managed-by": "gitops.bootstrap", "app.kubernetes.io/part-of": "argocd"}
+_DEFAULT_PROJECT = {
+    "name": "default",
+    "description": "Locked down: no sources, no destinations, no resources. Use a named project.",
+    "source_repos": [],
+    "destinations": [],
+    "source_namespaces": [],
+    "cluster_resource_whitelist": [],
+    "namespace_resource_blacklist": [{"group": "*", "kind": "*"}],
+}
+_PLATFORM_DESCRIPTION = "Cluster-wide infrastructure and Argo CD itself; managed by administrators only"
+
+
+def argocd_ingress_object(ingress):
+    """The Ingress of argocd-server for the role's ``argocd_ingress`` setting (whether it is enabled is the caller's choice)."""
+    ingress = _plain(ingress or {})
+    host = ingress.get("host", "")
+    backend = {"service": {"name": "argocd-server", "port": {"name": ingress.get("service_port") or "https"}}}
+    spec = {}
+    if ingress.get("class_name"):
+        spec["ingressClassName"] = ingress["class_name"]
+    spec["rules"] = [{"host": host, "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": backend}]}}]
+    if ingress.get("tls_secret_name"):
+        spec["tls"] = [{"hosts": [host], "secretName": ingress["tls_secret_name"]}]
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": "argocd-server", "labels": dict(_MANAGED_LABELS), "annotations": ingress.get("annotations") or {}},
+        "spec": spec,
+    }
+
+
+def _platform(s):
+    """Name of the platform project and whether the role manages it."""
+    platform = s.get("platform_project") or {}
+    return platform.get("name") or "platform", bool(platform.get("enabled", True))
+
+
+def argocd_role_projects(s):
+    """The AppProjects of the argocd role, as argocd_project options: the locked-down default,
+    the admin-only platform project and the team projects of ``argocd_projects``.
+
+    ``s`` is a dict of the role's variables without the ``argocd_`` prefix.
+    """
+    s = _plain(s)
+    projects = []
+    if s.get("default_project_locked", True):
+        projects.append(json.loads(json.dumps(_DEFAULT_PROJECT)))
+    name, enabled = _platform(s)
+    if enabled:
+        platform = s.get("platform_project") or {}
+        repo = s.get("infra_repo_url")
+        projects.append({
+            "name": name,
+            "description": platform.get("description", _PLATFORM_DESCRIPTION),
+            "source_repos": platform.get("source_repos") or ([repo] if repo else []),
+            "destinations": platform.get("destinations", [{"server": s.get("in_cluster_server"), "namespace": "*"}]),
+            "cluster_resource_whitelist": platform.get("cluster_resource_whitelist", [{"group": "*", "kind": "*"}]),
+            "namespace_resource_blacklist": platform.get("namespace_resource_blacklist"),
+            "roles": [],
+        })
+    return projects + list(s.get("projects") or [])
+
+
+def _retry(retry):
+    backoff = (retry or {}).get("backoff") or {}
+    return {
+        "limit": (retry or {}).get("limit", 5),
+        "backoff": {
+            "duration": backoff.get("duration", "5s"),
+            "factor": backoff.get("factor", 2),
+            "max_duration": backoff.get("max_duration", "3m"),
+        },
+    }
+
+
+def argocd_role_applications(s):
+    """The Applications of the argocd role, as argocd_application options: the root application
+    (app of apps) and the self-management application.
+
+    ``s`` is a dict of the role's variables without the ``argocd_`` prefix. The self-management
+    application takes its sync options and ignored fields from the definition the infra
+    repository scaffold uses too (``argocd_self_manage_spec``).
+    """
+    from ansible_collections.gitops.bootstrap.plugins.module_utils import _layout
+
+    s = _plain(s)
+    name, enabled = _platform(s)
+    project = name if enabled else "default"
+    namespace = s.get("namespace")
+    retry = _retry(s.get("root_app_retry"))
+    apps = []
+    if s.get("root_app_enabled"):
+        apps.append({
+            "name": s.get("root_app_name"), "path": s.get("root_app_path"), "project": project,
+            "destination_namespace": namespace, "finalizer": True,
+            "sync_policy": {"automated": True, "prune": s.get("root_app_prune"), "self_heal": s.get("root_app_self_heal"),
+                            "sync_options": s.get("root_app_sync_options"), "retry": retry},
+        })
+    if s.get("self_manage"):
+        try:
+            spec = _layout.argocd_self_manage_spec(namespace)
+        except _layout.LayoutError as exc:
+            raise AnsibleFilterError(f"argocd_role_applications: {exc}")
+        apps.append({
+            "name": s.get("self_manage_app_name"), "path": s.get("self_manage_path"), "project": project,
+            "destination_namespace": namespace, "finalizer": False,
+            "sync_policy": {"automated": True, "prune": s.get("self_manage_prune"), "self_heal": s.get("self_manage_self_heal"),
+                            "sync_options": spec["syncPolicy"]["syncOptions"], "retry": json.loads(json.dumps(retry))},
+            "spec": {"ignoreDifferences": spec["ignoreDifferences"]},
+        })
+    return apps
+
+
 class FilterModule(object):
     """Argo CD manifest and settings filters."""
 
@@ -356,4 +470,7 @@ class FilterModule(object):
             "argocd_config_maps": argocd_config_maps,
             "argocd_project_objects": argocd_project_objects,
             "argocd_application_objects": argocd_application_objects,
+            "argocd_ingress_object": argocd_ingress_object,
+            "argocd_role_projects": argocd_role_projects,
+            "argocd_role_applications": argocd_role_applications,
         }

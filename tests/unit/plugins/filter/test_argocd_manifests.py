@@ -84,7 +84,8 @@ def settings(**overrides):
 def test_filters_are_registered():
     assert set(FilterModule().filters()) == set(
         ["argocd_manifests", "argocd_inline_secrets", "argocd_settings_errors", "argocd_config_maps",
-         "argocd_project_objects", "argocd_application_objects"]
+         "argocd_project_objects", "argocd_application_objects", "argocd_ingress_object", "argocd_role_projects",
+         "argocd_role_applications"]
     )
 
 
