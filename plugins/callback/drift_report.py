@@ -46,7 +46,9 @@ from collections.abc import Mapping
 
 from ansible.plugins.callback import CallbackBase
 
-MASK = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+from ansible_collections.gitops.bootstrap.plugins.module_utils._secrets import NO_LOG_MASK, mask_secrets
+
+MASK = NO_LOG_MASK
 NO_LOG_DIFF = "(hidden: no_log task)"
 _SERVER_OWNED = ("metadata.managedFields", "metadata.resourceVersion", "metadata.generation")
 # Keys of a module result that hold the one object the result is about.
@@ -65,19 +67,8 @@ _HEADER_REF = re.compile(r"^([A-Z][A-Za-z0-9]*) (?:([a-z0-9][-a-z0-9.]*)/)?([A-Z
 
 
 def _mask(obj):
-    """Mask Secret values anywhere in a diff side."""
-    if isinstance(obj, dict):
-        is_secret = obj.get("kind") == "Secret"
-        out = {}
-        for key, value in obj.items():
-            if is_secret and key in ("data", "stringData") and isinstance(value, dict):
-                out[key] = {k: MASK for k in value}
-            else:
-                out[key] = _mask(value)
-        return out
-    if isinstance(obj, list):
-        return [_mask(v) for v in obj]
-    return obj
+    """Mask Secret values anywhere in a diff side (the collection's one masker)."""
+    return mask_secrets(obj, mask=MASK)
 
 
 def _changed_fields(before, after, prefix=""):

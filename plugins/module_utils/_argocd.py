@@ -22,6 +22,7 @@ import re
 
 from ansible_collections.gitops.bootstrap.plugins.module_utils._errors import GitopsInputError
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import GitopsK8sModule
+from ansible_collections.gitops.bootstrap.plugins.module_utils._secrets import mask_secret
 from ansible_collections.gitops.bootstrap.plugins.module_utils._names import (
     dns1123_label_error,
     dns1123_subdomain_error,
@@ -956,42 +957,8 @@ REPO_PLAIN_KEYS = (
     "tlsClientCertData",
     "depth",
 )
-MASK = "<hidden>"
-MASK_CHANGED = "<hidden, changed>"
-
-
-def decode_secret_data(data):
-    import base64
-
-    out = {}
-    for key, value in (data or {}).items():
-        try:
-            out[key] = base64.b64decode(value).decode("utf-8")
-        except Exception:  # pylint: disable=broad-except
-            out[key] = None
-    return out
 
 
 def masked_secret(obj, other=None):
-    """A copy of a Secret for output: plain keys decoded, every other value masked.
-
-    When other (the counterpart in a diff) is given, a masked value that differs from it is
-    shown as MASK_CHANGED, so a diff tells that a secret changed without showing it.
-    """
-    if obj is None:
-        return None
-    obj = copy.deepcopy(obj)
-    data = decode_secret_data(obj.pop("data", None) or {})
-    other_data = decode_secret_data((other or {}).get("data") or {}) if other is not None else None
-    shown = {}
-    for key in sorted(data):
-        if key in REPO_PLAIN_KEYS:
-            shown[key] = data[key]
-        elif other_data is not None and other_data.get(key) != data[key]:
-            shown[key] = MASK_CHANGED
-        else:
-            shown[key] = MASK
-    if shown:
-        obj["data"] = shown
-    obj.pop("stringData", None)
-    return obj
+    """A copy of a repository Secret for output: its plain keys decoded, every other value masked (_secrets)."""
+    return mask_secret(obj, other=other, plain_keys=REPO_PLAIN_KEYS)

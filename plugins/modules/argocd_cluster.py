@@ -164,15 +164,13 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import (
 )
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import (
     FIELD_MANAGER,
-    MASK,
-    MASK_CHANGED,
     SECRET_TYPE_LABEL,
     check_errors,
-    decode_secret_data,
     dns1123_label_error,
     dns1123_subdomain_error,
     object_as_text,
 )
+from ansible_collections.gitops.bootstrap.plugins.module_utils._secrets import MASK, MASK_CHANGED, decode_secret_data, mask_secret
 
 SECRET_TYPE = "cluster"
 PLAIN_KEYS = ("name", "server", "namespaces", "clusterResources", "project")
@@ -239,30 +237,12 @@ def _masked_config(text, other_text):
 
 
 def masked_cluster_secret(obj, other=None):
-    """A copy of a cluster Secret for output: data decoded, the credentials in config masked.
+    """A copy of a cluster Secret for output: plain keys decoded, the credentials in config masked (_secrets).
 
     When other (the counterpart in a diff) is given, a credential that differs from it is shown
     as MASK_CHANGED, so a diff tells that it changed without showing it.
     """
-    if obj is None:
-        return None
-    obj = clean_object(obj)
-    data = decode_secret_data(obj.pop("data", None) or {})
-    other_data = decode_secret_data((other or {}).get("data") or {}) if other is not None else None
-    shown = {}
-    for key in sorted(data):
-        if key in PLAIN_KEYS:
-            shown[key] = data[key]
-        elif key == "config":
-            shown[key] = _masked_config(data[key], other_data.get(key) if other_data is not None else None)
-        elif other_data is not None and other_data.get(key) != data[key]:
-            shown[key] = MASK_CHANGED
-        else:
-            shown[key] = MASK
-    if shown:
-        obj["data"] = shown
-    obj.pop("stringData", None)
-    return obj
+    return mask_secret(clean_object(obj), other=other, plain_keys=PLAIN_KEYS, reveal={"config": _masked_config})
 
 
 class ClusterManager(object):

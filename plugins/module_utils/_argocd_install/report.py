@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd_manifests import crd_digest, object_ref
-from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import mask_secret
+from ansible_collections.gitops.bootstrap.plugins.module_utils._secrets import NO_LOG_MASK, mask_secret
 
 
 class Action:
@@ -107,7 +107,7 @@ def diff_of(action: Action) -> dict:
         if obj is None:
             return {}
         if obj.get("kind") == "Secret":
-            obj = mask_secret(obj)
+            obj = mask_secret(obj, mask=NO_LOG_MASK)
         return crd_digest(obj)
 
     ref = object_ref(action.obj)

@@ -53,10 +53,10 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s.service impo
     FIELD_MANAGER,
     K8sService,
     clean_object,
-    mask_secret,
     object_ref,
     wait_until,
 )
+from ansible_collections.gitops.bootstrap.plugins.module_utils._secrets import mask_secret  # noqa: F401
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s.runner import (  # noqa: F401
     GitopsK8sModule,
     run_manager,

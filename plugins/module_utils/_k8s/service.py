@@ -71,19 +71,6 @@ def clean_object(obj):
     return obj
 
 
-def mask_secret(obj):
-    """Return a copy of a Secret-like object with every value replaced by a mask."""
-    if obj is None:
-        return None
-    obj = copy.deepcopy(obj)
-    for field in ("data", "stringData"):
-        if isinstance(obj.get(field), dict):
-            obj[field] = {k: "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" for k in obj[field]}
-    annotations = (obj.get("metadata") or {}).get("annotations") or {}
-    annotations.pop("kubectl.kubernetes.io/last-applied-configuration", None)
-    return obj
-
-
 def object_ref(kind: str, name: str, namespace: str | None = None) -> str:
     """``Kind namespace/name``, or ``Kind name`` for a cluster-scoped object."""
     if namespace:

@@ -14,6 +14,7 @@ import base64
 import pytest
 
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _argocd as A
+from ansible_collections.gitops.bootstrap.plugins.module_utils import _secrets as S
 
 
 def app_params(**overrides):
@@ -520,11 +521,11 @@ def test_masked_secret_shows_plain_keys_and_hides_secrets():
     after = {"kind": "Secret", "data": {"url": b64("https://x"), "username": b64("bot"), "password": b64("new-pass")}}
     shown_before = A.masked_secret(before)
     shown_after = A.masked_secret(after, other=before)
-    assert shown_before["data"] == {"url": "https://x", "username": "bot", "password": A.MASK}
-    assert shown_after["data"]["password"] == A.MASK_CHANGED
+    assert shown_before["data"] == {"url": "https://x", "username": "bot", "password": S.MASK}
+    assert shown_after["data"]["password"] == S.MASK_CHANGED
     assert "pass" not in repr(shown_before["data"]["password"]) + repr(shown_after["data"]["password"]).replace("hidden", "")
     same = A.masked_secret(before, other=before)
-    assert same["data"]["password"] == A.MASK
+    assert same["data"]["password"] == S.MASK
     for obj in (shown_before, shown_after, same):
         text = repr(obj)
         assert "old-pass" not in text and "new-pass" not in text and b64("old-pass") not in text

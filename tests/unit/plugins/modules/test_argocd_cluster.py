@@ -16,6 +16,7 @@ import yaml
 
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _argocd as A
+from ansible_collections.gitops.bootstrap.plugins.module_utils import _secrets as S
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import GitopsK8sError
 from ansible_collections.gitops.bootstrap.plugins.modules import argocd_cluster as M
 
@@ -180,11 +181,11 @@ def test_token_never_in_result_or_diff():
         assert secret not in text
     before_config = yaml.safe_load(result["diff"]["before"])["data"]["config"]
     after_config = yaml.safe_load(result["diff"]["after"])["data"]["config"]
-    assert json.loads(before_config)["bearerToken"] == A.MASK
-    assert json.loads(after_config)["bearerToken"] == A.MASK_CHANGED
+    assert json.loads(before_config)["bearerToken"] == S.MASK
+    assert json.loads(after_config)["bearerToken"] == S.MASK_CHANGED
     assert json.loads(after_config)["tlsClientConfig"]["caData"].startswith("sha256:")
     assert result["cluster"]["data"]["server"] == "https://127.0.0.1:6443"
-    assert json.loads(result["cluster"]["data"]["config"])["bearerToken"] == A.MASK
+    assert json.loads(result["cluster"]["data"]["config"])["bearerToken"] == S.MASK
 
 
 def test_unchanged_token_is_not_marked_changed_in_diff():
@@ -194,7 +195,7 @@ def test_unchanged_token_is_not_marked_changed_in_diff():
     result = run(module)
     assert result["changed"] is True
     after = yaml.safe_load(result["diff"]["after"])["data"]
-    assert json.loads(after["config"])["bearerToken"] == A.MASK
+    assert json.loads(after["config"])["bearerToken"] == S.MASK
     assert after["namespaces"] == "apps"
 
 
@@ -287,9 +288,9 @@ def test_missing_argocd_namespace_is_explained():
 def test_masking_of_unparsable_config_and_other_keys():
     obj = {"metadata": {"name": "x"}, "data": {"config": b64("not json " + TOKEN), "extra": b64("s3cret")}}
     shown = M.masked_cluster_secret(obj)
-    assert shown["data"] == {"config": A.MASK, "extra": A.MASK}
+    assert shown["data"] == {"config": S.MASK, "extra": S.MASK}
     shown = M.masked_cluster_secret(obj, other={"data": {"config": b64("{}"), "extra": b64("s3cret")}})
-    assert shown["data"] == {"config": A.MASK_CHANGED, "extra": A.MASK}
+    assert shown["data"] == {"config": S.MASK_CHANGED, "extra": S.MASK}
 
 
 def test_ca_shown_by_digest_that_changes_with_the_ca():

@@ -17,6 +17,7 @@ import yaml
 
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _argocd as A
+from ansible_collections.gitops.bootstrap.plugins.module_utils import _secrets as S
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import GitopsK8sModule, K8sService
 from ansible_collections.gitops.bootstrap.plugins.modules import argocd_rbac, argocd_repository, argocd_application
 
@@ -288,7 +289,7 @@ def test_repository_secret_shape_and_masked_diff_detects_changed_secret():
     secret = module.objects[("Secret", "argocd", "repo-infra")]
     assert secret["metadata"]["labels"] == {"argocd.argoproj.io/secret-type": "repository"}
     assert base64.b64decode(secret["data"]["password"]).decode() == "first-token"
-    assert first["repository"]["data"]["password"] == A.MASK
+    assert first["repository"]["data"]["password"] == S.MASK
     assert argocd_repository.RepositoryManager(module).run()["changed"] is False
 
     module.params["repo_password"] = "second-token"
