@@ -31,6 +31,7 @@ import shlex
 import shutil
 import tarfile
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _layout as L
@@ -48,6 +49,8 @@ MASK_CHANGED = "(masked, changed)"
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 BUILD_OPTIONS_KEY = "kustomize.buildOptions"
 STATUS_CONTEXT = "gitops/plan"
+# Clusters planned at the same time (each runs kustomize processes).
+RENDER_WORKERS = 4
 
 # Kinds that have no namespace (the destination namespace of an Application is not put on them).
 CLUSTER_SCOPED = frozenset((
@@ -307,7 +310,7 @@ def ref_of(key: tuple[str, str, str, str]) -> str:
 class ClusterState:
     """What one revision wants in one cluster: its root's objects and those of its Applications."""
 
-    def __init__(self, cluster: str, tree: str | None, renderer: Renderer):
+    def __init__(self, cluster: str, tree: str | None, renderer: Renderer, root: list[dict] | None = None):
         self.cluster = cluster
         self.tree = tree
         self.renderer = renderer
@@ -316,7 +319,7 @@ class ClusterState:
         self.root: list[dict] = []
         self.apps: dict[str, dict] = {}
         if self.exists:
-            self.root = renderer.render(tree, L.cluster_path(cluster), self.options)
+            self.root = copy.deepcopy(root) if root is not None else renderer.render(tree, L.cluster_path(cluster), self.options)
             self.apps = {(a.get("metadata") or {}).get("name"): a for a in self.root if is_application(a)}
 
     def dependencies(self, app_name: str) -> set[str]:
@@ -500,8 +503,9 @@ def make_plan(repo_path: str, base: str, head: str, kustomize: str, clusters: li
         plan = {"base": base, "head": head, "base_sha": diff_base, "head_sha": head_sha, "changed_files": changed,
                 "known_clusters": known, "clusters": {}, "errors": [], "has_changes": False, "status": "success"}
         to_dry_run: dict = {}
-        for cluster in wanted:
-            entry, objs = _plan_cluster(cluster, base_tree, head_tree, renderer, changed)
+        with ThreadPoolExecutor(max_workers=max(1, min(RENDER_WORKERS, len(wanted)))) as pool:
+            planned = list(pool.map(lambda c: _plan_cluster(c, base_tree, head_tree, renderer, changed), wanted))
+        for cluster, (entry, objs) in zip(wanted, planned):
             if entry is None:
                 continue
             plan["clusters"][cluster] = entry
@@ -519,8 +523,13 @@ def _plan_cluster(cluster: str, base_tree: str, head_tree: str, renderer: Render
     entry = {"objects": [], "applications": [], "errors": [], "dry_run": {"ran": False, "reason": "no kubeconfig given"},
              "counts": {"create": 0, "change": 0, "delete": 0}}
     try:
-        base_state = ClusterState(cluster, base_tree, renderer)
         head_state = ClusterState(cluster, head_tree, renderer)
+        # The root renders the same at both revisions when nothing it loads changed: render it once.
+        root_files = {L.cluster_path(cluster)} | local_dependencies(base_tree, L.cluster_path(cluster)) \
+            | local_dependencies(head_tree, L.cluster_path(cluster))
+        same_root = head_state.exists and os.path.isdir(os.path.join(base_tree, L.cluster_path(cluster))) \
+            and not touches(root_files, changed)
+        base_state = ClusterState(cluster, base_tree, renderer, root=head_state.root if same_root else None)
         reached, apps = cluster_reached(base_state, head_state, changed)
         if not reached:
             return None, []
