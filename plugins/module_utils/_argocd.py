@@ -20,6 +20,7 @@ import fnmatch
 import hashlib
 import re
 
+from ansible_collections.gitops.bootstrap.plugins.module_utils._objects import FIELD_MANAGER, IN_CLUSTER_SERVER, resource_ref
 from ansible_collections.gitops.bootstrap.plugins.module_utils._errors import GitopsInputError
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import GitopsK8sModule
 from ansible_collections.gitops.bootstrap.plugins.module_utils._secrets import mask_secret
@@ -35,8 +36,7 @@ PART_OF_LABEL = "app.kubernetes.io/part-of"
 SECRET_TYPE_LABEL = "argocd.argoproj.io/secret-type"
 REFRESH_ANNOTATION = "argocd.argoproj.io/refresh"
 RESOURCES_FINALIZER = "resources-finalizer.argocd.argoproj.io"
-FIELD_MANAGER = "gitops.bootstrap"
-DEFAULT_SERVER = "https://kubernetes.default.svc"
+DEFAULT_SERVER = IN_CLUSTER_SERVER
 
 RBAC_CONFIGMAP = "argocd-rbac-cm"
 KNOWN_HOSTS_CONFIGMAP = "argocd-ssh-known-hosts-cm"
@@ -414,16 +414,6 @@ def _norm(value):
     return value
 
 
-def resource_ref(res):
-    """A short, readable reference to one resource of an Application."""
-    kind = res.get("kind") or "?"
-    group = res.get("group")
-    name = res.get("name") or "?"
-    ns = res.get("namespace")
-    ref = "%s/%s" % (group, kind) if group else kind
-    return "%s %s/%s" % (ref, ns, name) if ns else "%s %s" % (ref, name)
-
-
 def summarise_application(app):
     """Summarise an Application's status as data and as sentences a person can act on."""
     status = (app or {}).get("status") or {}
@@ -467,14 +457,14 @@ def summarise_application(app):
             if not_synced:
                 text += ": %d resource(s) not synced: %s" % (
                     len(not_synced),
-                    ", ".join("%s (%s)" % (resource_ref(r), r["status"]) for r in not_synced),
+                    ", ".join("%s (%s)" % (resource_ref(r, with_group=True), r["status"]) for r in not_synced),
                 )
             reasons.append(text)
         if health_status != "Healthy":
             text = "health is %s" % health_status
             if unhealthy:
                 text += ": %s" % ", ".join(
-                    "%s is %s%s" % (resource_ref(r), r["health"], (": " + r["message"]) if r.get("message") else "")
+                    "%s is %s%s" % (resource_ref(r, with_group=True), r["health"], (": " + r["message"]) if r.get("message") else "")
                     for r in unhealthy
                 )
             reasons.append(text)
@@ -491,7 +481,7 @@ def summarise_application(app):
             if isinstance(r, dict) and r.get("status") == "SyncFailed"
         ]
         if failed:
-            text += " (%s)" % ", ".join("%s: %s" % (resource_ref(r), r.get("message") or "sync failed") for r in failed)
+            text += " (%s)" % ", ".join("%s: %s" % (resource_ref(r, with_group=True), r.get("message") or "sync failed") for r in failed)
         reasons.append(text)
     elif phase == "Running":
         reasons.append("a sync operation is still running%s" % ((": " + op_state["message"]) if op_state.get("message") else ""))

@@ -267,13 +267,6 @@ def object_id(obj):
     return "%s/%s/%s/%s" % (group_of(obj["apiVersion"]), obj["kind"], meta.get("namespace") or "", meta["name"])
 
 
-def object_ref(obj):
-    meta = obj.get("metadata") or {}
-    if meta.get("namespace"):
-        return "%s %s/%s" % (obj["kind"], meta["namespace"], meta["name"])
-    return "%s %s" % (obj["kind"], meta["name"])
-
-
 def render(text_or_docs, namespace=UPSTREAM_NAMESPACE, config_maps=None, known_hosts=None, source="manifest"):
     """Offline rendering: parse (when given text), rewrite the namespace, merge config and known hosts."""
     if isinstance(text_or_docs, (str, bytes)):

@@ -22,13 +22,14 @@ from collections.abc import Iterable
 
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _layout as L
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _names
+from ansible_collections.gitops.bootstrap.plugins.module_utils._objects import IN_CLUSTER_SERVER
 from ansible_collections.gitops.bootstrap.plugins.module_utils._scaffold_validate import VALIDATE_PY
 
 GENERATOR = "gitops.bootstrap.infra_repo"
 DEFAULT_APP_IMAGE = "nginxinc/nginx-unprivileged"
 DEFAULT_APP_TAG = "1.27-alpine"
 DEFAULT_APP_PORT = 8080
-IN_CLUSTER = "https://kubernetes.default.svc"
+IN_CLUSTER = IN_CLUSTER_SERVER
 
 
 def sha256(text):
@@ -477,6 +478,10 @@ Put the CustomResourceDefinitions of the custom resources used in this repositor
 """)
 
 
+# The kustomize release of the plan job: the one Argo CD (the pinned release) builds with.
+PLAN_KUSTOMIZE_VERSION = "v5.8.1"
+
+
 def _github_workflow(s):
     return _doc("""
 ---
@@ -535,7 +540,59 @@ jobs:
           fi
           printf '%%s' "$DEV_KUBECONFIG" > "$RUNNER_TEMP/kubeconfig"
           KUBECONFIG="$RUNNER_TEMP/kubeconfig" make dry-run BASE="origin/${{ github.base_ref }}"
-""") % {"branch": s["target_revision"], "kubectl": s["kubernetes_version"]}
+  plan:
+    # The plan of the pull request per cluster, posted as one comment and the commit status
+    # gitops/plan (require it in the branch protection). It validates and dry-runs; it never applies.
+    if: github.event_name == 'pull_request'
+    needs: validate
+    runs-on: ubuntu-latest
+    environment: dev
+    permissions:
+      contents: read
+      pull-requests: write
+      statuses: write
+    steps:
+      - uses: actions/checkout@v4
+        with:
+          fetch-depth: 0
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "3.12"
+      - name: Ansible, the gitops.bootstrap collection and kustomize %(kustomize)s (the version Argo CD uses)
+        run: |
+          pip install -r .gitops/requirements.txt ansible-core kubernetes
+          ansible-galaxy collection install gitops.bootstrap
+          mkdir -p "$RUNNER_TEMP/bin"
+          curl -fsSL "https://github.com/kubernetes-sigs/kustomize/releases/download/kustomize%%2F%(kustomize)s/kustomize_%(kustomize)s_linux_amd64.tar.gz" |
+            tar -xz -C "$RUNNER_TEMP/bin" kustomize
+          echo "$RUNNER_TEMP/bin" >> "$GITHUB_PATH"
+      - name: Plan of the change, on the pull request
+        env:
+          DEV_KUBECONFIG: ${{ secrets.DEV_KUBECONFIG }}
+          PLAN_FORGE_TOKEN: ${{ secrets.GITHUB_TOKEN }}
+          PR_NUMBER: ${{ github.event.pull_request.number }}
+          BASE_REF: ${{ github.base_ref }}
+          OWNER: ${{ github.repository_owner }}
+          REPOSITORY: ${{ github.event.repository.name }}
+          API_URL: ${{ github.api_url }}
+        run: |
+          kubeconfigs='{}'
+          if [ -n "$DEV_KUBECONFIG" ]; then
+            printf '%%s' "$DEV_KUBECONFIG" > "$RUNNER_TEMP/kubeconfig"
+            kubeconfigs="{\\"%(cluster)s\\": \\"$RUNNER_TEMP/kubeconfig\\"}"
+          fi
+          printf '{"gitops_forge_token": "%%s"}' "$PLAN_FORGE_TOKEN" > "$RUNNER_TEMP/forge.json"
+          rc=0
+          ansible-playbook gitops.bootstrap.plan -e "@$RUNNER_TEMP/forge.json" \\
+            -e gitops_plan_repo=. -e "gitops_plan_base=origin/$BASE_REF" -e gitops_plan_head=HEAD \\
+            -e "{\\"gitops_plan_kubeconfigs\\": $kubeconfigs}" -e "gitops_plan_pull_request=$PR_NUMBER" \\
+            -e gitops_forge=github -e "gitops_forge_api_url=$API_URL" \\
+            -e "gitops_forge_owner=$OWNER" -e "gitops_forge_repository=$REPOSITORY" || rc=$?
+          # 0: nothing changes, 2: something changes or the plan failed; plan.json says which.
+          [ "$rc" = 0 ] || [ "$rc" = 2 ] || exit "$rc"
+          python3 -c 'import json, sys; sys.exit(json.load(open("plan.json"))["status"] != "success")'
+""") % {"branch": s["target_revision"], "kubectl": s["kubernetes_version"], "cluster": s["cluster"],
+       "kustomize": PLAN_KUSTOMIZE_VERSION}
 
 
 def _gitea_workflow(s):
@@ -550,6 +607,10 @@ def _gitea_workflow(s):
         ("    environment: dev\n", ""),
         ("set the secret DEV_KUBECONFIG of the environment 'dev' to a kubeconfig of the dev cluster",
          "set the repository secret DEV_KUBECONFIG to a kubeconfig of the dev cluster"),
+        # Gitea's job token cannot write statuses: the plan uses a token of the repository secret PLAN_FORGE_TOKEN.
+        ("PLAN_FORGE_TOKEN: ${{ secrets.GITHUB_TOKEN }}", "PLAN_FORGE_TOKEN: ${{ secrets.PLAN_FORGE_TOKEN }}"),
+        ("API_URL: ${{ github.api_url }}", "API_URL: ${{ github.server_url }}"),
+        ("-e gitops_forge=github", "-e gitops_forge=gitea"),
     )
     for old, new in changes:
         if old not in text:

@@ -20,9 +20,9 @@ import time
 
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import (
     API_VERSION as APPLICATION_API,
-    DEFAULT_SERVER as IN_CLUSTER_SERVER,
     RESOURCES_FINALIZER,
 )
+from ansible_collections.gitops.bootstrap.plugins.module_utils._objects import IN_CLUSTER_SERVER, ref_of, resource_ref
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd_install.cluster import ClusterStep, established
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd_install.inventory import (
     INVENTORY_NAME,
@@ -35,7 +35,6 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd_install.r
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd_manifests import (
     WORKLOAD_KINDS,
     describe_conditions,
-    object_ref,
 )
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import GitopsK8sError, clean_object
 
@@ -46,13 +45,6 @@ SYNC_OPTIONS_ANNOTATION = "argocd.argoproj.io/sync-options"
 
 
 # ------------------------------------------------------------------------------ the cascade, offline
-def resource_ref(res):
-    """``Kind namespace/name`` of an entry of an Application's status.resources."""
-    if res.get("namespace"):
-        return "%s %s/%s" % (res.get("kind"), res["namespace"], res.get("name"))
-    return "%s %s" % (res.get("kind"), res.get("name"))
-
-
 def is_argocd_object(res, namespace, cluster_objects):
     """Whether an object an in-cluster Application manages is part of Argo CD itself: anything in Argo CD's
     namespace (its Applications, AppProjects, settings), that namespace, the argoproj.io CRDs and the
@@ -362,7 +354,7 @@ class Uninstall(ClusterStep):
                     conds = describe_conditions(live)
                     if conds:
                         extra.append("conditions: %s" % conds)
-                    details.append("%s%s" % (object_ref(dict(o, apiVersion=o.get("apiVersion") or "v1")), " (%s)" % "; ".join(extra) if extra else ""))
+                    details.append("%s%s" % (ref_of(o), " (%s)" % "; ".join(extra) if extra else ""))
                 raise GitopsK8sError(
                     "Timed out after %ss waiting for %s; still present: %s. Remove what blocks the deletion (see the "
                     "finalizers and conditions) and run again." % (self.params["wait_timeout"], what, "; ".join(details))

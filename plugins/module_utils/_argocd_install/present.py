@@ -31,7 +31,6 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd_manifests
     WORKLOAD_KINDS,
     describe_conditions,
     object_id,
-    object_ref,
     rewrite_namespace,
     up_to_date,
     with_hash,
@@ -39,6 +38,7 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd_manifests
 )
 from ansible_collections.gitops.bootstrap.plugins.module_utils._equivalence import keep_live_spelling
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import GitopsK8sError, clean_object
+from ansible_collections.gitops.bootstrap.plugins.module_utils._objects import ref_of
 
 
 class Install(ClusterStep):
@@ -107,7 +107,7 @@ class Install(ClusterStep):
                     if not self.check_mode:
                         raise GitopsK8sError(
                             "The API server does not serve %s (%s), so extra object %s cannot be applied. Install its "
-                            "CustomResourceDefinition first." % (obj["kind"], obj["apiVersion"], object_ref(obj))
+                            "CustomResourceDefinition first." % (obj["kind"], obj["apiVersion"], ref_of(obj))
                         )
                     validated = False
             record(self._apply_one(obj, before_of.get(object_id(obj)), validated and (ns_ready or not obj["metadata"].get("namespace"))))
@@ -263,7 +263,7 @@ class Install(ClusterStep):
         for obj, live, problem in state.values():
             if problem is None:
                 continue
-            text = "%s: %s" % (object_ref(obj), problem)
+            text = "%s: %s" % (ref_of(obj), problem)
             conditions = describe_conditions(live or {})
             if conditions:
                 text += "; conditions: %s" % conditions

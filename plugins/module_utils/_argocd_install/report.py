@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import time
 
-from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd_manifests import crd_digest, object_ref
+from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd_manifests import crd_digest
+from ansible_collections.gitops.bootstrap.plugins.module_utils._objects import ref_of
 from ansible_collections.gitops.bootstrap.plugins.module_utils._secrets import NO_LOG_MASK, mask_secret
 
 
@@ -110,7 +111,7 @@ def diff_of(action: Action) -> dict:
             obj = mask_secret(obj, mask=NO_LOG_MASK)
         return crd_digest(obj)
 
-    ref = object_ref(action.obj)
+    ref = ref_of(action.obj)
     return {
         "before_header": ref if action.before is not None else f"{ref} (absent)",
         "after_header": ref if action.action != "delete" else f"{ref} (absent)",

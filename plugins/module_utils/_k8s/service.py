@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterable
 
 from ansible_collections.gitops.bootstrap.plugins.module_utils._equivalence import keep_live_spelling
+from ansible_collections.gitops.bootstrap.plugins.module_utils._objects import FIELD_MANAGER, object_ref
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s.client import (
     GitopsK8sError,
     NotFoundError,
@@ -29,7 +30,6 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s.client impor
     describe_exception,
 )
 
-FIELD_MANAGER = "gitops.bootstrap"
 DRY_RUN = "All"
 MERGE_PATCH = "application/merge-patch+json"
 DEFAULT_WORKERS = 8
@@ -69,13 +69,6 @@ def clean_object(obj):
             meta.pop("annotations")
     obj.pop("status", None)
     return obj
-
-
-def object_ref(kind: str, name: str, namespace: str | None = None) -> str:
-    """``Kind namespace/name``, or ``Kind name`` for a cluster-scoped object."""
-    if namespace:
-        return f"{kind} {namespace}/{name}"
-    return f"{kind} {name}"
 
 
 def _identity(obj: dict) -> tuple[str, str, str, str | None]:
