@@ -72,6 +72,51 @@ def seconds(text: str) -> float:
     return float(text)
 
 
+def polling_cycle(reconciliation: str, jitter: str) -> float:
+    """Seconds between two polls of one application: about twice the timeout, plus the jitter (see above)."""
+    return 2 * seconds(reconciliation) + (seconds(jitter) if jitter else ARGOCD_DEFAULT_JITTER)
+
+
+def live_budget(reconciliation: str, jitter: str) -> float:
+    """How long a change may take to be live before the benchmark gives up."""
+    return 3 * (seconds(reconciliation) + (seconds(jitter) if jitter else ARGOCD_DEFAULT_JITTER)) + 120
+
+
+def summary(samples: list[float], count_key: str = "iterations") -> dict:
+    return {
+        count_key: len(samples),
+        "min": round(min(samples), 1),
+        "median": round(statistics.median(samples), 1),
+        "mean": round(statistics.mean(samples), 1),
+        "max": round(max(samples), 1),
+        "samples": [round(s, 1) for s in samples],
+    }
+
+
+def summary_line(r: dict, count_key: str, what: str) -> str:
+    return f"min {r['min']}s, median {r['median']}s, mean {r['mean']}s, max {r['max']}s over {r[count_key]} {what}"
+
+
+def bench_kustomization(wc) -> str:
+    """The dev overlay's kustomization with the benchmark's ConfigMap among its resources (after a pull)."""
+    wc.pull()
+    kust = wc.read(f"{OVERLAY}/kustomization.yaml")
+    if "bench.yaml" not in kust:
+        kust = kust.replace("resources:\n  - ../../base\n", "resources:\n  - ../../base\n  - bench.yaml\n")
+    return kust
+
+
+def wait_live(core, loop, seq: int, since: float, budget: float, poll: float, what: str) -> float:
+    """Seconds from SINCE until the cluster serves sequence number SEQ (RuntimeError after BUDGET)."""
+    want = str(seq)
+    while read_seq(core, APP) != want:
+        loop.host.check_running()
+        if time.time() - since > budget:
+            raise RuntimeError(f"{what} not live within {budget:.0f}s; Argo CD says: {loop.app_reason(APP)}")
+        time.sleep(poll)
+    return time.time() - since
+
+
 def read_seq(core, namespace: str) -> str | None:
     from kubernetes.client.exceptions import ApiException
 
@@ -96,14 +141,11 @@ def measure(reconciliation: str, jitter: str, iterations: int, cluster: str, pol
         setup_s = time.time() - t0
         api = config.new_client_from_config(config_file=loop.kubeconfig)
         core = client.CoreV1Api(api)
-        loop.wc.pull()
-        kust = loop.wc.read(f"{OVERLAY}/kustomization.yaml")
-        if "bench.yaml" not in kust:
-            kust = kust.replace("resources:\n  - ../../base\n", "resources:\n  - ../../base\n  - bench.yaml\n")
+        kust = bench_kustomization(loop.wc)
         rng = random.Random(seed)
         # Argo CD polls an application about every 2 x timeout (+ jitter), see above; a push at a
         # random moment of that cycle is what a person merging a change sees.
-        cycle = 2 * seconds(reconciliation) + (seconds(jitter) if jitter else ARGOCD_DEFAULT_JITTER)
+        cycle = polling_cycle(reconciliation, jitter)
         for i in range(iterations + 1):
             if i and spacing == "random":
                 time.sleep(rng.uniform(0, cycle))
@@ -111,14 +153,7 @@ def measure(reconciliation: str, jitter: str, iterations: int, cluster: str, pol
             loop.wc.write(f"{OVERLAY}/kustomization.yaml", kust)
             loop.wc.commit(f"bench: seq {i}")
             loop.wc.push()
-            pushed = time.time()
-            want = str(i)
-            while read_seq(core, APP) != want:
-                loop.host.check_running()
-                if time.time() - pushed > timeout:
-                    raise RuntimeError(f"push {i} not live within {timeout:.0f}s; Argo CD says: {loop.app_reason(APP)}")
-                time.sleep(poll)
-            took = time.time() - pushed
+            took = wait_live(core, loop, i, time.time(), timeout, poll, f"push {i}")
             if i == 0:
                 print(f"  warm-up push: {took:.1f}s", flush=True)
                 continue
@@ -129,13 +164,8 @@ def measure(reconciliation: str, jitter: str, iterations: int, cluster: str, pol
     return {
         "reconciliation": reconciliation,
         "jitter": jitter or "unset (Argo CD default 60s)",
-        "iterations": len(samples),
         "setup_seconds": round(setup_s, 1),
-        "min": round(min(samples), 1),
-        "median": round(statistics.median(samples), 1),
-        "mean": round(statistics.mean(samples), 1),
-        "max": round(max(samples), 1),
-        "samples": [round(s, 1) for s in samples],
+        **summary(samples),
         "spacing": spacing,
     }
 
@@ -165,15 +195,19 @@ def main(argv=None) -> int:
     for rec, jitter in settings:
         shown = jitter or f"Argo CD default ({ARGOCD_DEFAULT_JITTER}s)"
         print(f"timeout.reconciliation={rec} jitter={shown}:", flush=True)
-        budget = 3 * (seconds(rec) + (seconds(jitter) if jitter else ARGOCD_DEFAULT_JITTER)) + 120
-        results.append(measure(rec, jitter, args.iterations, args.cluster, args.poll, budget, args.spacing, args.seed))
+        results.append(measure(rec, jitter, args.iterations, args.cluster, args.poll, live_budget(rec, jitter),
+                               args.spacing, args.seed))
         r = results[-1]
-        print(f"  => min {r['min']}s, median {r['median']}s, mean {r['mean']}s, max {r['max']}s over {r['iterations']} pushes "
-              f"(set-up {r['setup_seconds']}s)", flush=True)
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(results, fh, indent=2)
+        print(f"  => {summary_line(r, 'iterations', 'pushes')} (set-up {r['setup_seconds']}s)", flush=True)
+    write_results(args.json, results)
     return 0
+
+
+def write_results(path: str | None, results) -> None:
+    """The results as JSON in PATH (--json), when given."""
+    if path:
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(results, fh, indent=2)
 
 
 if __name__ == "__main__":

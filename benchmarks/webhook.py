@@ -28,10 +28,8 @@ Prints one line per merge and min / median / mean / max per mode, with the load 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
-import statistics
 import sys
 import time
 
@@ -39,21 +37,12 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from pull_loop import ARGOCD_DEFAULT_JITTER, CONFIGMAP, OVERLAY, collection_reconciliation, read_seq, seconds  # noqa: E402
-from pullloop_env import APP, PullLoop  # noqa: E402
+from pull_loop import (  # noqa: E402
+    ARGOCD_DEFAULT_JITTER, CONFIGMAP, OVERLAY, bench_kustomization, collection_reconciliation, live_budget, polling_cycle,
+    summary, summary_line, wait_live, write_results)
+from pullloop_env import PullLoop  # noqa: E402
 
 WEBHOOK_SPACING = 10.0  # seconds: a webhook merge waits uniform(0, this) after the previous change went live
-
-
-def summary(samples: list[float]) -> dict:
-    return {
-        "merges": len(samples),
-        "min": round(min(samples), 1),
-        "median": round(statistics.median(samples), 1),
-        "mean": round(statistics.mean(samples), 1),
-        "max": round(max(samples), 1),
-        "samples": [round(s, 1) for s in samples],
-    }
 
 
 def load() -> str:
@@ -66,8 +55,7 @@ def measure(merges: int, cluster: str, poll: float, seed: int) -> dict:
     from kubernetes import client, config
 
     reconciliation, jitter = collection_reconciliation()
-    cycle = 2 * seconds(reconciliation) + (seconds(jitter) if jitter else ARGOCD_DEFAULT_JITTER)
-    budget = 3 * (seconds(reconciliation) + (seconds(jitter) if jitter else ARGOCD_DEFAULT_JITTER)) + 120
+    cycle, budget = polling_cycle(reconciliation, jitter), live_budget(reconciliation, jitter)
     forge = Forge.start(name=f"bench-webhook-{os.getpid()}")
     loop = PullLoop(cluster, reconciliation=reconciliation, jitter=jitter, forge=forge)
     samples: dict[str, list[float]] = {"webhook": [], "poll": []}
@@ -80,10 +68,7 @@ def measure(merges: int, cluster: str, poll: float, seed: int) -> dict:
         repo, hook_id = loop.forge_repo, loop.forge_result["webhook"]["id"]
         api = config.new_client_from_config(config_file=loop.kubeconfig)
         core = client.CoreV1Api(api)
-        loop.wc.pull()
-        kust = loop.wc.read(f"{OVERLAY}/kustomization.yaml")
-        if "bench.yaml" not in kust:
-            kust = kust.replace("resources:\n  - ../../base\n", "resources:\n  - ../../base\n  - bench.yaml\n")
+        kust = bench_kustomization(loop.wc)
         rng = random.Random(seed)
         modes = ["webhook", "poll"] * merges
         active = True
@@ -94,14 +79,8 @@ def measure(merges: int, cluster: str, poll: float, seed: int) -> dict:
                 active = want_active
             time.sleep(rng.uniform(0, cycle if mode == "poll" else WEBHOOK_SPACING) if i else 0)
             files = {f"{OVERLAY}/bench.yaml": CONFIGMAP % i, f"{OVERLAY}/kustomization.yaml": kust}
-            dummy, merged = repo.merge(files, f"bench: seq {i} ({mode})")
-            want = str(i)
-            while read_seq(core, APP) != want:
-                loop.host.check_running()
-                if time.time() - merged > budget:
-                    raise RuntimeError(f"merge {i} ({mode}) not live within {budget:.0f}s; Argo CD says: {loop.app_reason(APP)}")
-                time.sleep(poll)
-            took = time.time() - merged
+            _dummy, merged = repo.merge(files, f"bench: seq {i} ({mode})")
+            took = wait_live(core, loop, i, merged, budget, poll, f"merge {i} ({mode})")
             if i == 0:
                 print(f"  warm-up merge: {took:.1f}s", flush=True)
                 continue
@@ -115,8 +94,8 @@ def measure(merges: int, cluster: str, poll: float, seed: int) -> dict:
         "reconciliation": reconciliation,
         "jitter": jitter or f"unset (Argo CD default {ARGOCD_DEFAULT_JITTER}s)",
         "setup_seconds": round(setup_s, 1),
-        "webhook": summary(samples["webhook"]),
-        "poll": summary(samples["poll"]),
+        "webhook": summary(samples["webhook"], "merges"),
+        "poll": summary(samples["poll"], "merges"),
         "load_average": {"start": loads[0], "end": loads[-1]},
         "forge": forge.version,
     }
@@ -135,13 +114,10 @@ def main(argv=None) -> int:
     result = measure(args.merges, args.cluster, args.poll, args.seed)
     for mode in ("webhook", "poll"):
         r = result[mode]
-        print(f"{mode}: min {r['min']}s, median {r['median']}s, mean {r['mean']}s, max {r['max']}s over {r['merges']} merges",
-              flush=True)
+        print(f"{mode}: {summary_line(r, 'merges', 'merges')}", flush=True)
     print(f"timeout.reconciliation={result['reconciliation']} jitter={result['jitter']}; load average "
           f"{result['load_average']['start']} at the start, {result['load_average']['end']} at the end", flush=True)
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(result, fh, indent=2)
+    write_results(args.json, result)
     return 0
 
 

@@ -251,12 +251,17 @@ def buildinfo_path(version: str | None = None) -> str:
     return os.path.join(argocd_bindir(version), "BUILDINFO.json")
 
 
-def read_buildinfo(version: str | None = None) -> dict:
+def read_json(path: str) -> dict:
+    """The JSON object in PATH; {} when it is missing or unreadable (a build record not written yet)."""
     try:
-        with open(buildinfo_path(version), encoding="utf-8") as fh:
+        with open(path, encoding="utf-8") as fh:
             return json.load(fh)
     except (OSError, ValueError):
         return {}
+
+
+def read_buildinfo(version: str | None = None) -> dict:
+    return read_json(buildinfo_path(version))
 
 
 def probe(version: str) -> dict:
@@ -661,7 +666,25 @@ def expand_vars(value: str, env: dict) -> str:
     return re.sub(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)", repl, value)
 
 
-class ArgoCDHost:
+class HostService:
+    """Host processes started together by ``_start``; a start that fails stops what it had started."""
+
+    def start(self):
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+
+class ArgoCDHost(HostService):
     """Redis, the repo server, the application controller (and argocd-server) of an installed Argo CD, as host processes.
 
     Everything they read comes from the cluster: the workloads' container specs as the role
@@ -769,14 +792,6 @@ class ArgoCDHost:
         return proc
 
     # -- components -----------------------------------------------------------------------------
-    def start(self) -> "ArgoCDHost":
-        try:
-            self._start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
     def _start(self) -> None:
         self._bin_path = self.binaries_path()
         if not os.path.isfile(self.kubeconfig):
@@ -1063,14 +1078,18 @@ def main(argv=None) -> int:
     r.add_argument("--server", action="store_true",
                    help="also run argocd-server (plain HTTP on 127.0.0.1, for webhooks from a forge on loopback)")
     r.set_defaults(func=cmd_run)
-    args = parser.parse_args(argv)
+    return run_cli(parser.parse_args(argv), "argocd-controllers")
+
+
+def run_cli(args, prog: str) -> int:
+    """Run the sub-command ARGS.func; its error is one line on stderr and the exit status."""
     try:
         return args.func(args)
     except LocalClusterError as exc:
-        print(f"argocd-controllers: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("argocd-controllers: interrupted; run the same command again to resume", file=sys.stderr)
+        print(f"{prog}: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
 
 

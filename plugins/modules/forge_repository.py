@@ -116,7 +116,8 @@ options:
   required_status_checks:
     description:
       - Status checks (commit status contexts) that must pass before a pull request can be merged,
-        for example the jobs of the generated pipeline (V(validate), V(dry-run)) and the plan check.
+        for example the jobs of the generated pipeline (V(validate), V(dry-run)) and the plan check
+        (V(gitops/plan), the context a plan pipeline sets through the providers' C(set_commit_status)).
       - Checks already required on the forge are kept.
       - On GitLab the checks cannot be required by name; any entry turns on "pipelines must succeed".
     type: list

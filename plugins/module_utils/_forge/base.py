@@ -60,6 +60,7 @@ import re
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
+from urllib.parse import quote
 
 from ansible_collections.gitops.bootstrap.plugins.module_utils._forge.http import (
     ForgeConflictError,
@@ -301,6 +302,57 @@ class ForgeProvider:
                           target_url: str = ""):
         """Set the status of CONTEXT on commit SHA (``pulls.CommitStatus``; ``changed`` False when it was set)."""
         return self.pull_requests().set_status(repo, sha, state, context, description, target_url)
+
+
+class ReposProvider(ForgeProvider):
+    """What Gitea and GitHub share: ``/repos/{owner}/{repo}`` paths, repository objects with
+    ``permissions``, and the deploy key and webhook endpoints under them. ``self.api`` is the
+    provider's ``http.JsonClient``."""
+
+    api: Any = None
+    page_size = ("per_page", 100)     # the query parameter and size of a page of this forge
+
+    def _repo_path(self, repo_or_owner, name: str | None = None) -> str:
+        if isinstance(repo_or_owner, RepoInfo):
+            repo_or_owner, name = repo_or_owner.owner, repo_or_owner.name
+        return f"/repos/{quote(repo_or_owner, safe='')}/{quote(name or '', safe='')}"
+
+    def _is_empty(self, data: dict) -> bool:
+        """Whether the repository has no commit yet."""
+        raise NotImplementedError
+
+    def _repo(self, data: dict) -> RepoInfo:
+        perms = data.get("permissions") or {}
+        return RepoInfo(
+            owner=(data.get("owner") or {}).get("login") or "", name=data.get("name") or "",
+            full_name=data.get("full_name") or "", private=bool(data.get("private")),
+            default_branch=data.get("default_branch") or "main", empty=self._is_empty(data),
+            admin=bool(perms.get("admin")), push=bool(perms.get("push")), html_url=data.get("html_url") or "",
+            clone_url=data.get("clone_url") or "", ssh_url=data.get("ssh_url") or "", id=data.get("id"), raw=data)
+
+    def get_repo(self, owner: str, name: str) -> RepoInfo | None:
+        resp = self.api.request("GET", self._repo_path(owner, name), allow=(404,))
+        return None if resp.status == 404 else self._repo(resp.data or {})
+
+    def _pages(self, path: str) -> list:
+        size_param, size = self.page_size
+        return self.api.get_pages(path, size_param=size_param, size=size)
+
+    def list_deploy_keys(self, repo: RepoInfo) -> list[DeployKey]:
+        return [DeployKey(k.get("id"), k.get("title") or "", k.get("key") or "", bool(k.get("read_only")))
+                for k in self._pages(f"{self._repo_path(repo)}/keys")]
+
+    def add_deploy_key(self, repo: RepoInfo, title: str, key: str) -> DeployKey:
+        data = self.api.request("POST", f"{self._repo_path(repo)}/keys",
+                                body={"title": title, "key": key, "read_only": True}).data or {}
+        return DeployKey(data.get("id"), data.get("title") or title, data.get("key") or key,
+                         bool(data.get("read_only", True)))
+
+    def delete_deploy_key(self, repo: RepoInfo, key: DeployKey) -> None:
+        self.api.request("DELETE", f"{self._repo_path(repo)}/keys/{key.id}", allow=(404,))
+
+    def delete_hook(self, repo: RepoInfo, hook: Hook) -> None:
+        self.api.request("DELETE", f"{self._repo_path(repo)}/hooks/{hook.id}", allow=(404,))
 
 
 # ---------------------------------------------------------------------------- fingerprints

@@ -36,30 +36,11 @@ import time
 from urllib.parse import quote, urlencode
 
 from ansible_collections.gitops.bootstrap.plugins.module_utils._forge.base import (
-    PUSH_ALLOWLIST,
-    PUSH_EVERYONE,
-    PUSH_NOBODY,
-    Delivery,
-    DeployKey,
-    ForgeProvider,
-    Hook,
-    HookSpec,
-    Identity,
-    Protection,
-    RepoInfo,
-    branch_matches,
-    find_fingerprint,
-)
+    PUSH_ALLOWLIST, PUSH_EVERYONE, PUSH_NOBODY, Delivery, Hook, HookSpec, Identity,
+    Protection, RepoInfo, ReposProvider, branch_matches, find_fingerprint)
 from ansible_collections.gitops.bootstrap.plugins.module_utils._forge.http import (
-    ForgeAPIError,
-    ForgeAuthError,
-    ForgeInputError,
-    ForgeNotFoundError,
-    ForgePermissionError,
-    JsonClient,
-    Masker,
-    open_url_transport,
-)
+    ForgeAPIError, ForgeAuthError, ForgeInputError, ForgeNotFoundError, ForgePermissionError, JsonClient, Masker,
+    open_url_transport)
 
 HOOK_NAME = "Argo CD"
 
@@ -111,12 +92,13 @@ def normalise_rule(rule: dict, branch: str) -> Protection:
         exact=(name == branch), ref=rule)
 
 
-class GiteaProvider(ForgeProvider):
+class GiteaProvider(ReposProvider):
     forge = "gitea"
     label = "Gitea"
     argocd_secret_key = "webhook.gogs.secret"
     admin_permission = "admin"
     webhook_ssl_setting = False
+    page_size = ("limit", 50)         # Gitea's maximum
     protection_mapping = {
         "direct_push": "enable_push / enable_push_whitelist / push_whitelist_usernames / push_whitelist_teams",
         "required_approvals": "required_approvals",
@@ -148,21 +130,8 @@ class GiteaProvider(ForgeProvider):
         self._me = Identity(data.get("login") or "", bool(data.get("is_admin")))
         return self._me
 
-    def _repo_path(self, owner: str, name: str) -> str:
-        return f"/repos/{quote(owner, safe='')}/{quote(name, safe='')}"
-
-    def _repo(self, data: dict) -> RepoInfo:
-        perms = data.get("permissions") or {}
-        return RepoInfo(
-            owner=(data.get("owner") or {}).get("login") or "", name=data.get("name") or "",
-            full_name=data.get("full_name") or "", private=bool(data.get("private")),
-            default_branch=data.get("default_branch") or "main", empty=bool(data.get("empty")),
-            admin=bool(perms.get("admin")), push=bool(perms.get("push")), html_url=data.get("html_url") or "",
-            clone_url=data.get("clone_url") or "", ssh_url=data.get("ssh_url") or "", id=data.get("id"), raw=data)
-
-    def get_repo(self, owner: str, name: str) -> RepoInfo | None:
-        resp = self.api.request("GET", self._repo_path(owner, name), allow=(404,))
-        return None if resp.status == 404 else self._repo(resp.data or {})
+    def _is_empty(self, data: dict) -> bool:
+        return bool(data.get("empty"))
 
     def _is_org(self, owner: str) -> bool | None:
         """True for an organisation, False for a user, None when neither exists."""
@@ -226,7 +195,7 @@ class GiteaProvider(ForgeProvider):
             if repo is None:
                 continue
             perm = self.api.request(
-                "GET", f"{self._repo_path(repo.owner, repo.name)}/collaborators/{quote(user, safe='')}/permission"
+                "GET", f"{self._repo_path(repo)}/collaborators/{quote(user, safe='')}/permission"
             ).data or {}
             if perm.get("permission") not in ("write", "admin", "owner"):
                 raise ForgeInputError(
@@ -247,7 +216,7 @@ class GiteaProvider(ForgeProvider):
                                       "Nothing was changed.")
             if repo is None:
                 continue
-            resp = self.api.request("GET", f"{self._repo_path(repo.owner, repo.name)}/teams/{quote(team, safe='')}",
+            resp = self.api.request("GET", f"{self._repo_path(repo)}/teams/{quote(team, safe='')}",
                                     allow=(404,))
             team_data = (resp.data or {}) if resp.status == 200 else {}
             units = team_data.get("units_map") or {}
@@ -260,7 +229,7 @@ class GiteaProvider(ForgeProvider):
                     "or remove the team from the allowlist. Nothing was changed.")
 
     def _rules(self, repo: RepoInfo) -> list[dict]:
-        rules = self.api.request("GET", f"{self._repo_path(repo.owner, repo.name)}/branch_protections").data or []
+        rules = self.api.request("GET", f"{self._repo_path(repo)}/branch_protections").data or []
         return sorted(rules, key=_rule_order)
 
     def get_protection(self, repo: RepoInfo, branch: str) -> Protection | None:
@@ -271,7 +240,7 @@ class GiteaProvider(ForgeProvider):
         return None
 
     def put_protection(self, repo: RepoInfo, branch: str, target: Protection, live: Protection | None) -> None:
-        base = f"{self._repo_path(repo.owner, repo.name)}/branch_protections"
+        base = f"{self._repo_path(repo)}/branch_protections"
         body = {
             "enable_push": target.direct_push != PUSH_NOBODY,
             "enable_push_whitelist": target.direct_push == PUSH_ALLOWLIST,
@@ -309,19 +278,7 @@ class GiteaProvider(ForgeProvider):
 
     # -- deploy keys --------------------------------------------------------------------
 
-    def list_deploy_keys(self, repo: RepoInfo) -> list[DeployKey]:
-        items = self.api.get_pages(f"{self._repo_path(repo.owner, repo.name)}/keys", size_param="limit", size=50)
-        return [DeployKey(k.get("id"), k.get("title") or "", k.get("key") or "", bool(k.get("read_only")))
-                for k in items]
-
-    def add_deploy_key(self, repo: RepoInfo, title: str, key: str) -> DeployKey:
-        data = self.api.request("POST", f"{self._repo_path(repo.owner, repo.name)}/keys",
-                                body={"title": title, "key": key, "read_only": True}).data or {}
-        return DeployKey(data.get("id"), data.get("title") or title, data.get("key") or key,
-                         bool(data.get("read_only", True)))
-
-    def delete_deploy_key(self, repo: RepoInfo, key: DeployKey) -> None:
-        self.api.request("DELETE", f"{self._repo_path(repo.owner, repo.name)}/keys/{key.id}", allow=(404,))
+    # deploy keys: ReposProvider
 
     # -- webhooks -----------------------------------------------------------------------
 
@@ -332,8 +289,7 @@ class GiteaProvider(ForgeProvider):
                     fingerprint=find_fingerprint(data.get("name")), ssl_verify=None, raw=data)
 
     def list_hooks(self, repo: RepoInfo) -> list[Hook]:
-        items = self.api.get_pages(f"{self._repo_path(repo.owner, repo.name)}/hooks", size_param="limit", size=50)
-        return [self._hook(h) for h in items if h.get("type") in ("gitea", "gogs")]
+        return [self._hook(h) for h in self._pages(f"{self._repo_path(repo)}/hooks") if h.get("type") in ("gitea", "gogs")]
 
     def _hook_name(self, fingerprint: str | None) -> str:
         return f"{HOOK_NAME} (secret {fingerprint})" if fingerprint else f"{HOOK_NAME} (secret not verified)"
@@ -342,7 +298,7 @@ class GiteaProvider(ForgeProvider):
         body = {"type": "gitea", "active": True, "events": ["push"], "branch_filter": "*",
                 "name": self._hook_name(spec.fingerprint),
                 "config": {"url": spec.url, "content_type": "json", "secret": spec.secret, "http_method": "post"}}
-        return self._hook(self.api.request("POST", f"{self._repo_path(repo.owner, repo.name)}/hooks", body=body).data
+        return self._hook(self.api.request("POST", f"{self._repo_path(repo)}/hooks", body=body).data
                           or {})
 
     def update_hook(self, repo: RepoInfo, hook: Hook, spec: HookSpec) -> Hook:
@@ -356,11 +312,8 @@ class GiteaProvider(ForgeProvider):
                 "name": self._hook_name(spec.fingerprint),
                 "authorization_header": hook.raw.get("authorization_header") or "",
                 "config": {"url": spec.url, "content_type": "json"}}
-        return self._hook(self.api.request("PATCH", f"{self._repo_path(repo.owner, repo.name)}/hooks/{hook.id}",
+        return self._hook(self.api.request("PATCH", f"{self._repo_path(repo)}/hooks/{hook.id}",
                                            body=body).data or {})
-
-    def delete_hook(self, repo: RepoInfo, hook: Hook) -> None:
-        self.api.request("DELETE", f"{self._repo_path(repo.owner, repo.name)}/hooks/{hook.id}", allow=(404,))
 
     def test_hook(self, repo: RepoInfo, hook: Hook, wait: float) -> Delivery:
         web = self._web() if self.web_password else None
@@ -373,7 +326,7 @@ class GiteaProvider(ForgeProvider):
                 "the repository has no commit yet and Gitea's API sends no test delivery for an empty repository; "
                 "the first push will be delivered (give gitea_web_password to test now)"))
         else:
-            self.api.request("POST", f"{self._repo_path(repo.owner, repo.name)}/hooks/{hook.id}/tests")
+            self.api.request("POST", f"{self._repo_path(repo)}/hooks/{hook.id}/tests")
         if web is None:
             return Delivery("unknown", event="push", message=(
                 "the test delivery was queued; Gitea's REST API does not report deliveries, give "

@@ -34,27 +34,10 @@ import time
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from ansible_collections.gitops.bootstrap.plugins.module_utils._forge.base import (
-    PUSH_ALLOWLIST,
-    PUSH_EVERYONE,
-    PUSH_NOBODY,
-    Delivery,
-    DeployKey,
-    ForgeProvider,
-    Hook,
-    HookSpec,
-    Identity,
-    Protection,
-    RepoInfo,
-    find_fingerprint,
-)
+    PUSH_ALLOWLIST, PUSH_EVERYONE, PUSH_NOBODY, Delivery, Hook, HookSpec, Identity,
+    Protection, RepoInfo, ReposProvider, find_fingerprint)
 from ansible_collections.gitops.bootstrap.plugins.module_utils._forge.http import (
-    ForgeAPIError,
-    ForgeInputError,
-    ForgeNotFoundError,
-    ForgePermissionError,
-    JsonClient,
-    Masker,
-)
+    ForgeAPIError, ForgeInputError, ForgeNotFoundError, ForgePermissionError, JsonClient, Masker)
 
 FP_PARAM = "gitops_secret"
 ADMINS = "repository administrators"
@@ -123,7 +106,7 @@ def normalise_protection(data: dict, branch: str) -> Protection:
                       code_owner_review=owners, exact=True, ref=data)
 
 
-class GitHubProvider(ForgeProvider):
+class GitHubProvider(ReposProvider):
     forge = "github"
     label = "GitHub"
     argocd_secret_key = "webhook.github.secret"
@@ -146,27 +129,12 @@ class GitHubProvider(ForgeProvider):
         self.sleep = sleep
         self._owner_type: dict[str, str | None] = {}
 
-    def _repo_path(self, repo_or_owner, name: str | None = None) -> str:
-        if isinstance(repo_or_owner, RepoInfo):
-            return f"/repos/{quote(repo_or_owner.owner, safe='')}/{quote(repo_or_owner.name, safe='')}"
-        return f"/repos/{quote(repo_or_owner, safe='')}/{quote(name or '', safe='')}"
-
     def whoami(self) -> Identity:
         data = self.api.request("GET", "/user").data or {}
         return Identity(data.get("login") or "", bool(data.get("site_admin")))
 
-    def _repo(self, data: dict) -> RepoInfo:
-        perms = data.get("permissions") or {}
-        return RepoInfo(
-            owner=(data.get("owner") or {}).get("login") or "", name=data.get("name") or "",
-            full_name=data.get("full_name") or "", private=bool(data.get("private")),
-            default_branch=data.get("default_branch") or "main", empty=int(data.get("size") or 0) == 0,
-            admin=bool(perms.get("admin")), push=bool(perms.get("push")), html_url=data.get("html_url") or "",
-            clone_url=data.get("clone_url") or "", ssh_url=data.get("ssh_url") or "", id=data.get("id"), raw=data)
-
-    def get_repo(self, owner: str, name: str) -> RepoInfo | None:
-        resp = self.api.request("GET", self._repo_path(owner, name), allow=(404,))
-        return None if resp.status == 404 else self._repo(resp.data or {})
+    def _is_empty(self, data: dict) -> bool:
+        return int(data.get("size") or 0) == 0
 
     def _type(self, owner: str) -> str | None:
         if owner not in self._owner_type:
@@ -299,19 +267,7 @@ class GitHubProvider(ForgeProvider):
 
     # -- deploy keys --------------------------------------------------------------------
 
-    def list_deploy_keys(self, repo: RepoInfo) -> list[DeployKey]:
-        items = self.api.get_pages(f"{self._repo_path(repo)}/keys")
-        return [DeployKey(k.get("id"), k.get("title") or "", k.get("key") or "", bool(k.get("read_only")))
-                for k in items]
-
-    def add_deploy_key(self, repo: RepoInfo, title: str, key: str) -> DeployKey:
-        data = self.api.request("POST", f"{self._repo_path(repo)}/keys",
-                                body={"title": title, "key": key, "read_only": True}).data or {}
-        return DeployKey(data.get("id"), data.get("title") or title, data.get("key") or key,
-                         bool(data.get("read_only", True)))
-
-    def delete_deploy_key(self, repo: RepoInfo, key: DeployKey) -> None:
-        self.api.request("DELETE", f"{self._repo_path(repo)}/keys/{key.id}", allow=(404,))
+    # deploy keys: ReposProvider
 
     # -- webhooks -----------------------------------------------------------------------
 
@@ -323,7 +279,7 @@ class GitHubProvider(ForgeProvider):
                     ssl_verify=str(config.get("insecure_ssl", "0")) == "0", raw=data)
 
     def list_hooks(self, repo: RepoInfo) -> list[Hook]:
-        return [self._hook(h) for h in self.api.get_pages(f"{self._repo_path(repo)}/hooks") if h.get("name") == "web"]
+        return [self._hook(h) for h in self._pages(f"{self._repo_path(repo)}/hooks") if h.get("name") == "web"]
 
     def _config(self, spec: HookSpec) -> dict:
         return {"url": with_fingerprint(spec.url, spec.fingerprint), "content_type": "json", "secret": spec.secret,
@@ -336,9 +292,6 @@ class GitHubProvider(ForgeProvider):
     def update_hook(self, repo: RepoInfo, hook: Hook, spec: HookSpec) -> Hook:
         body = {"active": True, "events": sorted(set(hook.events) | {"push"}), "config": self._config(spec)}
         return self._hook(self.api.request("PATCH", f"{self._repo_path(repo)}/hooks/{hook.id}", body=body).data or {})
-
-    def delete_hook(self, repo: RepoInfo, hook: Hook) -> None:
-        self.api.request("DELETE", f"{self._repo_path(repo)}/hooks/{hook.id}", allow=(404,))
 
     def _deliveries(self, repo: RepoInfo, hook: Hook) -> list[dict]:
         return self.api.request("GET", f"{self._repo_path(repo)}/hooks/{hook.id}/deliveries",

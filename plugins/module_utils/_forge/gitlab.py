@@ -29,28 +29,11 @@ import time
 from urllib.parse import quote
 
 from ansible_collections.gitops.bootstrap.plugins.module_utils._forge.base import (
-    PUSH_ALLOWLIST,
-    PUSH_EVERYONE,
-    PUSH_NOBODY,
-    Delivery,
-    DeployKey,
-    ForgeProvider,
-    Hook,
-    HookSpec,
-    Identity,
-    Protection,
-    RepoInfo,
-    find_fingerprint,
-)
+    PUSH_ALLOWLIST, PUSH_EVERYONE, PUSH_NOBODY, Delivery, DeployKey, ForgeProvider, Hook, HookSpec, Identity,
+    Protection, RepoInfo, find_fingerprint)
 from ansible_collections.gitops.bootstrap.plugins.module_utils._forge.http import (
-    ForgeAPIError,
-    ForgeConflictError,
-    ForgeInputError,
-    ForgeNotFoundError,
-    ForgePermissionError,
-    JsonClient,
-    Masker,
-)
+    ForgeAPIError, ForgeConflictError, ForgeInputError, ForgeNotFoundError, ForgePermissionError, JsonClient,
+    Masker)
 
 RULE_NAME = "gitops.bootstrap"
 PIPELINE = "pipeline"

@@ -28,13 +28,7 @@ from urllib.parse import quote, urlsplit
 
 from ansible_collections.gitops.bootstrap.plugins.module_utils._forge.base import RepoInfo
 from ansible_collections.gitops.bootstrap.plugins.module_utils._forge.http import (
-    ForgeAPIError,
-    ForgeConflictError,
-    ForgeInputError,
-    ForgeNotFoundError,
-    ForgePermissionError,
-    JsonClient,
-)
+    ForgeAPIError, ForgeConflictError, ForgeInputError, ForgeNotFoundError, ForgePermissionError, JsonClient)
 
 OPEN, MERGED, CLOSED = "open", "merged", "closed"
 # Colour of the labels created on Gitea (GitHub and GitLab create missing labels themselves).
@@ -75,6 +69,12 @@ class Found:
 
     open: PullRequest | None = None
     latest: PullRequest | None = None
+
+    @classmethod
+    def of(cls, items: list[PullRequest]) -> "Found":
+        """From the pull requests of one head branch, any order."""
+        return cls(open=next((pr for pr in items if pr.state == OPEN), None),
+                   latest=max(items, key=lambda pr: pr.number) if items else None)
 
 
 @dataclass
@@ -152,7 +152,7 @@ class PullRequests:
 
     A forge implements ``find``, ``create``, ``update`` and the small mapping methods below
     (``_get_pull``, ``_login``, ``_comments``, ``_add_comment``, ``_edit_comment``,
-    ``_latest_status``, ``_post_status``); ``get``, ``upsert_comment`` and ``set_status`` are
+    ``_latest_status``, ``_status_path``); ``get``, ``upsert_comment`` and ``set_status`` are
     written once here.
     """
 
@@ -162,6 +162,7 @@ class PullRequests:
     status_words = {state: state for state in STATUS_STATES}
     # False: the forge cannot change the description or URL of a status without a new state
     status_rewritable = True
+    status_name_key = "context"       # the field that names a status's context
 
     def __init__(self, api: JsonClient):
         self.api = api
@@ -175,6 +176,15 @@ class PullRequests:
     def update(self, repo: RepoInfo, pr: PullRequest, *, title: str | None, body: str | None,
                add_labels: list[str]) -> PullRequest:
         raise NotImplementedError
+
+    def _open(self, repo: RepoInfo, head: str, base: str, path: str, payload: dict, hint: str) -> dict:
+        """POST the new pull request; a refusal says which branches and what to do (HINT)."""
+        try:
+            return self.api.request("POST", path, body=payload).data or {}
+        except ForgeConflictError as exc:
+            raise ForgeConflictError(
+                f"{self.label} refused to open a {self.term} from '{head}' into '{base}' of {repo.full_name}: "
+                f"{exc.msg}. {hint}", status=exc.status) from exc
 
     # -- reading one pull request -----------------------------------------------------------
 
@@ -267,54 +277,48 @@ class PullRequests:
     def _latest_status(self, repo: RepoInfo, sha: str, context: str) -> CommitStatus | None:
         raise NotImplementedError
 
+    def _status_path(self, repo: RepoInfo, sha: str) -> str:
+        """Where a status of SHA is POSTed."""
+        raise NotImplementedError
+
+    def _status(self, data: dict, sha: str, context: str) -> CommitStatus:
+        # Gitea and GitLab name the state "status" in their answers, GitHub "state"
+        word = data.get("state") or data.get("status") or ""
+        return CommitStatus(sha, data.get(self.status_name_key) or context, self._state_of(word),
+                            data.get("description") or "", data.get("target_url") or "")
+
     def _post_status(self, repo: RepoInfo, sha: str, word: str, context: str, description: str,
                      target_url: str) -> CommitStatus:
-        raise NotImplementedError
+        body = {"state": word, self.status_name_key: context, "description": description}
+        if target_url:
+            body["target_url"] = target_url
+        return self._status(self.api.request("POST", self._status_path(repo, sha), body=body).data or {}, sha, context)
 
 
 def _same(a: str | None, b: str | None) -> bool:
     return (a or "").lower() == (b or "").lower()
 
 
-def _combined_latest(ops: PullRequests, path: str, sha: str, context: str, size_param: str,
-                     size: int) -> CommitStatus | None:
-    """The latest status of CONTEXT from a combined status (``{"statuses": [...]}``, latest per context).
-
-    Gitea and GitHub both answer ``GET .../commits/{sha}/status`` so, page by page.
-    """
-    for page in range(1, MAX_PAGES + 1):
-        data = ops.api.request("GET", path, query={"page": page, size_param: size}).data or {}
-        batch = data.get("statuses") or [] if isinstance(data, dict) else []
-        for item in batch:
-            if item.get("context") == context:
-                return _status_answer(ops, item, sha, context)
-        if len(batch) < size:
-            return None
-    raise ForgeAPIError(f"more than {MAX_PAGES * size} status contexts on commit {sha}; refusing to read on")
+def _edits(**fields) -> dict:
+    """The fields of an update that are given (None: left as it is)."""
+    return {k: v for k, v in fields.items() if v is not None}
 
 
-def _status_answer(ops: PullRequests, data: dict, sha: str, context: str) -> CommitStatus:
-    # GitHub names the state "state", Gitea "status"
-    return CommitStatus(sha, data.get("context") or context, ops._state_of(data.get("state") or data.get("status") or ""),
-                        data.get("description") or "", data.get("target_url") or "")
+# ---------------------------------------------------------------------------- Gitea and GitHub
 
+class ReposPullRequests(PullRequests):
+    """What Gitea and GitHub share: ``/repos/{owner}/{repo}`` paths, pull request objects with
+    ``head``/``base`` refs, issue comments, and commit statuses under ``/statuses/{sha}`` read
+    back from the combined status of ``/commits/{sha}/status`` (latest per context)."""
 
-# ---------------------------------------------------------------------------- Gitea
-
-class GiteaPullRequests(PullRequests):
-    """Gitea 1.26 ``/repos/{owner}/{repo}/pulls``; labels are referred to by id, missing ones are created.
-
-    ``base_sha`` is the merge base Gitea computed for the pull request.
-    """
-
-    label = "Gitea"
+    page_size = ("per_page", 100)     # the query parameter and size of a page of this forge
 
     def _path(self, repo: RepoInfo) -> str:
         return f"/repos/{quote(repo.owner, safe='')}/{quote(repo.name, safe='')}"
 
     def _pr(self, data: dict) -> PullRequest:
         head, base = data.get("head") or {}, data.get("base") or {}
-        if data.get("merged"):
+        if data.get("merged") or data.get("merged_at"):
             state = MERGED
         else:
             state = OPEN if data.get("state") == "open" else CLOSED
@@ -324,6 +328,51 @@ class GiteaPullRequests(PullRequests):
             base=base.get("ref") or "", head_sha=head.get("sha") or "", base_sha=base.get("sha") or "",
             labels=[lb.get("name") for lb in data.get("labels") or [] if lb.get("name")],
             mergeable=data.get("mergeable") if state == OPEN else None, raw=data)
+
+    def _get_pull(self, repo, number) -> PullRequest:
+        return self._pr(self.api.request("GET", f"{self._path(repo)}/pulls/{number}").data or {})
+
+    def _login(self) -> str | None:
+        return (self.api.request("GET", "/user").data or {}).get("login")
+
+    def _comment(self, data: dict) -> Comment:
+        user = data.get("user") or {}
+        return Comment(data.get("id"), data.get("html_url") or "", data.get("body") or "", user.get("login") or "",
+                       author_type=user.get("type") or "")
+
+    def _add_comment(self, repo, number, text) -> Comment:
+        return self._comment(self.api.request("POST", f"{self._path(repo)}/issues/{number}/comments",
+                                              body={"body": text}).data or {})
+
+    def _edit_comment(self, repo, number, comment, text) -> Comment:
+        return self._comment(self.api.request("PATCH", f"{self._path(repo)}/issues/comments/{comment.id}",
+                                              body={"body": text}).data or {})
+
+    def _latest_status(self, repo, sha, context) -> CommitStatus | None:
+        size_param, size = self.page_size
+        for page in range(1, MAX_PAGES + 1):
+            data = self.api.request("GET", f"{self._path(repo)}/commits/{sha}/status",
+                                    query={"page": page, size_param: size}).data or {}
+            batch = (data.get("statuses") or []) if isinstance(data, dict) else []
+            for item in batch:
+                if item.get("context") == context:
+                    return self._status(item, sha, context)
+            if len(batch) < size:
+                return None
+        raise ForgeAPIError(f"more than {MAX_PAGES * size} status contexts on commit {sha}; refusing to read on")
+
+    def _status_path(self, repo, sha) -> str:
+        return f"{self._path(repo)}/statuses/{sha}"
+
+
+class GiteaPullRequests(ReposPullRequests):
+    """Gitea 1.26 ``/repos/{owner}/{repo}/pulls``; labels are referred to by id, missing ones are created.
+
+    ``base_sha`` is the merge base Gitea computed for the pull request.
+    """
+
+    label = "Gitea"
+    page_size = ("limit", 50)         # Gitea's maximum
 
     def _ours(self, data: dict, repo: RepoInfo, head: str) -> bool:
         ref = data.get("head") or {}
@@ -372,49 +421,18 @@ class GiteaPullRequests(PullRequests):
         ids = self._label_ids(repo, labels)
         if ids:
             payload["labels"] = ids
-        try:
-            data = self.api.request("POST", f"{self._path(repo)}/pulls", body=payload).data or {}
-        except ForgeConflictError as exc:
-            raise ForgeConflictError(
-                f"Gitea refused to open a pull request from '{head}' into '{base}' of {repo.full_name}: {exc.msg}. "
-                "Another run may have opened it at the same moment: re-run to update that one",
-                status=exc.status) from exc
+        data = self._open(repo, head, base, f"{self._path(repo)}/pulls", payload,
+                          "Another run may have opened it at the same moment: re-run to update that one")
         return self._pr(data)
-
-    def _get_pull(self, repo, number) -> PullRequest:
-        return self._pr(self.api.request("GET", f"{self._path(repo)}/pulls/{number}").data or {})
-
-    def _login(self) -> str | None:
-        return (self.api.request("GET", "/user").data or {}).get("login")
-
-    def _comment(self, data: dict) -> Comment:
-        return Comment(data.get("id"), data.get("html_url") or "", data.get("body") or "",
-                       (data.get("user") or {}).get("login") or "")
 
     def _comments(self, repo, number) -> list[Comment]:
         # Gitea lists every comment of an issue in one answer (the endpoint has no pages)
         items = self.api.request("GET", f"{self._path(repo)}/issues/{number}/comments").data or []
         return sorted((self._comment(c) for c in items), key=lambda c: c.id or 0)
 
-    def _add_comment(self, repo, number, text) -> Comment:
-        return self._comment(self.api.request("POST", f"{self._path(repo)}/issues/{number}/comments",
-                                              body={"body": text}).data or {})
-
-    def _edit_comment(self, repo, number, comment, text) -> Comment:
-        return self._comment(self.api.request("PATCH", f"{self._path(repo)}/issues/comments/{comment.id}",
-                                              body={"body": text}).data or {})
-
-    def _latest_status(self, repo, sha, context) -> CommitStatus | None:
-        return _combined_latest(self, f"{self._path(repo)}/commits/{sha}/status", sha, context, "limit", 50)
-
-    def _post_status(self, repo, sha, word, context, description, target_url) -> CommitStatus:
-        data = self.api.request("POST", f"{self._path(repo)}/statuses/{sha}", body={
-            "state": word, "context": context, "description": description, "target_url": target_url}).data or {}
-        return _status_answer(self, data, sha, context)
-
     def update(self, repo, pr, *, title, body, add_labels) -> PullRequest:
         data = pr.raw
-        payload = {k: v for k, v in (("title", title), ("body", body)) if v is not None}
+        payload = _edits(title=title, body=body)
         if payload:
             data = self.api.request("PATCH", f"{self._path(repo)}/pulls/{pr.number}", body=payload).data or {}
         if add_labels:
@@ -424,9 +442,7 @@ class GiteaPullRequests(PullRequests):
         return self._pr(data)
 
 
-# ---------------------------------------------------------------------------- GitHub
-
-class GitHubPullRequests(PullRequests):
+class GitHubPullRequests(ReposPullRequests):
     """GitHub REST ``/repos/{owner}/{repo}/pulls``; labels by name (GitHub creates missing ones).
 
     Comments are the pull request's issue comments. ``base_sha`` is the base branch's commit
@@ -436,55 +452,30 @@ class GitHubPullRequests(PullRequests):
 
     label = "GitHub"
 
-    def _path(self, repo: RepoInfo) -> str:
-        return f"/repos/{quote(repo.owner, safe='')}/{quote(repo.name, safe='')}"
-
-    def _pr(self, data: dict) -> PullRequest:
-        head, base = data.get("head") or {}, data.get("base") or {}
-        if data.get("merged_at") or data.get("merged"):
-            state = MERGED
-        else:
-            state = OPEN if data.get("state") == "open" else CLOSED
-        return PullRequest(
-            number=int(data.get("number") or 0), url=data.get("html_url") or "", state=state,
-            title=data.get("title") or "", body=data.get("body") or "", head=head.get("ref") or "",
-            base=base.get("ref") or "", head_sha=head.get("sha") or "", base_sha=base.get("sha") or "",
-            labels=[lb.get("name") for lb in data.get("labels") or [] if lb.get("name")],
-            mergeable=data.get("mergeable") if state == OPEN else None, raw=data)
-
     def find(self, repo, head, base) -> Found:
         # head=owner:branch selects the repository's own branch, never a fork's of the same name
         query = {"state": "all", "head": f"{repo.owner}:{head}", "base": base, "sort": "created",
                  "direction": "desc", "per_page": 100}
-        items = [self._pr(d) for d in self.api.request("GET", f"{self._path(repo)}/pulls", query=query).data or []
-                 if (d.get("head") or {}).get("ref") == head]
-        return Found(open=next((pr for pr in items if pr.state == OPEN), None),
-                     latest=max(items, key=lambda pr: pr.number) if items else None)
+        return Found.of([self._pr(d) for d in self.api.request("GET", f"{self._path(repo)}/pulls", query=query).data or []
+                         if (d.get("head") or {}).get("ref") == head])
 
     def _add_labels(self, repo: RepoInfo, number: int, labels: list[str]) -> list[str]:
         data = self.api.request("POST", f"{self._path(repo)}/issues/{number}/labels", body={"labels": labels}).data
         return [lb.get("name") for lb in data or [] if isinstance(lb, dict) and lb.get("name")]
 
     def create(self, repo, head, base, title, body, labels) -> PullRequest:
-        try:
-            data = self.api.request("POST", f"{self._path(repo)}/pulls", body={
-                "title": title, "head": head, "base": base, "body": body, "maintainer_can_modify": False}).data or {}
-        except ForgeConflictError as exc:
-            raise ForgeConflictError(
-                f"GitHub refused to open a pull request from '{head}' into '{base}' of {repo.full_name}: {exc.msg}. "
-                "An open pull request of that branch may exist already (re-run to update it), or the branch holds "
-                "no commit that is not in the base", status=exc.status) from exc
+        data = self._open(repo, head, base, f"{self._path(repo)}/pulls",
+                          {"title": title, "head": head, "base": base, "body": body, "maintainer_can_modify": False},
+                          "An open pull request of that branch may exist already (re-run to update it), or the branch "
+                          "holds no commit that is not in the base")
         pr = self._pr(data)
         if labels:
             pr.labels = self._add_labels(repo, pr.number, labels)
         return pr
 
-    def _get_pull(self, repo, number) -> PullRequest:
-        return self._pr(self.api.request("GET", f"{self._path(repo)}/pulls/{number}").data or {})
-
     def _login(self) -> str | None:
         try:
-            return (self.api.request("GET", "/user").data or {}).get("login")
+            return super()._login()
         except ForgePermissionError:
             # an integration's token (GitHub Actions, a GitHub App) may not read /user: its comments are a bot's
             return None
@@ -494,35 +485,12 @@ class GitHubPullRequests(PullRequests):
             return comment.author_type == "Bot"
         return _same(comment.author, me)
 
-    def _comment(self, data: dict) -> Comment:
-        user = data.get("user") or {}
-        return Comment(data.get("id"), data.get("html_url") or "", data.get("body") or "", user.get("login") or "",
-                       author_type=user.get("type") or "")
-
     def _comments(self, repo, number) -> list[Comment]:
         items = self.api.get_pages(f"{self._path(repo)}/issues/{number}/comments", max_pages=MAX_PAGES)
         return [self._comment(c) for c in items]
 
-    def _add_comment(self, repo, number, text) -> Comment:
-        return self._comment(self.api.request("POST", f"{self._path(repo)}/issues/{number}/comments",
-                                              body={"body": text}).data or {})
-
-    def _edit_comment(self, repo, number, comment, text) -> Comment:
-        return self._comment(self.api.request("PATCH", f"{self._path(repo)}/issues/comments/{comment.id}",
-                                              body={"body": text}).data or {})
-
-    def _latest_status(self, repo, sha, context) -> CommitStatus | None:
-        return _combined_latest(self, f"{self._path(repo)}/commits/{sha}/status", sha, context, "per_page", 100)
-
-    def _post_status(self, repo, sha, word, context, description, target_url) -> CommitStatus:
-        body = {"state": word, "context": context, "description": description}
-        if target_url:
-            body["target_url"] = target_url
-        data = self.api.request("POST", f"{self._path(repo)}/statuses/{sha}", body=body).data or {}
-        return _status_answer(self, data, sha, context)
-
     def update(self, repo, pr, *, title, body, add_labels) -> PullRequest:
-        payload = {k: v for k, v in (("title", title), ("body", body)) if v is not None}
+        payload = _edits(title=title, body=body)
         new = pr
         if payload:
             new = self._pr(self.api.request("PATCH", f"{self._path(repo)}/pulls/{pr.number}", body=payload).data or {})
@@ -546,6 +514,7 @@ class GitLabMergeRequests(PullRequests):
     label = "GitLab"
     status_words = {"pending": "pending", "success": "success", "failure": "failed", "error": "failed"}
     status_rewritable = False
+    status_name_key = "name"
 
     def _pr(self, data: dict) -> PullRequest:
         raw_state = data.get("state")
@@ -566,25 +535,17 @@ class GitLabMergeRequests(PullRequests):
     def find(self, repo, head, base) -> Found:
         query = {"source_branch": head, "target_branch": base, "state": "all", "order_by": "created_at",
                  "sort": "desc", "per_page": 100}
-        items = [self._pr(d) for d in
-                 self.api.request("GET", f"/projects/{repo.id}/merge_requests", query=query).data or []
-                 if d.get("source_project_id") in (None, repo.id) and d.get("source_branch") == head]
-        return Found(open=next((pr for pr in items if pr.state == OPEN), None),
-                     latest=max(items, key=lambda pr: pr.number) if items else None)
+        return Found.of([self._pr(d) for d in
+                         self.api.request("GET", f"/projects/{repo.id}/merge_requests", query=query).data or []
+                         if d.get("source_project_id") in (None, repo.id) and d.get("source_branch") == head])
 
     def create(self, repo, head, base, title, body, labels) -> PullRequest:
         payload: dict[str, Any] = {"source_branch": head, "target_branch": base, "title": title,
                                    "description": body, "remove_source_branch": False}
         if labels:
             payload["labels"] = ",".join(labels)
-        try:
-            data = self.api.request("POST", f"/projects/{repo.id}/merge_requests", body=payload).data or {}
-        except ForgeConflictError as exc:
-            raise ForgeConflictError(
-                f"GitLab refused to open a merge request from '{head}' into '{base}' of {repo.full_name}: {exc.msg}. "
-                "An open merge request of that branch may exist already: re-run to update it",
-                status=exc.status) from exc
-        return self._pr(data)
+        return self._pr(self._open(repo, head, base, f"/projects/{repo.id}/merge_requests", payload,
+                                   "An open merge request of that branch may exist already: re-run to update it"))
 
     def _get_pull(self, repo, number) -> PullRequest:
         return self._pr(self.api.request("GET", f"/projects/{repo.id}/merge_requests/{number}").data or {})
@@ -609,31 +570,19 @@ class GitLabMergeRequests(PullRequests):
         return self._note(self.api.request("PUT", f"/projects/{repo.id}/merge_requests/{number}/notes/{comment.id}",
                                            body={"body": text}).data or {}, number, repo)
 
-    def _gitlab_status(self, data: dict, sha: str, context: str) -> CommitStatus:
-        return CommitStatus(sha, data.get("name") or context, self._state_of(data.get("status") or ""),
-                            data.get("description") or "", data.get("target_url") or "")
-
     def _latest_status(self, repo, sha, context) -> CommitStatus | None:
         items = self.api.request("GET", f"/projects/{repo.id}/repository/commits/{sha}/statuses",
                                  query={"name": context, "per_page": 100}).data or []
         ours = [i for i in items if i.get("name") == context]
         if not ours:
             return None
-        return self._gitlab_status(max(ours, key=lambda i: i.get("id") or 0), sha, context)
+        return self._status(max(ours, key=lambda i: i.get("id") or 0), sha, context)
 
-    def _post_status(self, repo, sha, word, context, description, target_url) -> CommitStatus:
-        body = {"state": word, "name": context, "description": description}
-        if target_url:
-            body["target_url"] = target_url
-        data = self.api.request("POST", f"/projects/{repo.id}/statuses/{sha}", body=body).data or {}
-        return self._gitlab_status(data, sha, context)
+    def _status_path(self, repo, sha) -> str:
+        return f"/projects/{repo.id}/statuses/{sha}"
 
     def update(self, repo, pr, *, title, body, add_labels) -> PullRequest:
-        payload: dict[str, Any] = {}
-        if title is not None:
-            payload["title"] = title
-        if body is not None:
-            payload["description"] = body
+        payload: dict[str, Any] = _edits(title=title, description=body)
         if add_labels:
             payload["add_labels"] = ",".join(add_labels)
         if not payload:

@@ -14,33 +14,11 @@ import pytest
 
 from ansible_collections.gitops.bootstrap.plugins.module_utils._forge import base
 from ansible_collections.gitops.bootstrap.plugins.module_utils._forge.base import (
-    PUSH_ALLOWLIST,
-    PUSH_EVERYONE,
-    PUSH_NOBODY,
-    Delivery,
-    DeployKey,
-    ForgeProvider,
-    ForgeRepository,
-    Hook,
-    Identity,
-    Protection,
-    RepoInfo,
-    WantedProtection,
-    branch_matches,
-    fingerprint_matches,
-    key_fingerprint,
-    merge_protection,
-    normalise_public_key,
-    plan_deploy_key,
-    plan_webhook,
-    secret_fingerprint,
-)
+    PUSH_ALLOWLIST, PUSH_EVERYONE, PUSH_NOBODY, Delivery, DeployKey, ForgeProvider, ForgeRepository, Hook, Identity,
+    Protection, RepoInfo, WantedProtection, branch_matches, fingerprint_matches, key_fingerprint, merge_protection,
+    normalise_public_key, plan_deploy_key, plan_webhook, secret_fingerprint)
 from ansible_collections.gitops.bootstrap.plugins.module_utils._forge.http import (
-    ForgeConflictError,
-    ForgeDeliveryError,
-    ForgeInputError,
-    ForgePermissionError,
-)
+    ForgeConflictError, ForgeDeliveryError, ForgeInputError, ForgePermissionError)
 
 from forge_replay import PUBLIC_KEY, SECRET, settings
 

@@ -18,15 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from ansible_collections.gitops.bootstrap.plugins.module_utils._forge.http import (
-    ForgeAPIError,
-    ForgeAuthError,
-    ForgeConflictError,
-    ForgeNotFoundError,
-    ForgePermissionError,
-    ForgeUnreachableError,
-    JsonClient,
-    Masker,
-)
+    ForgeAPIError, ForgeAuthError, ForgeConflictError, ForgeNotFoundError, ForgePermissionError,
+    ForgeUnreachableError, JsonClient, Masker)
 
 TOKEN = "tok-0123456789abcdef"
 

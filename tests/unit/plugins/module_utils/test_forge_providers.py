@@ -14,12 +14,7 @@ import pytest
 
 from ansible_collections.gitops.bootstrap.plugins.module_utils._forge.base import ForgeRepository
 from ansible_collections.gitops.bootstrap.plugins.module_utils._forge.http import (
-    ForgeAuthError,
-    ForgeDeliveryError,
-    ForgeInputError,
-    ForgeNotFoundError,
-    ForgePermissionError,
-)
+    ForgeAuthError, ForgeDeliveryError, ForgeInputError, ForgeNotFoundError, ForgePermissionError)
 
 from forge_replay import SECRET, TOKEN, provider, settings as base_settings
 

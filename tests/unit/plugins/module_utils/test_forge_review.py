@@ -14,10 +14,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.gitops.bootstrap.plugins.module_utils._forge.base import RepoInfo
-from ansible_collections.gitops.bootstrap.plugins.module_utils._forge.http import (
-    ForgeInputError,
-    ForgeNotFoundError,
-)
+from ansible_collections.gitops.bootstrap.plugins.module_utils._forge.http import ForgeInputError, ForgeNotFoundError
 from ansible_collections.gitops.bootstrap.plugins.module_utils._forge.pulls import check_status, marker_line
 
 from forge_replay import TOKEN, provider
@@ -75,45 +72,28 @@ def test_pull_request_number_must_be_a_positive_integer(number):
 
 # ------------------------------------------------------------------------------------ comments
 
-def test_github_updates_its_own_comment_of_the_marker_in_place():
-    comment, replay = run("github", "github_review_comment_update",
-                          lambda p, r: p.upsert_comment(r, 7, MARKER, "plan: 3 to change\n"))
+@pytest.mark.parametrize("forge,fixture,number,body,found,action", [
     # the developer's comment quotes the marker and another comment of ours has another one: neither is touched
-    assert (comment.id, comment.action) == (1002, "updated")
-    assert [c["method"] for c in replay.sent] == ["GET", "GET", "GET", "PATCH"]
-
-
-def test_github_same_text_writes_nothing():
-    comment, _replay = run("github", "github_review_comment_unchanged",
-                           lambda p, r: p.upsert_comment(r, 7, MARKER, "plan: 1 to change\n"))
-    assert (comment.id, comment.action) == (1002, "unchanged")
-
-
-def test_github_integration_token_creates_instead_of_editing_a_users_comment():
-    comment, replay = run("github", "github_review_comment_create_integration",
-                          lambda p, r: p.upsert_comment(r, 7, MARKER, "plan: no changes\n"))
-    assert (comment.id, comment.action, comment.author) == (1004, "created", "github-actions[bot]")
-    assert replay.sent[-1]["body"] == {"body": "<!-- gitops-plan:dev -->\nplan: no changes\n"}
-
-
-def test_gitlab_skips_system_notes_and_updates_its_note():
-    comment, _replay = run("gitlab", "gitlab_review_note_update",
-                           lambda p, r: p.upsert_comment(r, 13, MARKER, "plan: 2 to change\n"))
-    assert (comment.id, comment.action) == (302, "updated")
-    assert comment.url == "https://gitlab.example.com/platform/infra/-/merge_requests/13#note_302"
-
-
-def test_gitlab_same_text_with_other_line_endings_writes_nothing():
+    ("github", "github_review_comment_update", 7, "plan: 3 to change\n", 1002, "updated"),
+    ("github", "github_review_comment_unchanged", 7, "plan: 1 to change\n", 1002, "unchanged"),
+    # a token that may not read /user: the developer's comment holding the marker is not the bot's
+    ("github", "github_review_comment_create_integration", 7, "plan: no changes\n", 1004, "created"),
+    # system notes are never ours
+    ("gitlab", "gitlab_review_note_update", 13, "plan: 2 to change\n", 302, "updated"),
     # GitLab keeps the note as "...\r\nplan: 1 to change" (no final newline): the same text
-    comment, _replay = run("gitlab", "gitlab_review_note_unchanged",
-                           lambda p, r: p.upsert_comment(r, 13, MARKER, "plan: 1 to change\n"))
-    assert (comment.id, comment.action) == (302, "unchanged")
-
-
-def test_gitlab_creates_when_only_a_system_note_holds_the_marker():
-    comment, _replay = run("gitlab", "gitlab_review_note_create",
-                           lambda p, r: p.upsert_comment(r, 13, MARKER, "plan: 2 to change\n"))
-    assert (comment.id, comment.action) == (303, "created")
+    ("gitlab", "gitlab_review_note_unchanged", 13, "plan: 1 to change\n", 302, "unchanged"),
+    ("gitlab", "gitlab_review_note_create", 13, "plan: 2 to change\n", 303, "created"),
+])
+def test_one_comment_of_the_marker(forge, fixture, number, body, found, action):
+    comment, replay = run(forge, fixture, lambda p, r: p.upsert_comment(r, number, MARKER, body))
+    assert (comment.id, comment.action) == (found, action)
+    writes = [c for c in replay.sent if c["method"] != "GET"]
+    if action == "unchanged":
+        assert writes == []
+    else:
+        assert [w["body"] for w in writes] == [{"body": f"<!-- {MARKER} -->\n{body}"}]
+    if forge == "gitlab":
+        assert comment.url == f"https://gitlab.example.com/platform/infra/-/merge_requests/13#note_{found}"
 
 
 @pytest.mark.parametrize("marker", ["", " gitops", "a-->b", "a\nb", "x" * 101, None, "<!--"])
