@@ -293,6 +293,7 @@ requested:
 
 import time
 
+from ansible_collections.gitops.bootstrap.plugins.module_utils import _argspec
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import (
     GitopsK8sError,
     clean_object,
@@ -538,7 +539,7 @@ def build_argument_spec():
     )
     argument_spec = dict(
         name=dict(type="str", required=True),
-        namespace=dict(type="str", default="argocd"),
+        namespace=_argspec.argocd_namespace(),
         state=dict(type="str", choices=["present", "absent"], default="present"),
         project=dict(type="str", default="default"),
         repo_url=dict(type="str"),

@@ -156,6 +156,7 @@ import hashlib
 import json
 import re
 
+from ansible_collections.gitops.bootstrap.plugins.module_utils import _argspec
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import (
     GitopsK8sError,
     GitopsK8sModule,
@@ -402,7 +403,7 @@ def build_argument_spec():
     """The module options (without the connection options added by GitopsK8sModule)."""
     return dict(
         name=dict(type="str", required=True),
-        namespace=dict(type="str", default="argocd"),
+        namespace=_argspec.argocd_namespace(),
         state=dict(type="str", choices=["present", "absent"], default="present"),
         server=dict(type="str"),
         cluster_name=dict(type="str"),

@@ -153,6 +153,7 @@ applications:
 
 import re
 
+from ansible_collections.gitops.bootstrap.plugins.module_utils import _argspec
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import run_module
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import (
     ArgoCDModule,
@@ -281,7 +282,7 @@ class InfoManager:
 def build_argument_spec():
     """The module options (without the connection options added by ArgoCDModule)."""
     return dict(
-        namespace=dict(type="str", default="argocd"),
+        namespace=_argspec.argocd_namespace(),
         applications=dict(type="bool", default=True),
         app_names=dict(type="list", elements="str"),
     )

@@ -356,6 +356,7 @@ timings:
   type: dict
 """
 
+from ansible_collections.gitops.bootstrap.plugins.module_utils import _argspec
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd_install import run
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import GitopsK8sModule
 
@@ -363,7 +364,7 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import Gitop
 def build_argument_spec():
     return dict(
         state=dict(type="str", choices=["present", "absent"], default="present"),
-        namespace=dict(type="str", default="argocd"),
+        namespace=_argspec.argocd_namespace(),
         version=dict(type="str"),
         flavour=dict(type="str", choices=["cluster", "namespace", "ha", "core"], default="cluster"),
         source=dict(type="str"),

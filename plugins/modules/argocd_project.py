@@ -88,7 +88,7 @@ options:
     description: Cluster-scoped kinds applications may not manage.
     type: list
     elements: dict
-    suboptions:
+    suboptions: &kind_options
       group:
         description: API group.
         type: str
@@ -102,28 +102,12 @@ options:
       - Namespaced kinds applications may manage. Not set means all (Argo CD's rule); an empty list means none.
     type: list
     elements: dict
-    suboptions:
-      group:
-        description: API group.
-        type: str
-        required: true
-      kind:
-        description: Kind.
-        type: str
-        required: true
+    suboptions: *kind_options
   namespace_resource_blacklist:
     description: Namespaced kinds applications may not manage.
     type: list
     elements: dict
-    suboptions:
-      group:
-        description: API group.
-        type: str
-        required: true
-      kind:
-        description: Kind.
-        type: str
-        required: true
+    suboptions: *kind_options
   roles:
     description: Project roles.
     type: list
@@ -201,6 +185,7 @@ project:
   type: dict
 """
 
+from ansible_collections.gitops.bootstrap.plugins.module_utils import _argspec
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import (
     clean_object,
     run_module,
@@ -279,10 +264,10 @@ class ProjectManager(object):
 
 def build_argument_spec():
     """The module options (without the connection options added by ArgoCDModule)."""
-    kind_options = dict(group=dict(type="str", required=True), kind=dict(type="str", required=True))
+    kind_options = _argspec.group_kind_options()
     argument_spec = dict(
         name=dict(type="str", required=True),
-        namespace=dict(type="str", default="argocd"),
+        namespace=_argspec.argocd_namespace(),
         state=dict(type="str", choices=["present", "absent"], default="present"),
         description=dict(type="str"),
         source_repos=dict(type="list", elements="str", default=[]),

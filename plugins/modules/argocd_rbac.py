@@ -187,6 +187,7 @@ configmap:
   type: dict
 """
 
+from ansible_collections.gitops.bootstrap.plugins.module_utils import _argspec
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import (
     clean_object,
     run_module,
@@ -322,7 +323,7 @@ def build_argument_spec():
         effect=dict(type="str", default="allow"),
     )
     argument_spec = dict(
-        namespace=dict(type="str", default="argocd"),
+        namespace=_argspec.argocd_namespace(),
         state=dict(type="str", choices=["present", "absent"], default="present"),
         policy_name=dict(type="str"),
         policies=dict(type="list", elements="dict", default=[], options=policy_options),

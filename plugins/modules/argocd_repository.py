@@ -166,6 +166,7 @@ known_hosts_added:
 
 import base64
 
+from ansible_collections.gitops.bootstrap.plugins.module_utils import _argspec
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import (
     GitopsK8sError,
     clean_object,
@@ -382,7 +383,7 @@ def build_argument_spec():
     """The module options (without the connection options added by ArgoCDModule)."""
     argument_spec = dict(
         name=dict(type="str", required=True),
-        namespace=dict(type="str", default="argocd"),
+        namespace=_argspec.argocd_namespace(),
         state=dict(type="str", choices=["present", "absent"], default="present"),
         type=dict(type="str", choices=["repository", "repo-creds"], default="repository"),
         url=dict(type="str"),

@@ -163,6 +163,7 @@ unexpected:
   elements: dict
 """
 
+from ansible_collections.gitops.bootstrap.plugins.module_utils import _argspec
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import (
     GitopsK8sError,
     GitopsK8sModule,
@@ -244,21 +245,7 @@ class AccessReviewer(object):
 
 
 def build_argument_spec():
-    check_options = dict(
-        self=dict(type="bool", default=False),
-        user=dict(type="str"),
-        groups=dict(type="list", elements="str"),
-        service_account=dict(type="str"),
-        authenticated=dict(type="bool", default=True),
-        verb=dict(type="str", required=True),
-        resource=dict(type="str"),
-        api_group=dict(type="str", default=""),
-        subresource=dict(type="str"),
-        name=dict(type="str"),
-        namespace=dict(type="str"),
-        non_resource_url=dict(type="str"),
-        expect=dict(type="bool"),
-    )
+    check_options = _argspec.access_check_options(self=dict(type="bool", default=False), expect=dict(type="bool"))
     return dict(
         checks=dict(type="list", elements="dict", required=True, options=check_options),
         fail_on_unexpected=dict(type="bool", default=True),

@@ -155,7 +155,7 @@ options:
     type: list
     elements: dict
     default: []
-    suboptions:
+    suboptions: &plain_request_options
       verb:
         description: API verb.
         type: str
@@ -291,37 +291,14 @@ options:
         type: list
         elements: dict
         default: []
-        suboptions: &guard_request_options
-          verb:
-            description: API verb.
-            type: str
-            required: true
-          resource:
-            description: Resource (plural, lower case).
-            type: str
-          api_group:
-            description: API group of the resource, V("") for the core group.
-            type: str
-            default: ""
-          subresource:
-            description: Subresource.
-            type: str
-          name:
-            description: Object name.
-            type: str
-          namespace:
-            description: Namespace; empty for cluster-scoped requests.
-            type: str
-          non_resource_url:
-            description: A non-resource path.
-            type: str
+        suboptions: *plain_request_options
       break_glass_access:
         description:
           - Requests every break-glass group must be allowed after the lock-down (SubjectAccessReview now,
             prediction after). Defaults to everything (V(*) on V(*) in every API group), that is cluster-admin.
         type: list
         elements: dict
-        suboptions: *guard_request_options
+        suboptions: *plain_request_options
 notes:
   - Needs C(list) on roles, clusterroles, rolebindings and clusterrolebindings. The guard needs C(create) on
     subjectaccessreviews; every authenticated user may create selfsubjectaccessreviews and selfsubjectreviews.
@@ -576,6 +553,7 @@ import tempfile
 
 from ansible.module_utils.common.text.converters import to_bytes
 
+from ansible_collections.gitops.bootstrap.plugins.module_utils import _argspec
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import (
     GitopsK8sError,
     GitopsK8sModule,
@@ -985,22 +963,8 @@ def _one_line(exc):
 
 
 def build_argument_spec():
-    request_options = dict(
-        verb=dict(type="str", required=True),
-        resource=dict(type="str"),
-        api_group=dict(type="str", default=""),
-        subresource=dict(type="str"),
-        name=dict(type="str"),
-        namespace=dict(type="str"),
-        non_resource_url=dict(type="str"),
-    )
-    check_options = dict(
-        request_options,
-        user=dict(type="str"),
-        groups=dict(type="list", elements="str"),
-        service_account=dict(type="str"),
-        authenticated=dict(type="bool", default=True),
-    )
+    request_options = _argspec.access_request_options()
+    check_options = _argspec.access_check_options()
     subject_options = dict(
         kind=dict(type="str", choices=["User", "Group", "ServiceAccount"], required=True),
         name=dict(type="str", required=True),

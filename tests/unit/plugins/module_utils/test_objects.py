@@ -57,3 +57,13 @@ def test_the_in_cluster_server_is_spelled_once_in_the_code():
     """The code imports it from _objects; documentation strings may still show it."""
     found = _spelled(O.IN_CLUSTER_SERVER, lambda node: node)
     assert not found, f"the in-cluster server is spelled again at {found}; import IN_CLUSTER_SERVER from _objects"
+
+
+def test_shared_argument_spec_pieces_are_fresh_copies():
+    from ansible_collections.gitops.bootstrap.plugins.module_utils import _argspec
+
+    first = _argspec.access_check_options(expect=dict(type="bool"))
+    first["verb"]["required"] = False
+    assert _argspec.access_request_options()["verb"]["required"] is True, "a module's change does not reach another's"
+    assert set(first) == set(_argspec.access_request_options()) | {"user", "groups", "service_account", "authenticated", "expect"}
+    assert _argspec.argocd_namespace() == {"type": "str", "default": "argocd"}
