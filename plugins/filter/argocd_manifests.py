@@ -54,6 +54,13 @@ def argocd_inline_secrets(config):
     return find_inline_secrets(config)
 
 
+_SECRET_ADVICE = (
+    ". A ConfigMap is readable by everyone who can read the namespace: put the value into the Secret argocd-secret "
+    "(or a Secret labelled app.kubernetes.io/part-of: argocd) and reference it as '$<key>' or '$<secret>:<key>'."
+)
+_CM_SECRET_ADVICE = "; reference them as '$<key>' from argocd-secret instead."
+
+
 def _dns_label(value):
     return _names.is_valid(value, "dns1123_label")
 
@@ -119,31 +126,20 @@ def argocd_settings_errors(s):
     if core and (s.get("oidc") or s.get("dex")):
         errors.append("argocd_oidc and argocd_dex need the API server, which the core flavour does not run; remove them or choose another flavour.")
 
-    for var, value in (("argocd_oidc", s.get("oidc")), ("argocd_dex", s.get("dex"))):
+    # SSO settings, as role variables and as raw argocd-cm keys: each a place, its value and what to do.
+    cm = s.get("cm") or {}
+    sso = [(var, s.get(var[len("argocd_"):]), _SECRET_ADVICE) for var in ("argocd_oidc", "argocd_dex")]
+    sso += [(f"argocd_cm[{key}]", cm.get(key), _CM_SECRET_ADVICE) for key in ("oidc.config", "dex.config")]
+    for where, value, advice in sso:
+        if not value:
+            continue
         try:
             inline = argocd_inline_secrets(value)
         except AnsibleFilterError as exc:
-            errors.append("%s: %s" % (var, exc))
+            errors.append(f"{where}: {exc}")
             continue
         if inline:
-            errors.append(
-                "%s holds secrets in clear text at %s. A ConfigMap is readable by everyone who can read the namespace: "
-                "put the value into the Secret argocd-secret (or a Secret labelled app.kubernetes.io/part-of: argocd) and "
-                "reference it as '$<key>' or '$<secret>:<key>'." % (var, ", ".join(inline))
-            )
-    for key in ("oidc.config", "dex.config"):
-        value = (s.get("cm") or {}).get(key)
-        if value:
-            try:
-                inline = argocd_inline_secrets(value)
-            except AnsibleFilterError as exc:
-                errors.append("argocd_cm[%s]: %s" % (key, exc))
-                continue
-            if inline:
-                errors.append(
-                    "argocd_cm[%s] holds secrets in clear text at %s; reference them as '$<key>' from argocd-secret instead."
-                    % (key, ", ".join(inline))
-                )
+            errors.append(f"{where} holds secrets in clear text at {', '.join(inline)}{advice}")
     if s.get("oidc") and s.get("dex"):
         errors.append("argocd_oidc and argocd_dex are both set; Argo CD uses one SSO method, choose one.")
     if s.get("oidc") and not s.get("url"):

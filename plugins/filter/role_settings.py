@@ -123,14 +123,11 @@ def rbac_lockdown_settings_errors(s) -> list[str]:
     for name in sorted({n for n in dev_names if dev_names.count(n) > 1}, key=dev_names.index):
         errors.append(f"Developer group {json.dumps(name)} is listed more than once in rbac_lockdown_developer_groups; list each "
                       "group once with all its namespaces.")
-    for name in dev_names:
-        if name in break_glass:
-            errors.append(f"Group {json.dumps(name)} is both a developer group and a break-glass group; a group is either "
-                          "read-only or cluster-admin.")
-    for subject in allow:
-        if subject.get("kind") == "Group" and subject.get("name") in dev_names:
-            errors.append(f"Group {json.dumps(subject.get('name'))} is a developer group and on rbac_lockdown_allow_subjects; "
-                          "developer groups are read-only, remove it from one of the lists.")
+    errors += [f"Group {json.dumps(name)} is both a developer group and a break-glass group; a group is either read-only or "
+               "cluster-admin." for name in dev_names if name in break_glass]
+    errors += [f"Group {json.dumps(subject.get('name'))} is a developer group and on rbac_lockdown_allow_subjects; developer "
+               "groups are read-only, remove it from one of the lists."
+               for subject in allow if subject.get("kind") == "Group" and subject.get("name") in dev_names]
     for subject in allow + revoke:
         if subject.get("kind") == "ServiceAccount" and not subject.get("namespace"):
             errors.append(f"ServiceAccount {json.dumps(subject.get('name'))} in rbac_lockdown_allow_subjects/"
