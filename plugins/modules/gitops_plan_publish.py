@@ -56,7 +56,7 @@ options:
     type: str
     default: gitops/plan
   marker:
-    description: Identifies the one comment of the plan (letters, digits and C(. _ : / @ + = -)).
+    description: "Identifies the one comment of the plan (letters, digits and C(. _ : / @ + = -))."
     type: str
     default: gitops-plan
   sha:
