@@ -157,6 +157,26 @@ def object_as_text(obj):
     return yaml.safe_dump(obj, default_flow_style=False, sort_keys=True)
 
 
+def configmap_data_text(obj):
+    """The data of a ConfigMap (None when absent) as text for a diff."""
+    return data_as_text((obj or {}).get("data") or {})
+
+
+def text_diff(ref, before, after, view=object_as_text, note=None):
+    """The diff of one object as every argocd_* module returns it: both sides as text, headers naming the object.
+
+    ``view`` turns one side into text (the whole object by default; the data of a ConfigMap, a masked
+    Secret); ``note`` says what the text leaves out ("secret values hidden").
+    """
+    suffix = f", {note}" if note else ""
+    return {
+        "before": view(before),
+        "after": view(after),
+        "before_header": f"{ref} (before{suffix})",
+        "after_header": f"{ref} (after{suffix})",
+    }
+
+
 # ------------------------------------------------------------------------------ Application
 def _kinds(items):
     if items is None:

@@ -308,7 +308,7 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import (
     application_ready,
     application_spec_is_compared,
     build_application,
-    object_as_text,
+    text_diff,
     summarise_application,
 )
 
@@ -398,12 +398,7 @@ class ApplicationManager(object):
         if sync_note:
             result["warnings"] = [sync_note]
         if self.module._diff:
-            result["diff"] = {
-                "before": object_as_text(before),
-                "after": object_as_text(after),
-                "before_header": self.ref + " (before)",
-                "after_header": self.ref + " (after)",
-            }
+            result["diff"] = text_diff(self.ref, before, after)
         return result
 
     def wait_ready(self, reconciled_before, clock=time.monotonic):
@@ -499,12 +494,7 @@ class ApplicationManager(object):
                     application=clean_object(current),
                 )
         if self.module._diff:
-            result["diff"] = {
-                "before": object_as_text(clean_object(live)),
-                "after": "",
-                "before_header": self.ref + " (before)",
-                "after_header": self.ref + " (after)",
-            }
+            result["diff"] = text_diff(self.ref, clean_object(live), None)
         return result
 
 

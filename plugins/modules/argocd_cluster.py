@@ -169,7 +169,7 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import (
     check_errors,
     dns1123_label_error,
     dns1123_subdomain_error,
-    object_as_text,
+    text_diff,
 )
 from ansible_collections.gitops.bootstrap.plugins.module_utils._secrets import MASK, MASK_CHANGED, decode_secret_data, mask_secret
 
@@ -390,13 +390,8 @@ class ClusterManager(object):
         return result
 
     def secret_diff(self, before, after):
-        before_c, after_c = clean_object(before), clean_object(after)
-        return {
-            "before": object_as_text(masked_cluster_secret(before_c)),
-            "after": object_as_text(masked_cluster_secret(after_c, other=before_c or {})),
-            "before_header": self.ref + " (before, credentials hidden)",
-            "after_header": self.ref + " (after, credentials hidden)",
-        }
+        before, after = clean_object(before), clean_object(after)
+        return text_diff(self.ref, masked_cluster_secret(before), masked_cluster_secret(after, other=before or {}), note="credentials hidden")
 
 
 def build_argument_spec():

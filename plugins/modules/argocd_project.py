@@ -198,7 +198,7 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import (
     build_project,
     check_errors,
     dns1123_subdomain_error,
-    object_as_text,
+    text_diff,
 )
 
 KIND = "AppProject"
@@ -254,12 +254,7 @@ class ProjectManager(object):
         return result
 
     def diff(self, before, after):
-        return {
-            "before": object_as_text(clean_object(before)),
-            "after": object_as_text(clean_object(after)),
-            "before_header": self.ref + " (before)",
-            "after_header": self.ref + " (after)",
-        }
+        return text_diff(self.ref, clean_object(before), clean_object(after))
 
 
 def build_argument_spec():

@@ -198,7 +198,8 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import (
     RBAC_CONFIGMAP,
     ArgoCDValidationError,
     build_policy_csv,
-    data_as_text,
+    configmap_data_text,
+    text_diff,
     field_manager_for,
     is_policy_csv_key,
     malformed_policy_lines,
@@ -302,15 +303,7 @@ class RbacManager(object):
 
     @staticmethod
     def diff(before, after):
-        def view(obj):
-            return data_as_text((obj or {}).get("data") or {})
-
-        return {
-            "before": view(before),
-            "after": view(after),
-            "before_header": "ConfigMap %s (before)" % RBAC_CONFIGMAP,
-            "after_header": "ConfigMap %s (after)" % RBAC_CONFIGMAP,
-        }
+        return text_diff(f"ConfigMap {RBAC_CONFIGMAP}", before, after, view=configmap_data_text)
 
 
 def build_argument_spec():

@@ -180,7 +180,7 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import (
     SECRET_TYPE_LABEL,
     TLS_CERTS_CONFIGMAP,
     check_errors,
-    data_as_text,
+    configmap_data_text,
     dns1123_label_error,
     dns1123_subdomain_error,
     field_manager_for,
@@ -189,7 +189,7 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import (
     known_hosts_line_error,
     masked_secret,
     merge_known_hosts,
-    object_as_text,
+    text_diff,
     repo_host,
 )
 
@@ -363,20 +363,11 @@ class RepositoryManager(object):
         return changed, self.cm_diff(TLS_CERTS_CONFIGMAP, before, after)
 
     def cm_diff(self, name, before, after):
-        return {
-            "before": data_as_text((before or {}).get("data") or {}),
-            "after": data_as_text((after or {}).get("data") or {}),
-            "before_header": "ConfigMap %s/%s (before)" % (self.namespace, name),
-            "after_header": "ConfigMap %s/%s (after)" % (self.namespace, name),
-        }
+        return text_diff(f"ConfigMap {self.namespace}/{name}", before, after, view=configmap_data_text)
 
     def secret_diff(self, before, after):
-        return {
-            "before": object_as_text(masked_secret(clean_object(before))),
-            "after": object_as_text(masked_secret(clean_object(after), other=clean_object(before) or {})),
-            "before_header": self.ref + " (before, secret values hidden)",
-            "after_header": self.ref + " (after, secret values hidden)",
-        }
+        before, after = clean_object(before), clean_object(after)
+        return text_diff(self.ref, masked_secret(before), masked_secret(after, other=before or {}), note="secret values hidden")
 
 
 def build_argument_spec():

@@ -67,3 +67,23 @@ def test_shared_argument_spec_pieces_are_fresh_copies():
     assert _argspec.access_request_options()["verb"]["required"] is True, "a module's change does not reach another's"
     assert set(first) == set(_argspec.access_request_options()) | {"user", "groups", "service_account", "authenticated", "expect"}
     assert _argspec.argocd_namespace() == {"type": "str", "default": "argocd"}
+
+
+def test_text_diff_names_the_object_on_both_sides():
+    from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import configmap_data_text, text_diff
+
+    diff = text_diff("ConfigMap argocd/argocd-cm", None, {"data": {"url": "https://x"}}, view=configmap_data_text, note="keys of this task")
+    assert diff == {"before": "", "after": 'url: "https://x"\n',
+                    "before_header": "ConfigMap argocd/argocd-cm (before, keys of this task)",
+                    "after_header": "ConfigMap argocd/argocd-cm (after, keys of this task)"}
+    assert text_diff("AppProject argocd/p", {"kind": "AppProject"}, None)["after"] == ""
+
+
+def test_no_module_builds_a_diff_by_hand():
+    """The text diffs of the cluster modules come from _argocd.text_diff (argocd_install's object list from its report).
+
+    infra_repo's diffs are of files in a repository, one per file, with the path as header.
+    """
+    found = _spelled("before_header", lambda node: node)
+    found = [f for f in found if f.startswith("modules/") and not f.startswith("modules/infra_repo.py")]
+    assert not found, f"a diff built by hand at {found}; use text_diff"
