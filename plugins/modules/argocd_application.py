@@ -381,8 +381,8 @@ class ApplicationManager(object):
             finished, current = self.wait_ready(((live or {}).get("status") or {}).get("reconciledAt"))
             if not finished:
                 summary = summarise_application(current)
-                self.module.fail_json(
-                    msg="%s did not become Synced and Healthy within %ss: %s"
+                raise GitopsK8sError(
+                    "%s did not become Synced and Healthy within %ss: %s"
                     % (self.ref, self.params["wait_timeout"], summary["message"]),
                     changed=changed,
                     application=clean_object(current),
@@ -488,8 +488,8 @@ class ApplicationManager(object):
                         "application's resources; check that it is running and look at the application's conditions: %s"
                         % (", ".join(finalizers), summarise_application(current)["message"])
                     )
-                self.module.fail_json(
-                    msg="%s was not deleted within %ss.%s" % (self.ref, self.params["wait_timeout"], hint),
+                raise GitopsK8sError(
+                    "%s was not deleted within %ss.%s" % (self.ref, self.params["wait_timeout"], hint),
                     changed=changed,
                     application=clean_object(current),
                 )
