@@ -480,6 +480,14 @@ Put the CustomResourceDefinitions of the custom resources used in this repositor
 
 # The kustomize release of the plan job: the one Argo CD (the pinned release) builds with.
 PLAN_KUSTOMIZE_VERSION = "v5.8.1"
+KUSTOMIZE_URL = "https://github.com/kubernetes-sigs/kustomize/releases/download/kustomize%2F{version}/kustomize_{version}_linux_amd64.tar.gz"
+# The plan's kubeconfigs: the dev cluster's kubeconfig (argument 1) for every cluster of the first environment.
+DEV_KUBECONFIGS = (
+    "python3 -c 'import glob, json, sys, yaml; "
+    "first = yaml.safe_load(open(\".gitops/validate.yaml\"))[\"environments\"][0]; "
+    "docs = [yaml.safe_load(open(p)) for p in sorted(glob.glob(\".gitops/clusters/*.yaml\"))]; "
+    "print(json.dumps({d[\"name\"]: sys.argv[1] for d in docs if d[\"environment\"] == first}))'"
+)
 
 
 def _github_workflow(s):
@@ -563,13 +571,13 @@ jobs:
           pip install -r .gitops/requirements.txt ansible-core kubernetes
           ansible-galaxy collection install gitops.bootstrap
           mkdir -p "$RUNNER_TEMP/bin"
-          curl -fsSL "https://github.com/kubernetes-sigs/kustomize/releases/download/kustomize%%2F%(kustomize)s/kustomize_%(kustomize)s_linux_amd64.tar.gz" |
+          curl -fsSL "%(kustomize_url)s" |
             tar -xz -C "$RUNNER_TEMP/bin" kustomize
           echo "$RUNNER_TEMP/bin" >> "$GITHUB_PATH"
       - name: Plan of the change, on the pull request
         env:
           DEV_KUBECONFIG: ${{ secrets.DEV_KUBECONFIG }}
-          PLAN_FORGE_TOKEN: ${{ secrets.GITHUB_TOKEN }}
+          PLAN_FORGE_TOKEN: ${{ secrets.PLAN_FORGE_TOKEN || secrets.GITHUB_TOKEN }}
           PR_NUMBER: ${{ github.event.pull_request.number }}
           BASE_REF: ${{ github.base_ref }}
           OWNER: ${{ github.repository_owner }}
@@ -579,7 +587,8 @@ jobs:
           kubeconfigs='{}'
           if [ -n "$DEV_KUBECONFIG" ]; then
             printf '%%s' "$DEV_KUBECONFIG" > "$RUNNER_TEMP/kubeconfig"
-            kubeconfigs="{\\"%(cluster)s\\": \\"$RUNNER_TEMP/kubeconfig\\"}"
+            # The dev kubeconfig serves every cluster of the first environment of .gitops/validate.yaml.
+            kubeconfigs=$(%(dev_kubeconfigs)s "$RUNNER_TEMP/kubeconfig")
           fi
           printf '{"gitops_forge_token": "%%s"}' "$PLAN_FORGE_TOKEN" > "$RUNNER_TEMP/forge.json"
           rc=0
@@ -591,8 +600,8 @@ jobs:
           # 0: nothing changes, 2: something changes or the plan failed; plan.json says which.
           [ "$rc" = 0 ] || [ "$rc" = 2 ] || exit "$rc"
           python3 -c 'import json, sys; sys.exit(json.load(open("plan.json"))["status"] != "success")'
-""") % {"branch": s["target_revision"], "kubectl": s["kubernetes_version"], "cluster": s["cluster"],
-       "kustomize": PLAN_KUSTOMIZE_VERSION}
+""") % {"branch": s["target_revision"], "kubectl": s["kubernetes_version"], "kustomize": PLAN_KUSTOMIZE_VERSION,
+        "dev_kubeconfigs": DEV_KUBECONFIGS, "kustomize_url": KUSTOMIZE_URL.format(version=PLAN_KUSTOMIZE_VERSION)}
 
 
 def _gitea_workflow(s):
@@ -607,9 +616,6 @@ def _gitea_workflow(s):
         ("    environment: dev\n", ""),
         ("set the secret DEV_KUBECONFIG of the environment 'dev' to a kubeconfig of the dev cluster",
          "set the repository secret DEV_KUBECONFIG to a kubeconfig of the dev cluster"),
-        # Gitea's job token cannot write statuses: the plan uses a token of the repository secret PLAN_FORGE_TOKEN.
-        ("PLAN_FORGE_TOKEN: ${{ secrets.GITHUB_TOKEN }}", "PLAN_FORGE_TOKEN: ${{ secrets.PLAN_FORGE_TOKEN }}"),
-        ("API_URL: ${{ github.api_url }}", "API_URL: ${{ github.server_url }}"),
         ("-e gitops_forge=github", "-e gitops_forge=gitea"),
     )
     for old, new in changes:
@@ -617,6 +623,69 @@ def _gitea_workflow(s):
             raise AssertionError(f"the GitHub workflow no longer holds {old!r}; update _gitea_workflow")
         text = text.replace(old, new)
     return text
+
+
+def _jenkinsfile():
+    """Declarative Jenkins pipeline: the validation, the dry run and the plan of a pull request; it never applies."""
+    return _doc("""
+// Validates every change of the infra code like application code: lint, render, schemas, and
+// for a pull request (multibranch, CHANGE_ID set) the plan against the dev cluster, posted to
+// the pull request. Nothing here applies to a cluster: Argo CD syncs what is merged.
+// Credentials: dev-kubeconfig (secret file) and plan-forge-token (secret text, a token that
+// may comment on pull requests and set commit statuses).
+pipeline {
+  agent any
+  options {
+    timeout(time: 30, unit: 'MINUTES')
+  }
+  environment {
+    KUSTOMIZE_VERSION = '%(kustomize)s'
+  }
+  stages {
+    stage('validate') {
+      steps {
+        sh 'python3 -m venv .venv-validate && . .venv-validate/bin/activate && pip install -q -r .gitops/requirements.txt && make validate'
+      }
+    }
+    stage('plan') {
+      when { changeRequest() }
+      environment {
+        FORGE_TOKEN = credentials('plan-forge-token')
+        DEV_KUBECONFIG = credentials('dev-kubeconfig')
+      }
+      steps {
+        sh '''
+          . .venv-validate/bin/activate
+          pip install -q ansible-core kubernetes
+          ansible-galaxy collection install gitops.bootstrap
+          mkdir -p "$WORKSPACE_TMP/bin"
+          curl -fsSL "%(kustomize_url_env)s" |
+            tar -xz -C "$WORKSPACE_TMP/bin" kustomize
+          git fetch --no-tags origin "+refs/heads/${CHANGE_TARGET}:refs/remotes/origin/${CHANGE_TARGET}"
+          kubeconfigs=$(%(dev_kubeconfigs)s "$DEV_KUBECONFIG")
+          printf '{"gitops_forge_token": "%%s", "gitops_plan_kubeconfigs": %%s}' "$FORGE_TOKEN" "$kubeconfigs" > "$WORKSPACE_TMP/plan-vars.json"
+          rc=0
+          ansible-playbook gitops.bootstrap.plan -e "@$WORKSPACE_TMP/plan-vars.json" \\\\
+            -e gitops_plan_repo=. -e "gitops_plan_base=origin/${CHANGE_TARGET}" -e gitops_plan_head=HEAD \\\\
+            -e "gitops_plan_kustomize=$WORKSPACE_TMP/bin/kustomize" -e "gitops_plan_pull_request=${CHANGE_ID}" \\\\
+            -e "gitops_forge=${GITOPS_FORGE:-github}" -e "gitops_forge_api_url=${GITOPS_FORGE_API_URL:-}" \\\\
+            -e "gitops_forge_owner=${GITOPS_FORGE_OWNER}" -e "gitops_forge_repository=${GITOPS_FORGE_REPOSITORY}" || rc=$?
+          rm -f "$WORKSPACE_TMP/plan-vars.json"
+          # 0: nothing changes, 2: something changes or the plan failed; plan.json says which.
+          [ "$rc" = 0 ] || [ "$rc" = 2 ] || exit "$rc"
+          python3 -c 'import json, sys; sys.exit(json.load(open("plan.json"))["status"] != "success")'
+        '''
+      }
+    }
+  }
+  post {
+    always {
+      archiveArtifacts artifacts: 'plan.md, plan.json', allowEmptyArchive: true
+    }
+  }
+}
+""") % {"kustomize": PLAN_KUSTOMIZE_VERSION, "dev_kubeconfigs": DEV_KUBECONFIGS,
+        "kustomize_url_env": KUSTOMIZE_URL.format(version="${KUSTOMIZE_VERSION}")}
 
 
 def _gitlab_ci(s):
@@ -970,6 +1039,9 @@ def render_files(spec):
         files[".gitea/CODEOWNERS"] = _gitea_codeowners(s)
         files[".gitea/pull_request_template.md"] = _pr_template(s)
         files[".gitea/workflows/validate.yaml"] = _gitea_workflow(s)
+    elif s["pipeline"] == "jenkins":
+        files["CODEOWNERS"] = _codeowners(s)
+        files["Jenkinsfile"] = _jenkinsfile()
     else:
         files["CODEOWNERS"] = _codeowners(s)
     files.update(_platform_files(s))

@@ -210,9 +210,10 @@ options:
         default branch, as regular expressions over the changed paths), C(.gitea/pull_request_template.md) and
         C(.gitea/workflows/validate.yaml) (Gitea Actions, the same jobs as the GitHub workflow; their checks are
         reported as C(validate / validate (pull_request)) and C(validate / dry-run (pull_request))).
+      - V(jenkins), a C(CODEOWNERS) at the top and a C(Jenkinsfile) (stages validate and, for a pull request, plan).
       - V(none), a C(CODEOWNERS) at the top only.
     type: str
-    choices: [github, gitlab, gitea, none]
+    choices: [github, gitlab, gitea, jenkins, none]
     default: github
   owners:
     description: Code owners of the repository (C(CODEOWNERS)).
@@ -1073,7 +1074,7 @@ def main():
         argocd_namespace=dict(type="str", default=_layout.DEFAULT_ARGOCD_NAMESPACE),
         argocd_repo_url=dict(type="str"),
         kubernetes_version=dict(type="str", default="v1.36.3"),
-        pipeline=dict(type="str", choices=["github", "gitlab", "gitea", "none"], default="github"),
+        pipeline=dict(type="str", choices=["github", "gitlab", "gitea", "jenkins", "none"], default="github"),
         owners=dict(type="list", elements="str", default=["@platform-team"]),
         prod_owners=dict(type="list", elements="str"),
         force=dict(type="bool", default=False),

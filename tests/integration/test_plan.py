@@ -19,6 +19,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 from conftest import ROOT, kubectl, start_local_cluster
 
@@ -217,3 +218,28 @@ def test_bad_input(infra, tmp_path, case):
     proc, _plan = run_plan(infra, number, kubeconfigs, tmp_path, base=base)
     assert proc.returncode != 0
     assert expect in proc.stdout, proc.stdout[-3000:]
+
+
+def test_gitea_workflow_plan_step_runs_as_the_pipeline_would(infra, cluster, tmp_path):
+    """The plan step of the generated Gitea workflow, its script run verbatim by bash with the variables
+    Gitea Actions gives it (no runner here): the plan is posted and the step passes on a green plan."""
+    forge, wc = infra["forge"], infra["wc"]
+    number, sha = pull_request(infra, "pipeline-step", {
+        "apps/web/overlays/dev/kustomization.yaml": lambda t: t.replace("count: 1", "count: 2")})
+    with open(os.path.join(wc, ".gitea/workflows/validate.yaml"), encoding="utf-8") as f:
+        step = yaml.safe_load(f)["jobs"]["plan"]["steps"][-1]
+    with open(cluster, encoding="utf-8") as f:
+        kubeconfig_text = f.read()
+    values = {"secrets.DEV_KUBECONFIG": kubeconfig_text, "secrets.PLAN_FORGE_TOKEN || secrets.GITHUB_TOKEN": forge.platform.token,
+              "github.event.pull_request.number": str(number), "github.base_ref": "main", "github.repository_owner": infra["org"],
+              "github.event.repository.name": "infra", "github.api_url": forge.api_url}
+    env = dict(os.environ, RUNNER_TEMP=str(tmp_path), PATH=os.path.dirname(KUSTOMIZE) + os.pathsep + os.environ["PATH"])
+    for name, expr in step["env"].items():
+        env[name] = values[expr.strip("${} ")]
+    proc = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=wc, env=env, text=True, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, timeout=300, check=False)
+    assert proc.returncode == 0, forge.scrub(proc.stdout[-3000:])
+    assert forge.platform.token not in proc.stdout
+    body = comments(infra, number)[0]["body"]
+    assert "`spec.replicas`: `1` -> `2`" in body and "Server-side dry run: passed (1 object(s))." in body
+    assert status(infra, sha)[0]["status"] == "success"

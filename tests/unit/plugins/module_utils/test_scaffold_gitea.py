@@ -87,7 +87,7 @@ def test_codeowners_as_gitea_matches_them():
 def test_gitea_workflow_runs_the_github_jobs_and_steps():
     gitea = yaml.safe_load(render("gitea")[".gitea/workflows/validate.yaml"])
     github = yaml.safe_load(render("github")[".github/workflows/validate.yaml"])
-    assert gitea["jobs"].keys() == github["jobs"].keys() == {"validate", "dry-run"}
+    assert gitea["jobs"].keys() == github["jobs"].keys() == {"validate", "dry-run", "plan"}
     for job in github["jobs"]:
         github["jobs"][job].pop("environment", None)
         gitea_steps = [{k: v for k, v in s.items() if k != "run"} for s in gitea["jobs"][job]["steps"]]
