@@ -31,6 +31,7 @@ import hashlib
 import json
 import re
 
+from ansible_collections.gitops.bootstrap.plugins.module_utils._errors import GitopsInputError
 from ansible_collections.gitops.bootstrap.plugins.module_utils._names import name_error
 
 ADMISSION_API_VERSION = "admissionregistration.k8s.io/v1"
@@ -78,7 +79,7 @@ _DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-class AdmissionInputError(Exception):
+class AdmissionInputError(GitopsInputError):
     """Input that cannot become a guard or a grant; the message says what to change."""
 
 

@@ -308,8 +308,7 @@ def build_argument_spec() -> dict:
 def main():
     module = GitopsK8sModule(argument_spec=build_argument_spec(), supports_check_mode=True)
     manager = GuardManager(module)
-    run_manager(module, manager.run, "Binding the admission guard", details=lambda: {"objects": manager.objects},
-                input_errors=(adm.AdmissionInputError,))
+    run_manager(module, manager.run, "Binding the admission guard", details=lambda: {"objects": manager.objects})
 
 
 if __name__ == "__main__":

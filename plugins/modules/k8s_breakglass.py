@@ -216,8 +216,7 @@ def build_argument_spec() -> dict:
 def main():
     module = GitopsK8sModule(argument_spec=build_argument_spec(), supports_check_mode=True)
     manager = BreakGlassManager(module)
-    run_manager(module, manager.run, "Managing break-glass grants", details=lambda: {"objects": manager.objects},
-                input_errors=(adm.AdmissionInputError,))
+    run_manager(module, manager.run, "Managing break-glass grants", details=lambda: {"objects": manager.objects})
 
 
 if __name__ == "__main__":

@@ -17,13 +17,14 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils import _errors
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import ArgoCDValidationError, check_errors
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd_manifests import ManifestError
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import GitopsK8sError, GitopsK8sModule, run_module
+from ansible_collections.gitops.bootstrap.plugins.module_utils._admission import AdmissionInputError
 from ansible_collections.gitops.bootstrap.plugins.module_utils._rbac import RbacBackupError, RbacInputError
 
 MODULES = pathlib.Path(__file__).resolve().parents[4] / "plugins" / "modules"
 CLUSTER_MODULE_CLASSES = {"GitopsK8sModule", "ArgoCDModule"}
 
 
-@pytest.mark.parametrize("cls", [ArgoCDValidationError, ManifestError, RbacInputError, RbacBackupError])
+@pytest.mark.parametrize("cls", [ArgoCDValidationError, ManifestError, RbacInputError, RbacBackupError, AdmissionInputError])
 def test_every_input_error_is_a_gitops_input_error(cls):
     assert issubclass(cls, _errors.GitopsInputError) and issubclass(cls, _errors.GitopsError)
     assert cls("what to do").msg == "what to do"
