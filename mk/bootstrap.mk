@@ -24,15 +24,28 @@ demo-clean:
 	-@for c in $(DEMO_CLUSTERS); do $(PYTHON) hack/localcluster.py down $$c; done
 	rm -rf $(DEMO_DIR)
 
-# test-bootstrap: the pytest suite (its own clusters boot-dev and boot-prod), then the molecule
-# scenario `bootstrap` (bootstrap of two clusters in one run, idempotence, live state, five kinds of
+# The fleet report's page is opened in headless Chromium (tests/integration/test_fleet_report.py).
+.PHONY: fleet-report-deps
+fleet-report-deps:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing chromium"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-dejavu-core >/dev/null || \
+	    { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-dejavu-core >/dev/null; }; \
+	  else \
+	    echo "error: the fleet report test needs chromium; install it (sudo apt-get install chromium)" >&2; exit 1; \
+	  fi; \
+	fi
+
+# test-bootstrap: the pytest suites (their own clusters boot-dev and boot-prod; rep-dev and rep-prod for the
+# fleet report), then the molecule scenario `bootstrap` (bootstrap of two clusters in one run, idempotence, live state, five kinds of
 # drift reported and repaired, one cluster unreachable) on two clusters started and deleted here,
 # named after the recipe's process id so that two runs at the same time do not share them. Both
 # need local clusters: with KUBECONFIG set they are skipped.
 .PHONY: test-bootstrap
-test-bootstrap: venv controlplane
+test-bootstrap: venv controlplane fleet-report-deps
 	@$(CLUSTERS); failed=""; \
-	python -m pytest -v -p no:cacheprovider tests/integration/test_bootstrap.py || failed="$$failed pytest"; \
+	python -m pytest -v -p no:cacheprovider tests/integration/test_bootstrap.py tests/integration/test_fleet_report.py || failed="$$failed pytest"; \
 	if [ -n "$$KUBECONFIG" ]; then echo "KUBECONFIG is set: molecule scenario bootstrap skipped (it starts two local clusters)"; \
 	else \
 	  dev="mol-dev-$$$$"; prod="mol-prod-$$$$"; \

@@ -1,0 +1,264 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gitops.bootstrap contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The fleet report that bootstrap.yml and drift.yml write, against two local clusters.
+
+The clusters are real control planes (hack/localcluster.py); the root applications point at a
+bare repository over file:// whose layout is not written (gitops_skip_infra_repo). The tests run in order and share the clusters: a bootstrap writes the
+report (both clusters locked down), then one cluster drifts, an Application of the other is
+Degraded and a third inventory host cannot be reached; the drift run's report is checked against
+the live state, and its HTML page is opened in headless Chromium (rendered DOM, screenshot,
+console). Secret values of the inventory (a repository password, an SSH key) are in none of the
+three files.
+
+This suite runs no Argo CD controller: the Degraded status is written to the Application as the
+application controller would write it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from conftest import ARGOCD_MANIFESTS, ROOT, kubectl, run_playbook, start_local_cluster, stop_local_cluster
+
+DEV = os.environ.get("GITOPS_TEST_FLEET_DEV_CLUSTER", "rep-dev")
+PROD = os.environ.get("GITOPS_TEST_FLEET_PROD_CLUSTER", "rep-prod")
+DOWN = "unreachable-cluster"
+CLUSTERS = {DEV: "dev", PROD: "prod"}
+BOOTSTRAP = os.path.join(ROOT, "playbooks", "bootstrap.yml")
+DRIFT = os.path.join(ROOT, "playbooks", "drift.yml")
+REPO_PASSWORD = "fl33t-repo-token-value-8910"
+PART_OF = "app.kubernetes.io/part-of=argocd"
+
+pytestmark = pytest.mark.skipif(
+    bool(os.environ.get("GITOPS_TEST_KUBECONFIG") or os.environ.get("KUBECONFIG")),
+    reason="the fleet report tests start their own local clusters",
+)
+
+
+def chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    base = tmp_path_factory.mktemp("fleet")
+    kubeconfigs = {name: start_local_cluster(name) for name in CLUSTERS}
+    repo = base / "infra.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(repo)], check=True)
+    key = base / "deploy_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "fleet-test", "-f", str(key)], check=True)
+    inventory = base / "inventory"
+    (inventory / "group_vars").mkdir(parents=True)
+    hosts = {"all": {
+        "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable},
+        "children": {"clusters": {"children": {
+            envname: {"hosts": {name: {"gitops_kubeconfig": kubeconfigs[name], "gitops_environment": envname}}}
+            for name, envname in CLUSTERS.items()
+        }}},
+    }}
+    (inventory / "hosts.yml").write_text(yaml.safe_dump(hosts))
+    (inventory / "group_vars" / "clusters.yml").write_text(yaml.safe_dump({
+        "gitops_infra_repo_url": f"file://{repo}",
+        "gitops_infra_repo_branch": "main",
+        # The repository layout is not what the report is about (test_bootstrap.py covers it).
+        "gitops_skip_infra_repo": True,
+        # The deploy key Argo CD reads the repository with (its SSH key goes into a repository Secret).
+        "gitops_forge_deploy_key_path": str(key),
+        "gitops_argocd_repo_url": "ssh://git@git.example.invalid/platform/infra.git",
+        "argocd_version": "v3.5.1",
+        "argocd_manifest_source": os.path.join(ARGOCD_MANIFESTS, "v3.5.1"),
+        "argocd_reconciliation_timeout": "30s",
+        "argocd_repositories": [
+            {"name": "apps-repo", "url": "https://git.example.invalid/platform/apps.git", "username": "argocd", "password": REPO_PASSWORD},
+        ],
+        "rbac_lockdown_mode": "enforce",
+        "rbac_lockdown_developer_groups": [{"name": "developers", "argocd_projects": ["default"]}],
+        "rbac_lockdown_break_glass_groups": ["platform-oncall"],
+    }))
+    secrets = [REPO_PASSWORD] + [line for line in key.read_text().splitlines() if line and not line.startswith("-----")]
+    yield {"inventory": str(inventory), "kubeconfigs": kubeconfigs, "repo": str(repo), "base": base, "key": str(key), "secrets": secrets}
+    for name in CLUSTERS:
+        stop_local_cluster(name)
+
+
+def read_report(base) -> tuple[dict, str, str]:
+    return (json.loads((base.parent / (base.name + ".json")).read_text()), (base.parent / (base.name + ".md")).read_text(),
+            (base.parent / (base.name + ".html")).read_text())
+
+
+def assert_no_secret(env, *texts):
+    for text in texts:
+        for secret in env["secrets"]:
+            assert secret not in text, f"a secret value of the inventory is in the report: {secret[:6]}..."
+        assert "PRIVATE KEY" not in text
+
+
+def live_components(kc) -> list[str]:
+    out = kubectl(kc, "-n", "argocd", "get", "deployments,statefulsets", "-l", PART_OF, "-o", "json").stdout
+    return sorted(o["metadata"]["name"] for o in json.loads(out)["items"])
+
+
+def live_applications(kc) -> dict:
+    items = json.loads(kubectl(kc, "-n", "argocd", "get", "applications", "-o", "json").stdout)["items"]
+    return {a["metadata"]["name"]: ((a.get("status") or {}).get("sync", {}).get("status", "Unknown"),
+                                    (a.get("status") or {}).get("health", {}).get("status", "Unknown")) for a in items}
+
+
+def test_bootstrap_writes_the_fleet_report_of_locked_down_clusters(env):
+    report = env["base"] / "boot" / "fleet-report"
+    res = run_playbook(BOOTSTRAP, inventory=env["inventory"], extra_vars={"gitops_fleet_report_path": str(report)})
+    assert res.rc == 0, res.failed_msgs()
+    data, markdown, page = read_report(report)
+    assert {c["name"] for c in data["clusters"]} == set(CLUSTERS)
+    assert data["fleet"]["clusters"] == 2 and data["fleet"]["failing"] == 0
+    for cluster in data["clusters"]:
+        kc = env["kubeconfigs"][cluster["name"]]
+        assert cluster["environment"] == CLUSTERS[cluster["name"]]
+        assert cluster["argocd"]["version"] == "v3.5.1" and cluster["argocd"]["flavour"] == "cluster"
+        assert sorted(c["name"] for c in cluster["argocd"]["components"]) == live_components(kc)
+        assert all(c["ready"] for c in cluster["argocd"]["components"])
+        assert {a["name"]: (a["sync"], a["health"]) for a in cluster["applications"]} == live_applications(kc)
+        assert cluster["root_application"]["name"] == "root"
+        assert cluster["drift"] == {"recorded": False, "objects": []}
+        rbac = cluster["rbac"]
+        assert rbac["state"] == "locked down", rbac
+        assert rbac["people_with_write"] == [] and rbac["break_glass_with_write"] == ["Group:platform-oncall"]
+        # Argo CD's and the control plane's service accounts are counted apart, not as findings to act on.
+        assert rbac["system_components_total"] > 0
+        assert rbac["need_action"]["critical"] == 0, rbac["findings"]
+        assert [c["kind"] for c in cluster["credentials"]] == ["deploy key"]
+        assert cluster["credentials"][0]["age_days"] is not None and cluster["credentials"][0]["age_days"] < 1
+    # The console speaks the report's words.
+    summary = res.task_result("Summary is printed", DEV)["msg"]
+    assert {line["cluster"] for line in summary} == set(CLUSTERS)
+    for line in summary:
+        assert line["rbac"].startswith("locked down; break-glass: Group:platform-oncall; findings that need action: ")
+        assert "allowlisted system components: " in line["rbac"]
+        assert line["rbac_findings"]["critical"] == 0
+        assert line["status"] == next(c["status"] for c in data["clusters"] if c["name"] == line["cluster"])
+    assert "locked down" in markdown and "locked down" in page
+    assert_no_secret(env, json.dumps(data), markdown, page, res.stdout)
+    # A second run changes nothing, the report included.
+    again = run_playbook(BOOTSTRAP, inventory=env["inventory"], extra_vars={"gitops_fleet_report_path": str(report)})
+    assert again.rc == 0
+    for name in CLUSTERS:
+        assert again.changed(name) == 0
+
+
+def test_fleet_report_off_writes_nothing(env, tmp_path):
+    report = tmp_path / "off" / "fleet-report"
+    res = run_playbook(BOOTSTRAP, inventory=env["inventory"], check=True,
+                       extra_vars={"gitops_fleet_report_path": str(report), "gitops_fleet_report": False})
+    assert res.rc == 0, res.failed_msgs()
+    assert not (tmp_path / "off").exists()
+    assert {line["cluster"] for line in res.task_result("Summary is printed", DEV)["msg"]} == set(CLUSTERS)
+
+
+def test_drift_run_report_shows_drift_degraded_and_unreachable_against_live_state(env, tmp_path):
+    dev, prod = env["kubeconfigs"][DEV], env["kubeconfigs"][PROD]
+    kubectl(dev, "-n", "argocd", "patch", "configmap", "argocd-cm", "--type", "merge", "-p", '{"data":{"timeout.reconciliation":"999s"}}')
+    guestbook = {
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": {"name": "guestbook", "namespace": "argocd"},
+        "spec": {"project": "default", "destination": {"server": "https://kubernetes.default.svc", "namespace": "guestbook"},
+                 "source": {"repoURL": "https://git.example.invalid/platform/apps.git", "path": "guestbook", "targetRevision": "HEAD"}},
+    }
+    kubectl(prod, "apply", "-f", "-", input_text=json.dumps(guestbook))
+    status = {"status": {"sync": {"status": "Synced", "revision": "0" * 40}, "health": {"status": "Degraded"},
+                         "resources": [{"kind": "Deployment", "namespace": "guestbook", "name": "guestbook-ui", "status": "Synced",
+                                        "health": {"status": "Degraded", "message": "Deployment \"guestbook-ui\" exceeded its progress deadline"}}]}}
+    kubectl(prod, "-n", "argocd", "patch", "application", "guestbook", "--type", "merge", "-p", json.dumps(status))
+
+    inventory = tmp_path / "inventory"
+    shutil.copytree(env["inventory"], inventory)
+    hosts = yaml.safe_load((inventory / "hosts.yml").read_text())
+    broken = tmp_path / "unreachable.kubeconfig"
+    cfg = yaml.safe_load(open(dev).read())
+    cfg["clusters"][0]["cluster"]["server"] = "https://127.0.0.1:1"   # nothing listens there
+    broken.write_text(yaml.safe_dump(cfg))
+    hosts["all"]["children"]["clusters"]["children"]["prod"]["hosts"][DOWN] = {"gitops_kubeconfig": str(broken), "gitops_environment": "prod"}
+    (inventory / "hosts.yml").write_text(yaml.safe_dump(hosts))
+
+    report = tmp_path / "reports" / "fleet-report"
+    res = run_playbook(DRIFT, inventory=str(inventory), check=True, diff=True,
+                       extra_vars={"gitops_fleet_report_path": str(report)},
+                       env={"ANSIBLE_CALLBACKS_ENABLED": "gitops.bootstrap.drift_report", "GITOPS_DRIFT_REPORT": str(tmp_path / "drift")})
+    assert res.rc != 0
+    data, markdown, page = read_report(report)
+    by_name = {c["name"]: c for c in data["clusters"]}
+    assert set(by_name) == {DEV, PROD, DOWN}
+    assert data["fleet"] == {"clusters": 3, "healthy": 0, "drifted": 1, "failing": 2, "pending": 0}
+    assert data["run"] == {"playbook": "bootstrap.yml", "check_mode": True}
+
+    # dev: the drift of this run, object and fields, as the drift callback recorded it.
+    assert by_name[DEV]["status"] == "drifted"
+    drift = {o["object"]: o for o in by_name[DEV]["drift"]["objects"]}
+    assert "data.timeout.reconciliation" in drift["ConfigMap argocd/argocd-cm"]["fields"]
+    callback = json.loads((tmp_path / "drift.json").read_text())["clusters"]
+    assert [o["object"] for o in by_name[DEV]["drift"]["objects"]] == [c["object"] for c in callback[DEV]["changes"]]
+    assert by_name[PROD]["drift"]["objects"] == []
+
+    # prod: the Degraded application first, with its reason; every live Application listed with its status.
+    apps = by_name[PROD]["applications"]
+    assert apps[0]["name"] == "guestbook" and apps[0]["health"] == "Degraded"
+    assert "guestbook-ui" in apps[0]["reason"]
+    assert {a["name"]: (a["sync"], a["health"]) for a in apps} == live_applications(prod)
+    assert by_name[PROD]["status"] == "failing"
+    assert any(r.startswith("application guestbook is Degraded") for r in by_name[PROD]["reasons"])
+    assert sorted(c["name"] for c in by_name[PROD]["argocd"]["components"]) == live_components(prod)
+
+    # The cluster that cannot be reached is failing, with its error.
+    down = by_name[DOWN]
+    assert down["status"] == "failing"
+    assert "Connection refused" in down["error"] or "could not be reached" in down["error"], down["error"]
+    assert res.failures(DEV) >= 1 and res.stats[PROD]["ok"] > 0
+
+    assert_no_secret(env, json.dumps(data), markdown, page)
+    assert "guestbook" in markdown and DOWN in markdown
+    env["drift_report"] = report
+    env["drift_data"] = data
+
+
+def test_html_report_renders_offline_in_headless_chromium(env, tmp_path):
+    browser = chromium()
+    if browser is None:
+        pytest.fail("chromium is not installed: make test-bootstrap installs it (apt-get install chromium)")
+    report = env.get("drift_report")
+    if report is None:
+        pytest.skip("needs the report of test_drift_run_report_shows_drift_degraded_and_unreachable_against_live_state")
+    page = report.parent / (report.name + ".html")
+    common = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+              f"--user-data-dir={tmp_path / 'profile'}", "--host-resolver-rules=MAP * ~NOTFOUND", "--enable-logging=stderr", "--v=0"]
+    dom = subprocess.run(common + ["--dump-dom", page.as_uri()], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         timeout=120, check=False)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    shot = tmp_path / "fleet-report.png"
+    snap = subprocess.run(common + [f"--screenshot={shot}", "--window-size=1280,1800", "--hide-scrollbars", page.as_uri()],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120, check=False)
+    assert snap.returncode == 0, snap.stderr[-2000:]
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10000
+    if os.environ.get("GITOPS_FLEET_SCREENSHOT"):
+        shutil.copyfile(shot, os.environ["GITOPS_FLEET_SCREENSHOT"])
+    # No script ran and none failed: the page has none, and the browser logged no console message.
+    for log in (dom.stderr, snap.stderr):
+        assert "CONSOLE" not in log, log[-2000:]
+    rendered = dom.stdout
+    assert "<script" not in rendered
+    data = env["drift_data"]
+    for cluster in data["clusters"]:
+        assert f'id="cluster-{cluster["name"]}" data-status="{cluster["status"]}"' in rendered
+    assert "1 drifted" in rendered and "2 failing" in rendered
+    assert 'data-app="guestbook"' in rendered and "Degraded" in rendered
+    assert "ConfigMap argocd/argocd-cm" in rendered
+    assert_no_secret(env, rendered)
