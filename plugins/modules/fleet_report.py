@@ -3,6 +3,8 @@
 # Copyright: (c) 2026, gitops.bootstrap contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
+from __future__ import annotations
+
 DOCUMENTATION = r"""
 ---
 module: fleet_report
@@ -176,10 +178,10 @@ written:
   sample: [/home/me/.local/state/gitops-bootstrap/fleet-report.html]
 """
 
+import datetime
 import json
 import os
 import tempfile
-import datetime
 
 from ansible.module_utils.basic import AnsibleModule
 
