@@ -41,6 +41,10 @@ attributes:
     support: full
     details:
       - C(changed) is always false; RV(written) lists the files written.
+  action_group:
+    description: Runs on the controller and takes no connection options, so it is in no action group.
+    support: none
+    membership: []
 options:
   path:
     description:
