@@ -20,7 +20,7 @@ import fnmatch
 import hashlib
 import re
 
-from ansible_collections.gitops.bootstrap.plugins.module_utils._objects import FIELD_MANAGER, IN_CLUSTER_SERVER, resource_ref
+from ansible_collections.gitops.bootstrap.plugins.module_utils._objects import FIELD_MANAGER, IN_CLUSTER_SERVER, object_ref, resource_ref
 from ansible_collections.gitops.bootstrap.plugins.module_utils._errors import GitopsInputError
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import GitopsK8sModule
 from ansible_collections.gitops.bootstrap.plugins.module_utils._secrets import mask_secret
@@ -87,6 +87,19 @@ class ArgoCDValidationError(GitopsInputError):
 class ArgoCDModule(GitopsK8sModule):
     """The module class of the argocd_* modules. The connection, its request timeout and the check of
     the kubeconfig are GitopsK8sModule's, the same for every module of the collection."""
+
+
+class ObjectManager:
+    """The base of the argocd_* managers of one named object: its module, parameters, name, namespace and reference."""
+
+    KIND = None  # the kind that names the object in messages (Application, AppProject, Secret)
+
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.name = self.params["name"]
+        self.namespace = self.params["namespace"]
+        self.ref = object_ref(self.KIND, self.name, self.namespace)
 
 
 def check_errors(errors, what):

@@ -301,6 +301,7 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import (
     wait_until,
 )
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import (
+    ObjectManager,
     ArgoCDModule,
     API_VERSION,
     FIELD_MANAGER,
@@ -317,13 +318,11 @@ KIND = "Application"
 REFRESH_EVERY = 10
 
 
-class ApplicationManager(object):
+class ApplicationManager(ObjectManager):
+    KIND = "Application"
+
     def __init__(self, module):
-        self.module = module
-        self.params = module.params
-        self.name = self.params["name"]
-        self.namespace = self.params["namespace"]
-        self.ref = "Application %s/%s" % (self.namespace, self.name)
+        super().__init__(module)
         self.changed = False
 
     def get(self):

@@ -164,6 +164,7 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import (
     run_module,
 )
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import (
+    ObjectManager,
     FIELD_MANAGER,
     SECRET_TYPE_LABEL,
     check_errors,
@@ -246,13 +247,11 @@ def masked_cluster_secret(obj, other=None):
     return mask_secret(clean_object(obj), other=other, plain_keys=PLAIN_KEYS, reveal={"config": _masked_config})
 
 
-class ClusterManager(object):
+class ClusterManager(ObjectManager):
+    KIND = "Secret"
+
     def __init__(self, module):
-        self.module = module
-        self.params = module.params
-        self.name = self.params["name"]
-        self.namespace = self.params["namespace"]
-        self.ref = "Secret %s/%s" % (self.namespace, self.name)
+        super().__init__(module)
         self.ca_b64 = None
 
     # -- offline --------------------------------------------------------------------------

@@ -191,6 +191,7 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import (
     run_module,
 )
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import (
+    ObjectManager,
     ArgoCDModule,
     API_VERSION,
     FIELD_MANAGER,
@@ -204,13 +205,8 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import (
 KIND = "AppProject"
 
 
-class ProjectManager(object):
-    def __init__(self, module):
-        self.module = module
-        self.params = module.params
-        self.name = self.params["name"]
-        self.namespace = self.params["namespace"]
-        self.ref = "AppProject %s/%s" % (self.namespace, self.name)
+class ProjectManager(ObjectManager):
+    KIND = "AppProject"
 
     def desired_spec(self):
         return build_project(self.params)["spec"]

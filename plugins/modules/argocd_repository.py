@@ -173,6 +173,7 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import (
     run_module,
 )
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import (
+    ObjectManager,
     ArgoCDModule,
     KNOWN_HOSTS_CONFIGMAP,
     KNOWN_HOSTS_KEY,
@@ -202,13 +203,8 @@ def _looks_like_private_key(text):
     return "-----BEGIN" in text and "PRIVATE KEY-----" in text
 
 
-class RepositoryManager(object):
-    def __init__(self, module):
-        self.module = module
-        self.params = module.params
-        self.name = self.params["name"]
-        self.namespace = self.params["namespace"]
-        self.ref = "Secret %s/%s" % (self.namespace, self.name)
+class RepositoryManager(ObjectManager):
+    KIND = "Secret"
 
     # -- offline --------------------------------------------------------------------------
     def validate(self):

@@ -184,3 +184,36 @@ def fake_service(server=None, check_mode=False, sleep=None, workers=8):
     """The real K8sService over a FakeApiServer (a new one unless given)."""
     server = server if server is not None else FakeApiServer()
     return K8sService(lambda: server, check_mode=check_mode, workers=workers, sleep=sleep or (lambda _s: None))
+
+
+class Exited(Exception):
+    """Raised by FakeAnsibleModule where an AnsibleModule would exit."""
+
+
+class FakeAnsibleModule:
+    """What the runner (run_module, run_manager) needs of a module: params, fail_json, exit_json, fail.
+
+    ``failed`` and ``exited`` hold the keys the module ended with; both raise Exited, as exiting would.
+    """
+
+    def __init__(self, **params):
+        self.params = params
+        self.failed = None
+        self.exited = None
+
+    def fail_json(self, **kwargs):
+        self.failed = kwargs
+        raise Exited()
+
+    def exit_json(self, **kwargs):
+        self.exited = kwargs
+        raise Exited()
+
+    def fail(self, exc, **result):
+        # GitopsK8sModule.fail, without an AnsibleModule under it.
+        from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import GitopsK8sModule
+        GitopsK8sModule.fail(self, exc, **result)
+
+    @property
+    def _module(self):
+        return self

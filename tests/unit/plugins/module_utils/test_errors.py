@@ -16,9 +16,10 @@ import pytest
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _errors
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import ArgoCDValidationError, check_errors
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd_manifests import ManifestError
-from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import GitopsK8sError, GitopsK8sModule, run_module
+from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import GitopsK8sError, run_module
 from ansible_collections.gitops.bootstrap.plugins.module_utils._admission import AdmissionInputError
 from ansible_collections.gitops.bootstrap.plugins.module_utils._rbac import RbacBackupError, RbacInputError
+from ansible_collections.gitops.bootstrap.tests.unit.utils.fake_k8s import Exited, FakeAnsibleModule as FakeModule
 
 MODULES = pathlib.Path(__file__).resolve().parents[4] / "plugins" / "modules"
 CLUSTER_MODULE_CLASSES = {"GitopsK8sModule", "ArgoCDModule"}
@@ -34,34 +35,6 @@ def test_a_cluster_error_is_a_gitops_error_but_not_an_input_error():
     assert issubclass(GitopsK8sError, _errors.GitopsError)
     assert not issubclass(GitopsK8sError, _errors.GitopsInputError)
     assert _errors.GitopsK8sError is GitopsK8sError, "one class, whichever module it is imported from"
-
-
-class Exited(Exception):
-    pass
-
-
-class FakeModule:
-    """What run_module needs of GitopsK8sModule: params, fail_json, exit_json."""
-
-    def __init__(self, **params):
-        self.params = params
-        self.failed = None
-        self.exited = None
-
-    def fail_json(self, **kwargs):
-        self.failed = kwargs
-        raise Exited()
-
-    def exit_json(self, **kwargs):
-        self.exited = kwargs
-        raise Exited()
-
-    def fail(self, exc, **result):
-        GitopsK8sModule.fail(self, exc, **result)
-
-    @property
-    def _module(self):
-        return self
 
 
 def run_with(raise_it):

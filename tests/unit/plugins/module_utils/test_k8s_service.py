@@ -18,7 +18,7 @@ from kubernetes.dynamic.exceptions import ConflictError, ForbiddenError, NotFoun
 
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd_manifests import ManifestError
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import GitopsK8sError, run_manager, wait_until
-from ansible_collections.gitops.bootstrap.tests.unit.utils.fake_k8s import FakeApiServer, api_error, fake_service
+from ansible_collections.gitops.bootstrap.tests.unit.utils.fake_k8s import Exited, FakeAnsibleModule as FakeModule, FakeApiServer, api_error, fake_service
 
 CM = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm", "namespace": "ns"}, "data": {"a": "1"}}
 
@@ -233,33 +233,6 @@ def test_wait_until_times_out_and_returns_the_last_result():
 
 
 # ------------------------------------------------------------------------------ run_manager
-class Exited(Exception):
-    pass
-
-
-class FakeModule:
-    def __init__(self):
-        self.failed = None
-        self.exited = None
-
-    def fail_json(self, **kwargs):
-        self.failed = kwargs
-        raise Exited()
-
-    def exit_json(self, **kwargs):
-        self.exited = kwargs
-        raise Exited()
-
-    def fail(self, exc, **result):
-        # GitopsK8sModule.fail, without an AnsibleModule under it.
-        from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import GitopsK8sModule
-        GitopsK8sModule.fail(self, exc, **result)
-
-    @property
-    def _module(self):
-        return self
-
-
 def run(work, **kwargs):
     module = FakeModule()
     with pytest.raises(Exited):
