@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 module: k8s_admission_guard
 short_description: Refuse writes by people at admission, whatever RBAC allows
-version_added: 0.3.0
+version_added: 0.2.0
 description:
   - Binds a ValidatingAdmissionPolicy that refuses create, update, patch and delete by human identities (users and
     groups that are neither system components, nor on the allowlist, nor break-glass) in the chosen scope. The API

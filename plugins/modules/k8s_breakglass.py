@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 module: k8s_breakglass
 short_description: Time-boxed break-glass grants for one person, with a reason
-version_added: 0.3.0
+version_added: 0.2.0
 description:
   - V(present) grants a named user break-glass for a bounded time, as a ClusterRoleBinding to the break-glass role whose
     annotations carry the user, the reason, when it was granted and when it expires. The admission guard of
