@@ -171,7 +171,7 @@ def test_bootstrap_through_ansible_runner(setup) -> None:
 
 def test_rbac_audit_report_lands_in_the_documented_directory(setup) -> None:
     artifacts = _run(setup, "rbac_audit.yml", "rbac_audit")
-    report = setup["home"] / ".ansible" / "gitops-bootstrap" / "reports" / f"rbac-audit-{CLUSTER}.md"
+    report = setup["home"] / ".local" / "state" / "gitops-bootstrap" / "rbac-audit" / f"rbac-audit-{CLUSTER}.md"
     assert report.is_file(), f"no report at {report}"
     assert not Path(f"/rbac-audit-{CLUSTER}.md").exists(), "the report landed in /"
     assert not list((setup["pdd"] / "project").glob("rbac-audit-*")), "the report landed in the project directory"
