@@ -170,6 +170,11 @@ def test_schema_error_and_admission_refusal_turn_the_status_red_and_name_the_fil
     st = status(infra, sha)
     assert st[0]["status"] == "failure" and "apps/web/base/deployment.yaml" in st[0]["description"]
     assert "apps/web/base/deployment.yaml" in comments(infra, number)[0]["body"]
+    # The branch protection requires the plan's check: the forge refuses to merge the red pull request.
+    infra["forge"].protect_branch(infra["repo"], "main", enable_push=True, enable_status_check=True,
+                                  status_check_contexts=["gitops/plan"])
+    refused = infra["forge"].merge_pull(infra["repo"], number, as_user=infra["forge"].platform, check=False)
+    assert refused.status == 405, (refused.status, refused.data)
 
     number, sha = pull_request(infra, "too-many", {
         "apps/web/overlays/dev/kustomization.yaml": lambda t: t.replace("count: 1", "count: 9")})
