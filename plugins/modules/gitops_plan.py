@@ -130,6 +130,11 @@ head_sha:
   description: The commit of O(head).
   returned: always
   type: str
+known_clusters:
+  description: The clusters the repository has (folders under C(clusters/)) at either revision.
+  returned: always
+  type: list
+  elements: str
 changed_files:
   description: The files the change touches.
   returned: always
