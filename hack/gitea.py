@@ -42,7 +42,8 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import localcluster as lc  # noqa: E402  (sibling script)
 from localcluster import LocalClusterError  # noqa: E402
-from argocd_controllers import free_port, is_local_target, module_info, parse_gomod, tail_file, write_wrapper  # noqa: E402
+from argocd_controllers import (  # noqa: E402
+    HostService, free_port, is_local_target, module_info, parse_gomod, read_json, run_cli, tail_file, write_wrapper)
 
 GITEA_MODULE = "code.gitea.io/gitea"
 GITEA_VERSION = os.environ.get("GITOPS_GITEA_VERSION", "v1.26.0")
@@ -72,11 +73,7 @@ def buildinfo_path(version: str | None = None) -> str:
 
 
 def read_buildinfo(version: str | None = None) -> dict:
-    try:
-        with open(buildinfo_path(version), encoding="utf-8") as fh:
-            return json.load(fh)
-    except (OSError, ValueError):
-        return {}
+    return read_json(buildinfo_path(version))
 
 
 def go_binary() -> str:
@@ -295,7 +292,7 @@ def _die_with_parent() -> None:
         pass
 
 
-class GiteaServer:
+class GiteaServer(HostService):
     """One Gitea server on 127.0.0.1 with a throwaway configuration under WORKDIR.
 
     Everything it writes stays in WORKDIR: app.ini (custom/conf), the SQLite database, the
@@ -442,14 +439,6 @@ class GiteaServer:
         return proc
 
     # -- life cycle -----------------------------------------------------------------------------
-    def start(self) -> "GiteaServer":
-        try:
-            self._start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
     def _start(self) -> None:
         binary, _ = require_binary(self.version)
         for sub in ("log", os.path.join("data", "home"), os.path.join("data", "ssh")):
@@ -750,15 +739,7 @@ def main(argv=None) -> int:
     ls = sub.add_parser("list", help="list the servers of this machine")
     ls.add_argument("--owner", default=None, help=f"only those started while {OWNER_ENV} had this value")
     ls.set_defaults(func=cmd_list)
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except LocalClusterError as exc:
-        print(f"gitea: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("gitea: interrupted; run the same command again to resume", file=sys.stderr)
-        return 130
+    return run_cli(parser.parse_args(argv), "gitea")
 
 
 if __name__ == "__main__":

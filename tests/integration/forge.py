@@ -63,6 +63,17 @@ ADMIN_SCOPES = ("all",)
 PLATFORM_SCOPES = ("write:organization", "write:repository", "write:issue", "write:user", "read:misc")
 DEVELOPER_SCOPES = ("write:repository", "write:issue", "read:organization", "read:user")
 
+# A bot that proposes changes and reports on pull requests: a collaborator's rights, no administration.
+BOT_SCOPES = ("write:repository", "write:issue", "read:user", "read:organization")
+# The play that runs gitops.bootstrap.forge_repository with the options in the variable forge_args.
+FORGE_REPOSITORY_PLAY = """
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: forge repository
+      gitops.bootstrap.forge_repository: "{{ forge_args }}"
+"""
+
 GIT_IDENTITY = {
     "GIT_CONFIG_NOSYSTEM": "1",
     "GIT_TERMINAL_PROMPT": "0",

@@ -23,6 +23,7 @@ import urllib.parse
 import pytest
 
 from conftest import ROOT, run_playbook
+from forge import BOT_SCOPES, FORGE_REPOSITORY_PLAY as FORGE_PLAY
 
 PLAY = """
 - hosts: localhost
@@ -31,16 +32,8 @@ PLAY = """
     - name: infra repo
       gitops.bootstrap.infra_repo: "{{ infra_args }}"
 """
-FORGE_PLAY = """
-- hosts: localhost
-  gather_facts: false
-  tasks:
-    - name: forge repository
-      gitops.bootstrap.forge_repository: "{{ forge_args }}"
-"""
 HEAD = "gitops/bootstrap"
 CHECK = "validate"
-BOT_SCOPES = ("write:repository", "write:issue", "read:user", "read:organization")
 
 
 def free_closed_port() -> int:

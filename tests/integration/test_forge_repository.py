@@ -29,15 +29,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from conftest import ROOT, run_playbook
+from forge import FORGE_REPOSITORY_PLAY as PLAY
 
 MODULE = "gitops.bootstrap.forge_repository"
-PLAY = """
-- hosts: localhost
-  gather_facts: false
-  tasks:
-    - name: forge repository
-      gitops.bootstrap.forge_repository: "{{ forge_args }}"
-"""
 
 
 class ArgoReceiver:

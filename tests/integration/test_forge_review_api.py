@@ -17,6 +17,7 @@ import sys
 import pytest
 
 from conftest import ROOT, run_playbook
+from forge import BOT_SCOPES, FORGE_REPOSITORY_PLAY
 
 from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
 
@@ -30,16 +31,8 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._forge.http impor
     Masker,
 )
 
-BOT_SCOPES = ("write:repository", "write:issue", "read:user", "read:organization")
 HEAD = "plan/change"
 CONTEXT = "gitops/plan"
-FORGE_PLAY = """
-- hosts: localhost
-  gather_facts: false
-  tasks:
-    - name: forge repository
-      gitops.bootstrap.forge_repository: "{{ forge_args }}"
-"""
 
 
 class Review:
@@ -165,7 +158,7 @@ def test_bad_commit_status_input_writes_nothing(review):
 
 
 def test_required_plan_status_blocks_the_merge_until_it_succeeds(review, forge):
-    res = run_playbook(FORGE_PLAY, extra_vars={"forge_args": {
+    res = run_playbook(FORGE_REPOSITORY_PLAY, extra_vars={"forge_args": {
         "forge": "gitea", "api_url": forge.base_url, "token": forge.platform.token, "owner": review.org,
         "name": review.name, "required_status_checks": [CONTEXT], "timeout": 10}})
     assert res.failures() == 0, res
