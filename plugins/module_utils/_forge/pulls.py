@@ -124,8 +124,13 @@ def _same_text(a: str | None, b: str | None) -> bool:
     return norm(a) == norm(b)
 
 
-def check_status(sha: str, state: str, context: str, description: str, target_url: str) -> tuple[str, str]:
-    """Refuse a status the forges would reject or misread; returns (sha, description as written)."""
+def check_status(sha: str, state: str, context: str, description: str | None,
+                 target_url: str | None) -> tuple[str, str, str]:
+    """Refuse a status the forges would reject or misread; returns (sha, description, target URL) as written.
+
+    None and "" both mean no description or no URL (a forge answers "" or null for either).
+    """
+    target_url = target_url or ""
     sha = (sha or "").strip().lower()
     if not _SHA_RE.fullmatch(sha):
         raise ForgeInputError(f"commit {sha!r} is not a full commit id (40 or 64 hexadecimal characters): a status "
@@ -144,7 +149,7 @@ def check_status(sha: str, state: str, context: str, description: str, target_ur
     description = " ".join((description or "").split())
     if len(description) > STATUS_DESCRIPTION_MAX:
         description = description[:STATUS_DESCRIPTION_MAX - 1] + "\u2026"
-    return sha, description
+    return sha, description, target_url
 
 
 class PullRequests:
@@ -241,7 +246,7 @@ class PullRequests:
     def set_status(self, repo: RepoInfo, sha: str, state: str, context: str, description: str = "",
                    target_url: str = "") -> CommitStatus:
         """Set the status of CONTEXT on commit SHA; nothing is written when the forge has it already."""
-        sha, description = check_status(sha, state, context, description, target_url)
+        sha, description, target_url = check_status(sha, state, context, description, target_url)
         live = self._latest_status(repo, sha, context)
         if live is not None and self.status_words[state] == self.status_words[live.state]:
             if not self.status_rewritable or (live.description == description and live.target_url == target_url):

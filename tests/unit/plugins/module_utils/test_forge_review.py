@@ -152,5 +152,12 @@ def test_unusable_status_refused(sha, state, context, url):
 
 
 def test_long_description_is_cut_to_what_every_forge_keeps():
-    sha, description = check_status(SHA.upper(), "success", CONTEXT, "word " * 60, "")
-    assert sha == SHA and len(description) == 140 and description.endswith("\u2026")
+    sha, description, url = check_status(SHA.upper(), "success", CONTEXT, "word " * 60, None)
+    assert sha == SHA and len(description) == 140 and description.endswith("\u2026") and url == ""
+
+
+def test_status_without_target_url_matches_a_live_status_without_one():
+    # a caller that passes None (an unset module option) asks for no URL, as "" does: nothing is written
+    status, _replay = run("github", "github_review_status_unchanged",
+                          lambda p, r: p.set_commit_status(r, SHA, "success", "ci/lint", "ok", None))
+    assert not status.changed and status.target_url == ""
