@@ -170,6 +170,7 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s.client impor
     auth_argument_spec,
     create_client,
     describe_exception,
+    kubeconfig_problem,
     request_timeout_problem,
 )
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s.service import K8sService
@@ -267,11 +268,11 @@ class PlanManager:
             if not objects.get(cluster):
                 entry["dry_run"] = {"ran": True, "checked": 0, "refused": [], "skipped": []}
                 continue
-            path = os.path.expanduser(path)
-            if not os.path.isfile(path):
-                entry["dry_run"] = {"ran": False, "reason": f"kubeconfig {path} does not exist"}
-                continue
             params = client_params(path, p["request_timeout"])
+            problem = kubeconfig_problem(params)
+            if problem:
+                entry["dry_run"] = {"ran": False, "reason": problem}
+                continue
             service = K8sService(lambda params=params: self._client(params), check_mode=True)
             created = {o["name"] for o in entry["objects"] if o["kind"] == "Namespace" and o["action"] == "create"}
             entry["dry_run"] = dry_run_cluster(service, objects[cluster], created)

@@ -125,12 +125,12 @@ def test_platform_project_settings_override_the_defaults():
 
 
 def test_platform_project_without_infra_repo_has_no_sources():
-    (_, platform) = argocd_role_projects(settings(infra_repo_url=""))
+    (dummy, platform) = argocd_role_projects(settings(infra_repo_url=""))
     assert platform["source_repos"] == []
 
 
 def test_platform_project_explicit_null_description_is_kept():
-    (_, platform) = argocd_role_projects(settings(platform_project={"description": None}))
+    (dummy, platform) = argocd_role_projects(settings(platform_project={"description": None}))
     assert platform["name"] == "platform"
     assert platform["description"] is None
 
