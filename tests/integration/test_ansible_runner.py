@@ -81,7 +81,9 @@ def setup(tmp_path_factory):
         proc = subprocess.run(["ansible-galaxy", "collection", "build", "--output-path", str(base / "dist"), str(ROOT)],
                               cwd=base, capture_output=True, text=True, timeout=300, check=False, env=env_build)
         assert proc.returncode == 0, proc.stdout + proc.stderr
-        tarball = next((base / "dist").glob("gitops-bootstrap-*.tar.gz"))
+        built = sorted((base / "dist").glob("gitops-bootstrap-*.tar.gz"))
+        assert built, f"ansible-galaxy built no tarball in {base / 'dist'}: {proc.stdout}"
+        tarball = built[0]
     proc = subprocess.run(["ansible-galaxy", "collection", "install", "--no-deps", "-p", str(pdd / "requirements_collections"),
                            str(tarball)], cwd=base, capture_output=True, text=True, timeout=300, check=False, env=env_build)
     assert proc.returncode == 0, proc.stdout + proc.stderr
