@@ -33,3 +33,4 @@ bench-plan: venv argocd-binaries
 	python benchmarks/plan.py
 
 TEST_TARGETS += test-plan
+TEST_PREREQS += actionlint

@@ -111,6 +111,24 @@ def test_galaxy_importer_passes_without_warning(tarball: Path, galaxy_bin: Path,
     assert "Import completed" in out or "Collection loading complete" in out, out
 
 
+# galaxy-importer's own ansible-lint call is bounded by a fixed 180 s, which a loaded 2-core
+# machine can pass; the importer runs with RUN_ANSIBLE_LINT off and this test runs the same
+# command (arguments of galaxy_importer/loaders/collection.py) on the same extracted tarball.
+GALAXY_LINT_ARGS = ["--profile", "production", "--exclude", "tests/integration/", "--exclude", "tests/unit/",
+                    "--format=pep8", "--nocolor", "-x",
+                    "yaml,var-naming,avoid-dot-notation,import-task-no-when,single-entry-point,use-loop", "--offline"]
+
+
+def test_ansible_lint_as_galaxy_runs_it_is_clean(extracted: Path, galaxy_bin: Path, tmp_path: Path) -> None:
+    env = _clean_env(PATH=f"{galaxy_bin}:{os.environ['PATH']}", ANSIBLE_COLLECTIONS_PATH=str(extracted.parents[2]),
+                     ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"), ANSIBLE_HOME=str(tmp_path / "ansible-home"),
+                     XDG_CACHE_HOME=str(tmp_path / "cache"))
+    proc = subprocess.run([str(galaxy_bin / "ansible-lint"), *GALAXY_LINT_ARGS], cwd=extracted, env=env,
+                          capture_output=True, text=True, timeout=1200, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert not proc.stdout.strip(), proc.stdout
+
+
 def test_antsibull_docs_lint_is_clean(extracted: Path, galaxy_bin: Path) -> None:
     # antsibull-docs copies each collection with `git ls-files` when it sits in a git work tree:
     # kubernetes.core, linked from the main virtualenv (ignored by this checkout's git), would be
