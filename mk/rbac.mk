@@ -18,7 +18,8 @@ test-rbac: venv controlplane
 	@$(CLUSTERS); set -e; \
 	if [ -n "$$KUBECONFIG" ]; then kc="$$KUBECONFIG"; else cluster_up $(RBAC_TEST_CLUSTER) kc; fi; \
 	GITOPS_TEST_CLUSTER=$(RBAC_TEST_CLUSTER) python -m pytest -q -p no:cacheprovider \
-	  tests/integration/test_rbac_audit.py tests/integration/test_rbac_lockdown.py tests/integration/test_admission.py; \
+	  tests/integration/test_rbac_audit.py tests/integration/test_rbac_lockdown.py tests/integration/test_admission.py \
+	  tests/integration/test_pipeline_identity.py; \
 	K8S_AUTH_KUBECONFIG="$$kc" molecule test -s rbac_lockdown
 
 .PHONY: bench-rbac

@@ -17,6 +17,7 @@ GitopsK8sError whose message says what was being done, to which object, and what
 from __future__ import annotations
 
 import copy
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterable
@@ -325,6 +326,14 @@ class K8sService:
             raise
         except Exception as exc:  # pylint: disable=broad-except
             raise GitopsK8sError(describe_exception(exc, doing or f"Reading {path} from the API server")) from exc
+
+    def post_path(self, path: str, body: dict, doing: str) -> dict:
+        """POST body to a path that is no resource of its own (a subresource such as serviceaccounts/token); the answer as a dict."""
+        try:
+            response = self.dynamic.request("post", path, body=body, serialize=False)
+            return json.loads(response.data)
+        except Exception as exc:  # pylint: disable=broad-except
+            raise GitopsK8sError(describe_exception(exc, doing)) from exc
 
     def create(self, definition: dict, doing: str | None = None) -> dict:
         """Create one object as it is; runs in check mode too (for reviews the server does not persist)."""
