@@ -95,6 +95,17 @@ EXAMPLES = r"""
     token_seconds: 3600
     kubeconfig_path: /run/pipeline/dev.kubeconfig
 
+- name: A token for this run only (the task is no_log, the token is in the result)
+  gitops.bootstrap.k8s_pipeline_identity:
+    kubeconfig: ~/.kube/dev
+    namespace: gitops-pipeline
+    name: plan
+    namespaces: [shop, payments]
+    token: true
+    token_seconds: 900
+  no_log: true
+  register: pipeline
+
 - name: Remove it
   gitops.bootstrap.k8s_pipeline_identity:
     kubeconfig: ~/.kube/dev
