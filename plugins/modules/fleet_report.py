@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 module: fleet_report
 short_description: Write the fleet report of a run (HTML, JSON, Markdown) from what the run gathered on every cluster
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Takes, per cluster, the results a run registered (M(gitops.bootstrap.argocd_info), M(gitops.bootstrap.k8s_rbac_audit)),
     the drift the C(gitops.bootstrap.drift_report) callback recorded, and the error of a cluster the run could not
