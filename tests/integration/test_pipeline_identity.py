@@ -61,7 +61,7 @@ def cluster(kubeconfig):
         kubectl(kubeconfig, "create", "namespace", ns, check=False)
     yield kubeconfig
     run_playbook(play(kubeconfig, state="absent"))
-    kubectl(kubeconfig, "delete", "namespace", NS, APPS, "--ignore-not-found", "--wait=false", check=False)
+    kubectl(kubeconfig, "delete", "namespace", NS, APPS, "--ignore-not-found", "--timeout=60s", check=False)
 
 
 def test_bad_input_is_refused(cluster, tmp_path):
