@@ -27,9 +27,11 @@ requirements:
 options:
   report_path:
     description:
-      - Path of the report without extension; C(.json) and C(.md) are appended.
+      - Path of the report without extension; C(.json) and C(.md) are appended. Its directory is made (mode 0700)
+        when missing.
+      - The default does not depend on the working directory, which under ansible-runner or AWX may be C(/).
     type: path
-    default: drift-report
+    default: ~/.local/state/gitops-bootstrap/drift-report
     env:
       - name: GITOPS_DRIFT_REPORT
     ini:
@@ -428,7 +430,7 @@ class CallbackModule(CallbackBase):
         }
         directory = os.path.dirname(os.path.abspath(self.path))
         if not os.path.isdir(directory):
-            os.makedirs(directory)
+            os.makedirs(directory, mode=0o700)
         tmp = self.path + ".json.tmp"
         with open(tmp, "w") as fh:
             json.dump(report, fh, indent=2, sort_keys=True, default=str)

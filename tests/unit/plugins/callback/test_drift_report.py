@@ -3,6 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 import json
+import re
 
 from ansible_collections.gitops.bootstrap.plugins.callback import drift_report
 
@@ -315,3 +316,18 @@ def test_a_no_log_task_of_a_module_with_a_fixed_object_is_named_after_it(tmp_pat
                       args={"namespace": "argocd", "policy_name": "team-a", "_ansible_module_name": "gitops.bootstrap.argocd_rbac"})
     report, _md = recorded(tmp_path, _ItemResult(dict(CENSORED), task))
     assert report["clusters"]["dev"]["changes"][0]["object"] == "ConfigMap argocd/argocd-rbac-cm"
+
+
+def test_default_report_path_does_not_depend_on_the_working_directory():
+    """Under ansible-runner or AWX the working directory may be /: the default is under the home directory,
+    and the playbooks that read the report fall back to the same path."""
+    import pathlib
+    import yaml
+    from ansible_collections.gitops.bootstrap.plugins.callback import drift_report
+    default = yaml.safe_load(drift_report.DOCUMENTATION)["options"]["report_path"]["default"]
+    assert default.startswith("~/"), default
+    root = pathlib.Path(drift_report.__file__).resolve().parents[2]
+    for playbook in ("bootstrap.yml", "drift.yml"):
+        text = (root / "playbooks" / playbook).read_text()
+        fallbacks = set(re.findall(r"'GITOPS_DRIFT_REPORT'\) \| default\('([^']*)', true\)", text))
+        assert fallbacks == {default}, (playbook, fallbacks)
