@@ -224,7 +224,8 @@ def _with_file_ages(entry: dict) -> dict:
         cred = dict(cred)
         path = cred.pop("path", None)
         if path and not cred.get("created"):
-            path = os.path.expanduser(str(path))
+            # The playbook gives the file's full path (its ~ expanded on the controller).
+            path = str(path)
             if not os.path.exists(path):
                 continue
             cred["created"] = os.stat(path).st_mtime
