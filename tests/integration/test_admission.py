@@ -72,6 +72,14 @@ def eventually(check, timeout=40.0, interval=0.5):
         time.sleep(interval)
 
 
+def outcome(run, accept):
+    """A check for eventually(): the result of run() when accept(result), else None."""
+    def check():
+        result = run()
+        return result if accept(result) else None
+    return check
+
+
 def guard_objects(kubeconfig):
     return (exists(kubeconfig, "validatingadmissionpolicy", GUARD) or exists(kubeconfig, "validatingadmissionpolicybinding", GUARD)
             or exists(kubeconfig, "validatingadmissionpolicy", f"{GUARD}-probe"))
@@ -169,7 +177,7 @@ def test_enforce_refuses_people_and_lets_the_system_through(cluster):
     assert not exists(kc, "validatingadmissionpolicy", f"{GUARD}-probe")
 
     # A cluster-admin who is not break-glass: refused with the guard's message, naming the impersonated user.
-    refused = eventually(lambda: (lambda p: p if p.returncode != 0 else None)(patch_deployment(kc, ALICE)))
+    refused = eventually(outcome(lambda: patch_deployment(kc, ALICE), lambda p: p.returncode != 0))
     assert refused is not None, "the guard never refused the cluster-admin user"
     assert MARK in refused.stderr and f"by {ALICE}" in refused.stderr, refused.stderr
     assert "infra repository (https://git.example/platform/infra)" in refused.stderr
@@ -300,8 +308,8 @@ def test_role_enforce_then_restore_puts_the_cluster_back(cluster, tmp_path):
     assert task["changed"] and task["validation_actions"] == ["Deny"]
     assert all(f["keeps"] for f in task["lockout_check"]), task["lockout_check"]
     assert not exists(kc, "clusterrolebinding", "adm-t-alice-admin")
-    refused = eventually(lambda: (lambda p: p if p.returncode != 0 and MARK in p.stderr else None)(
-        patch_deployment(kc, ALICE, groups=["system:masters"])))
+    refused = eventually(outcome(lambda: patch_deployment(kc, ALICE, groups=["system:masters"]),
+                                 lambda p: p.returncode != 0 and MARK in p.stderr))
     assert refused is not None, "the guard did not refuse a system:masters user after the role's enforce run"
 
     restore = os.path.join(ROOT, "playbooks", "rbac_restore.yml")
@@ -311,6 +319,6 @@ def test_role_enforce_then_restore_puts_the_cluster_back(cluster, tmp_path):
     assert run.task_result("The admission guard of the lock-down is removed")["changed"]
     assert not guard_objects(kc)
     assert exists(kc, "clusterrolebinding", "adm-t-alice-admin")
-    out = eventually(lambda: (lambda p: p if p.returncode == 0 else None)(patch_deployment(kc, ALICE, value="restored")))
+    out = eventually(outcome(lambda: patch_deployment(kc, ALICE, value="restored"), lambda p: p.returncode == 0))
     assert out is not None and MARK not in out.stderr
     assert run_playbook(restore, extra_vars=extra).changed() == 0
