@@ -131,6 +131,13 @@ def admission_objects(namespace: str, name: str) -> list[dict]:
     return [policy, binding]
 
 
+def probe_configmap(namespace: str, name: str, token: str) -> dict:
+    """The ConfigMap a real write of the identity tries to create, to prove that its policy refuses it."""
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": f"gitops-pipeline-probe-{token}", "namespace": namespace, "labels": identity_labels(namespace, name)},
+            "data": {"probe": "refused by the dry-run-only policy"}}
+
+
 def token_request(seconds: int) -> dict:
     return {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": seconds}}
 

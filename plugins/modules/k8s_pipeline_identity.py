@@ -149,11 +149,17 @@ kubeconfig:
 
 import json
 import os
+import secrets
 import tempfile
 import time
 
+from ansible_collections.gitops.bootstrap.plugins.module_utils import _admission as adm
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _pipeline_identity as pid
-from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import GitopsK8sError, GitopsK8sModule, run_manager
+from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import GitopsK8sError, GitopsK8sModule, K8sService, run_manager
+from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s.client import create_client
+
+# Seconds within which a new dry-run-only policy must be enforced before any right is granted.
+POLICY_WAIT = 30
 
 ORDER_ABSENT = (
     ("ValidatingAdmissionPolicyBinding", "admissionregistration.k8s.io/v1"),
@@ -217,14 +223,18 @@ class IdentityManager:
         missing = [n for n in p["namespaces"] if service.get("Namespace", "v1", n) is None]
         if missing:
             raise pid.PipelineIdentityInputError(f"namespaces {missing} do not exist; create them or drop them from namespaces. Nothing was changed.")
-        # The policy first: the identity can do nothing real before it holds any right.
-        wanted = pid.admission_objects(p["namespace"], p["name"]) + [pid.service_account(p["namespace"], p["name"])] + pid.rbac_objects(p)
+        # The policy first, and in force before the identity holds any right: the API server
+        # enforces a new policy only once its informer has it, a moment after the write.
+        admission = pid.admission_objects(p["namespace"], p["name"])
+        wanted = admission + [pid.service_account(p["namespace"], p["name"])] + pid.rbac_objects(p)
         keep = set()
-        for obj in wanted:
+        for index, obj in enumerate(wanted):
             meta = obj["metadata"]
             keep.add((obj["kind"], meta.get("namespace"), meta["name"]))
             _changed, before, after = service.apply(obj)
             self.record(obj["kind"], meta.get("namespace"), meta["name"], before, after)
+            if index == len(admission) - 1 and not self.module.check_mode:
+                self.wait_policy_in_force()
         # RBAC of an earlier run that is no longer wanted (a namespace dropped, namespaced <-> cluster-wide).
         for kind, api in ORDER_ABSENT[2:6]:
             for namespace, name in self._labelled(kind, api):
@@ -240,6 +250,46 @@ class IdentityManager:
         if p["kubeconfig_path"]:
             out["kubeconfig"] = self.write_kubeconfig(token)
         return self.result(**out)
+
+    def wait_policy_in_force(self) -> None:
+        """Return once the API server refuses a real write of the identity; raise after POLICY_WAIT seconds.
+
+        The probe is a real (not dry-run) create of a labelled ConfigMap, impersonating the identity
+        in group system:masters so that RBAC lets it through whatever the identity holds: only the
+        policy can refuse it. A probe the server still accepted is deleted at once.
+        """
+        p = self.p
+        user = adm.service_account_user(p["namespace"], p["name"])
+        params = dict(self.module.params, impersonate_user=user, impersonate_groups=["system:masters"])
+        holder: dict = {}
+
+        def connect():
+            if "client" not in holder:
+                holder["client"] = create_client(params)
+            return holder["client"]
+
+        probe_service = K8sService(connect)
+        probe = pid.probe_configmap(p["namespace"], p["name"], secrets.token_hex(4))
+        reason = pid.refusal_reason(p["namespace"], p["name"])
+        deadline = time.monotonic() + POLICY_WAIT
+        while True:
+            try:
+                probe_service.server_side_apply(probe)
+            except GitopsK8sError as exc:
+                if reason in exc.msg:
+                    return
+                if "impersonat" in exc.msg.lower():
+                    raise GitopsK8sError(
+                        f"Proving that the dry-run-only policy is in force needs to impersonate {user} and was refused; "
+                        "run with an identity that may impersonate users and groups (cluster-admin may). The policy is "
+                        "written; the identity holds no right yet.") from exc
+                raise
+            self.module.service.delete("ConfigMap", "v1", probe["metadata"]["name"], p["namespace"])
+            if time.monotonic() >= deadline:
+                raise GitopsK8sError(
+                    f"The API server did not enforce the dry-run-only policy of {user} within {POLICY_WAIT} s, so no right "
+                    "was granted. Check that it serves ValidatingAdmissionPolicy (Kubernetes 1.30 or later) and run again.")
+            time.sleep(0.5)
 
     def request_token(self) -> tuple[str, str]:
         p = self.p
