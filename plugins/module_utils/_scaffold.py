@@ -481,13 +481,20 @@ Put the CustomResourceDefinitions of the custom resources used in this repositor
 # The kustomize release of the plan job: the one Argo CD (the pinned release) builds with.
 PLAN_KUSTOMIZE_VERSION = "v5.8.1"
 KUSTOMIZE_URL = "https://github.com/kubernetes-sigs/kustomize/releases/download/kustomize%2F{version}/kustomize_{version}_linux_amd64.tar.gz"
-# The plan's kubeconfigs: the dev cluster's kubeconfig (argument 1) for every cluster of the first environment.
-DEV_KUBECONFIGS = (
-    "python3 -c 'import glob, json, sys, yaml; "
-    "first = yaml.safe_load(open(\".gitops/validate.yaml\"))[\"environments\"][0]; "
-    "docs = [yaml.safe_load(open(p)) for p in sorted(glob.glob(\".gitops/clusters/*.yaml\"))]; "
-    "print(json.dumps({d[\"name\"]: sys.argv[1] for d in docs if d[\"environment\"] == first}))'"
+# The plan's kubeconfigs: the dev cluster's kubeconfig (argument 1) for every cluster of the first
+# environment. One expression over several lines (inside its braces, so that the indentation of the
+# script around it does not matter to Python), each well within a linter's line length.
+DEV_KUBECONFIGS_LINES = (
+    "python3 -c 'import glob, json, sys, yaml; print(json.dumps({",
+    "d[\"name\"]: sys.argv[1]",
+    "for d in (yaml.safe_load(open(p)) for p in sorted(glob.glob(\".gitops/clusters/*.yaml\")))",
+    "if d[\"environment\"] == yaml.safe_load(open(\".gitops/validate.yaml\"))[\"environments\"][0]}))'",
 )
+
+
+def dev_kubeconfigs(indent: int) -> str:
+    """The command of DEV_KUBECONFIGS_LINES for a script line indented by INDENT spaces."""
+    return ("\n" + " " * (indent + 4)).join(DEV_KUBECONFIGS_LINES)
 
 
 def _github_workflow(s):
@@ -601,7 +608,7 @@ jobs:
           [ "$rc" = 0 ] || [ "$rc" = 2 ] || exit "$rc"
           python3 -c 'import json, sys; sys.exit(json.load(open("plan.json"))["status"] != "success")'
 """) % {"branch": s["target_revision"], "kubectl": s["kubernetes_version"], "kustomize": PLAN_KUSTOMIZE_VERSION,
-        "dev_kubeconfigs": DEV_KUBECONFIGS, "kustomize_url": KUSTOMIZE_URL.format(version=PLAN_KUSTOMIZE_VERSION)}
+        "dev_kubeconfigs": dev_kubeconfigs(12), "kustomize_url": KUSTOMIZE_URL.format(version=PLAN_KUSTOMIZE_VERSION)}
 
 
 def _gitea_workflow(s):
@@ -684,7 +691,7 @@ pipeline {
     }
   }
 }
-""") % {"kustomize": PLAN_KUSTOMIZE_VERSION, "dev_kubeconfigs": DEV_KUBECONFIGS,
+""") % {"kustomize": PLAN_KUSTOMIZE_VERSION, "dev_kubeconfigs": dev_kubeconfigs(10),
         "kustomize_url_env": KUSTOMIZE_URL.format(version="${KUSTOMIZE_VERSION}")}
 
 

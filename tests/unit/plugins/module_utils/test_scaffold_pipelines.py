@@ -85,3 +85,20 @@ def test_jenkinsfile_validates_and_plans():
     assert "ansible-playbook gitops.bootstrap.plan" in text and "make validate" in text
     assert "kubectl" not in text
     assert text.count("{") == text.count("}")
+
+
+@pytest.mark.parametrize("pipeline", ["github", "gitea", "gitlab", "jenkins"])
+def test_every_generated_yaml_file_passes_the_scaffolds_own_yamllint(pipeline):
+    """The generated repository's validation runs yamllint with its own .yamllint.yaml on every push: a
+    scaffold whose files it refuses fails its first pipeline run (a long line of a workflow did)."""
+    from yamllint import linter
+    from yamllint.config import YamlLintConfig
+
+    files = render(pipeline)
+    config = YamlLintConfig(files[".yamllint.yaml"])
+    problems = []
+    for path, text in sorted(files.items()):
+        if path.endswith((".yaml", ".yml")):
+            problems += [f"{path}:{p.line}: {p.message}" for p in linter.run(text, config, path)
+                         if p.level == "error"]
+    assert not problems, "\n".join(problems)
