@@ -9,7 +9,7 @@
 #                              refused certificate and a missing kubeconfig (test_connection_errors.py)
 
 .PHONY: unit test-unit
-unit test-unit: venv
+unit test-unit: venv actionlint
 	PYTHONPATH=$(COLLECTIONS) python -m pytest -p no:cacheprovider tests/unit
 
 .PHONY: test-argocd-modules

@@ -8,8 +8,9 @@
 #   make bench-plan   time of the plan for a pull request touching 1 and 10 clusters (no cluster)
 
 PLAN_TEST_CLUSTER ?= plan1
-# actionlint lints the generated GitHub workflow (tests/unit/.../test_scaffold_pipelines.py); built
-# from its Go module once into $(CACHE)/bin/actionlint-<version>/.
+# actionlint lints the generated GitHub workflow (tests/unit/.../test_scaffold_pipelines.py, run by
+# test-unit; make test builds actionlint first, through TEST_PREREQS); built from its Go module once
+# into $(CACHE)/bin/actionlint-<version>/.
 ACTIONLINT_VERSION ?= v1.7.12
 ACTIONLINT := $(CACHE)/bin/actionlint-$(ACTIONLINT_VERSION)/actionlint
 export GITOPS_ACTIONLINT := $(ACTIONLINT)
@@ -26,7 +27,7 @@ test-plan: venv controlplane gitea argocd-binaries actionlint
 	@owner="$${GITOPS_CLUSTER_OWNER:-test-plan-$$$$}"; \
 	trap '$(PYTHON) hack/gitea.py down --all --owner "'"$$owner"'" >/dev/null 2>&1 || true' EXIT; \
 	GITOPS_CLUSTER_OWNER="$$owner" PLAN_TEST_CLUSTER=$(PLAN_TEST_CLUSTER) \
-	  python -m pytest -q -p no:cacheprovider tests/integration/test_plan.py tests/unit/plugins/module_utils/test_scaffold_pipelines.py
+	  python -m pytest -q -p no:cacheprovider tests/integration/test_plan.py
 
 .PHONY: bench-plan
 bench-plan: venv argocd-binaries

@@ -5,7 +5,7 @@
 
 No Actions or Jenkins runner runs here; what the plan step runs (playbooks/plan.yml) is proven
 against the real forge and cluster by tests/integration/test_plan.py. actionlint is built by
-``make actionlint`` ($GITOPS_ACTIONLINT); ``make test-plan`` sets it, so there the lint always runs.
+``make actionlint`` ($GITOPS_ACTIONLINT); ``make test-unit`` builds it first and the Makefile exports the variable, so there the lint always runs.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def render(pipeline: str) -> dict:
                                             ("gitea", ".gitea/workflows/validate.yaml")])
 def test_workflow_passes_actionlint(tmp_path, pipeline, path):
     if not ACTIONLINT:
-        pytest.skip("actionlint not built: make actionlint (make test-plan runs it)")
+        pytest.skip("actionlint not built: make actionlint (make test-unit builds it)")
     assert os.access(ACTIONLINT, os.X_OK), f"GITOPS_ACTIONLINT={ACTIONLINT} is not executable: run make actionlint"
     target = tmp_path / ".github" / "workflows" / "validate.yaml"
     target.parent.mkdir(parents=True)
@@ -44,7 +44,7 @@ def test_workflow_passes_actionlint(tmp_path, pipeline, path):
 def test_actionlint_finds_a_broken_workflow(tmp_path):
     """The lint can fail: a workflow whose plan job needs a job that does not exist."""
     if not ACTIONLINT:
-        pytest.skip("actionlint not built: make actionlint (make test-plan runs it)")
+        pytest.skip("actionlint not built: make actionlint (make test-unit builds it)")
     target = tmp_path / "validate.yaml"
     target.write_text(render("github")[".github/workflows/validate.yaml"].replace("    needs: validate\n", "    needs: nosuchjob\n"))
     proc = subprocess.run([ACTIONLINT, "-no-color", str(target)], capture_output=True, text=True, timeout=120, check=False)
