@@ -22,6 +22,7 @@ from collections.abc import Iterable
 
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _layout as L
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _names
+from ansible_collections.gitops.bootstrap.plugins.module_utils import _scaffold_argocd
 from ansible_collections.gitops.bootstrap.plugins.module_utils._objects import IN_CLUSTER_SERVER
 from ansible_collections.gitops.bootstrap.plugins.module_utils._scaffold_validate import VALIDATE_PY
 
@@ -263,6 +264,7 @@ def normalise_spec(spec):
     s["owners"] = list(s.get("owners") or ["@platform-team"])
     s["prod_owners"] = list(s.get("prod_owners") or s["owners"])
     s["target_revision"] = s.get("target_revision") or "main"
+    s["argocd_config"] = _scaffold_argocd.validate_argocd_config(s.get("argocd_config"), s["argocd_namespace"])
     return s
 
 
@@ -696,13 +698,15 @@ pipeline {
 
 
 def _gitlab_ci(s):
+    """GitLab CI: validation, the dry run and, for a merge request, the plan posted to it; it never applies."""
     return _doc("""
 ---
 # Validates every change of the infra code like application code: lint, render, schemas,
-# and a server-side dry-run against the dev cluster.
+# a server-side dry-run against the dev cluster, and the plan of a merge request.
 stages:
   - validate
   - dry-run
+  - plan
 variables:
   KUBECTL_VERSION: %(kubectl)s
 default:
@@ -735,7 +739,53 @@ dry-run:
       { echo "set the CI/CD variable DEV_KUBECONFIG (type File) to a kubeconfig of the dev cluster"; exit 1; }
     - git fetch origin "$CI_MERGE_REQUEST_TARGET_BRANCH_NAME"
     - KUBECONFIG="$DEV_KUBECONFIG" make dry-run BASE="origin/$CI_MERGE_REQUEST_TARGET_BRANCH_NAME"
-""") % {"branch": s["target_revision"], "kubectl": s["kubernetes_version"]}
+plan:
+  # The plan of the merge request per cluster, posted as one note and the commit status
+  # gitops/plan (require it with "Pipelines must succeed" or an external status check).
+  # It validates and dry-runs; it never applies. PLAN_FORGE_TOKEN: a project access token
+  # with the api scope (the job token may not write notes); DEV_KUBECONFIG: type File.
+  stage: plan
+  environment: dev
+  needs:
+    - validate
+  rules:
+    - if: $CI_PIPELINE_SOURCE == "merge_request_event"
+  artifacts:
+    when: always
+    paths:
+      - plan.md
+      - plan.json
+  script:
+    - >-
+      test -n "$PLAN_FORGE_TOKEN" ||
+      { echo "set the CI/CD variable PLAN_FORGE_TOKEN (masked) to a token with the api scope"; exit 1; }
+    - pip install -q ansible-core kubernetes
+    - ansible-galaxy collection install gitops.bootstrap
+    - |
+      curl -fsSL "%(kustomize_url)s" |
+        tar -xz -C /usr/local/bin kustomize
+    - git fetch origin "$CI_MERGE_REQUEST_TARGET_BRANCH_NAME"
+    - |
+      kubeconfigs='{}'
+      if [ -n "$DEV_KUBECONFIG" ]; then
+        # The dev kubeconfig serves every cluster of the first environment of .gitops/validate.yaml.
+        kubeconfigs=$(%(dev_kubeconfigs)s "$DEV_KUBECONFIG")
+      fi
+      vars="$(mktemp -d)/forge.json"
+      printf '{"gitops_forge_token": "%%s"}' "$PLAN_FORGE_TOKEN" > "$vars"
+      rc=0
+      ansible-playbook gitops.bootstrap.plan -e "@$vars" \\
+        -e gitops_plan_repo=. -e "gitops_plan_base=origin/$CI_MERGE_REQUEST_TARGET_BRANCH_NAME" \\
+        -e gitops_plan_head=HEAD -e "{\\"gitops_plan_kubeconfigs\\": $kubeconfigs}" \\
+        -e "gitops_plan_pull_request=$CI_MERGE_REQUEST_IID" -e gitops_forge=gitlab \\
+        -e "gitops_forge_api_url=$CI_API_V4_URL" -e "gitops_forge_owner=$CI_PROJECT_NAMESPACE" \\
+        -e "gitops_forge_repository=${CI_PROJECT_PATH#"$CI_PROJECT_NAMESPACE"/}" || rc=$?
+      rm -f "$vars"
+      # 0: nothing changes, 2: something changes, 1: the plan is an error (plan.json says why).
+      [ "$rc" = 0 ] || [ "$rc" = 2 ] || exit "$rc"
+      python3 -c 'import json, sys; sys.exit(json.load(open("plan.json"))["status"] != "success")'
+""") % {"branch": s["target_revision"], "kubectl": s["kubernetes_version"], "dev_kubeconfigs": dev_kubeconfigs(8),
+        "kustomize_url": KUSTOMIZE_URL.format(version=PLAN_KUSTOMIZE_VERSION)}
 
 
 def _platform_files(s):
@@ -1018,6 +1068,7 @@ environment: %(env)s
 argocd_version: %(version)s
 argocd_namespace: %(ns)s
 """) % {"c": c, "env": s["cluster_environment"], "version": s["argocd_version"], "ns": s["argocd_namespace"]}
+    _scaffold_argocd.cluster_files(s, files)
     return files
 
 

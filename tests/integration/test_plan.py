@@ -163,7 +163,9 @@ def test_schema_error_and_admission_refusal_turn_the_status_red_and_name_the_fil
     number, sha = pull_request(infra, "broken-schema", {
         "apps/web/base/deployment.yaml": lambda t: t.replace("containerPort: 8080", "containerPort: eighty")})
     proc, plan = run_plan(infra, number, {"dev": cluster}, tmp_path)
-    assert proc.returncode == 2
+    # An error exits 1, not 2 (the status of "something changes"), and says why.
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    assert "the plan could not be made: the plan found 1 error(s): apps/web/base/deployment.yaml (dev)" in proc.stdout
     assert plan["status"] == "failure"
     assert [e["file"] for e in plan["errors"]] == ["apps/web/base/deployment.yaml"], plan["errors"]
     assert "containerPort" in plan["errors"][0]["message"]
@@ -179,7 +181,7 @@ def test_schema_error_and_admission_refusal_turn_the_status_red_and_name_the_fil
     number, sha = pull_request(infra, "too-many", {
         "apps/web/overlays/dev/kustomization.yaml": lambda t: t.replace("count: 1", "count: 9")})
     proc, plan = run_plan(infra, number, {"dev": cluster}, tmp_path)
-    assert proc.returncode == 2 and plan["status"] == "failure"
+    assert proc.returncode == 1 and plan["status"] == "failure"
     refused = plan["clusters"]["dev"]["dry_run"]["refused"]
     assert len(refused) == 1 and "more than 5 replicas are refused" in refused[0]["message"], refused
     assert refused[0]["file"] == "apps/web/base/deployment.yaml"
@@ -220,9 +222,20 @@ def test_bad_input(infra, tmp_path, case):
     else:
         number = 9999
         expect = "has no pull request #9999"
-    proc, _plan = run_plan(infra, number, kubeconfigs, tmp_path, base=base)
-    assert proc.returncode != 0
+    proc, plan = run_plan(infra, number, kubeconfigs, tmp_path, base=base)
+    assert proc.returncode == 1, proc.stdout[-3000:]
     assert expect in proc.stdout, proc.stdout[-3000:]
+    assert "the plan could not be made: " in proc.stdout
+    # The report says error (not a stale success of an earlier run), with the reason.
+    assert plan["status"] == "error" and expect in plan["errors"][0]["message"], plan
+
+
+def test_no_change_exits_0(infra, tmp_path):
+    """A change that leaves every cluster as it is (here: the base itself) exits 0; plan.json says so."""
+    proc, plan = run_plan(infra, None, {}, tmp_path, base="origin/main", head="origin/main")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert plan["status"] == "success" and plan["has_changes"] is False and plan["clusters"] == {}, plan
+    assert "no cluster's desired state changes" in proc.stdout
 
 
 def test_gitea_workflow_plan_step_runs_as_the_pipeline_would(infra, cluster, tmp_path):
