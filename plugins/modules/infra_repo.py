@@ -26,6 +26,11 @@ description:
     component of which is a symbolic link (in the committed tree or in the work tree, wherever it points), a
     submodule, or resolves outside the work tree fails the run before anything is read or written.
   - A run with nothing to change makes no commit and reports C(changed=false).
+  - A YAML file the user edited that carries the same data as the generated one (other key order, quoting or
+    comments) is neither a conflict nor a change. For a YAML file that differs, RV(disagreements) lists every field
+    whose value differs, with Git's value and the inventory's; the file stays as Git has it (Git's edit wins the
+    whole file, other keys the inventory changes in it included) until the inventory renders the same data or
+    O(force=true) (for example on a review branch, to propose the inventory's values in a pull request).
   - The target is a local directory (initialised when missing or empty; commits stay local) or a remote URL
     (C(ssh://), C(user@host:path), C(https://), C(http://), C(git://) or C(file://)) cloned into a work directory;
     the commit is pushed to O(branch), or to O(review_branch) for review through a pull request.
@@ -294,6 +299,40 @@ options:
   https_token:
     description: Token or password for HTTPS URLs, given to git through an askpass helper, never stored.
     type: str
+  argocd_config:
+    description:
+      - Argo CD's own configuration, rendered into the cluster folder so that Argo CD applies it from Git (the
+        self-management Application) instead of the Argo CD role applying it directly. Absent or empty, the
+        files are the scaffold's alone.
+      - The ConfigMaps become kustomize patches of the upstream ones in C(clusters/<cluster>/argocd/), listed under
+        C(patches:) of its C(kustomization.yaml), keys sorted, values double-quoted so they stay strings, multi-line
+        values (C(policy.csv), C(oidc.config)) as literal blocks. C(argocd-cm) always holds the scaffold's keys
+        (annotation tracking, no anonymous access, no exec) unless the map sets them.
+      - Bad input (a value that is not a string, an unknown ConfigMap, an object without kind or name, two objects
+        for one file) fails the run naming the entry, before anything is read or written.
+      - Needs PyYAML on the host that runs the module.
+    type: dict
+    suboptions:
+      config_maps:
+        description:
+          - ConfigMap name (V(argocd-cm), V(argocd-cmd-params-cm), V(argocd-rbac-cm)) to its data, as the Argo CD
+            role's C(gitops.bootstrap.argocd_config_maps) filter returns them. A map without keys is not rendered.
+        type: dict
+      projects:
+        description:
+          - AppProject objects (C(apiVersion), C(kind), C(metadata), C(spec)) as the C(gitops.bootstrap.argocd_project_objects)
+            filter builds them, each written to C(clusters/<cluster>/projects/<name>.yaml) with the sync wave C(-1)
+            and listed in that folder's C(kustomization.yaml). C(apps.yaml) stays the scaffold's unless a project named
+            C(apps) is given.
+        type: list
+        elements: dict
+      objects:
+        description:
+          - Other objects of C(clusters/<cluster>/argocd/), such as the Ingress of C(argocd-server) from the
+            C(gitops.bootstrap.argocd_ingress_object) filter, each in C(<kind>.yaml) (C(<kind>-<name>.yaml) when the
+            kind repeats) and listed under C(resources:).
+        type: list
+        elements: dict
 attributes:
   check_mode:
     support: full
@@ -505,6 +544,30 @@ layout:
     argocd_namespace:
       description: Argo CD's namespace.
       type: str
+disagreements:
+  description:
+    - For every YAML file kept because the user edited it (RV(conflicts)), each field whose parsed value differs
+      between what the inventory renders and what Git has; a side that lacks the field has null. Also in the warnings.
+    - Field paths join keys with dots (V(data.admin.enabled)) and list items by index (V(spec.destinations[0].namespace));
+      with several documents in the file the path starts with the document's index (V([1].metadata.name)). A file
+      Git holds in a form that does not parse is one entry with field null.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    path: {description: File in the repository., type: str, returned: always}
+    field: {description: Field path inside the file (null for the whole file)., type: str, returned: always}
+    inventory: {description: What the inventory renders (kept out of the repository)., type: raw, returned: always}
+    repository: {description: What Git has (kept)., type: raw, returned: always}
+  sample: [{path: clusters/dev/argocd/argocd-cm.yaml, field: data.admin.enabled, inventory: 'false', repository: 'true'}]
+clusters_changed:
+  description:
+    - Clusters whose folder C(clusters/<cluster>/) the commit changes (in check mode, would change); with
+      O(pull_request=true), the clusters whose folder the pull request changes when it merges. Empty when nothing changes.
+  returned: always
+  type: list
+  elements: str
+  sample: [dev]
 work_dir:
   description: The work directory holding the clone, when O(work_dir) was given or the target is local.
   returned: when kept
@@ -522,6 +585,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _layout
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _names
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _scaffold
+from ansible_collections.gitops.bootstrap.plugins.module_utils import _scaffold_argocd
 from ansible_collections.gitops.bootstrap.plugins.module_utils._git import (
     DEFAULT_TIMEOUT,
     Git,
@@ -537,10 +601,11 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._infra_pr import 
     DEFAULT_REVIEW_BRANCH,
     PullRequestError,
     PullRequestFlow,
+    _diff as branch_diff,
 )
 
 # The lists of the result that one plan fills (emptied when a push race makes the run plan again).
-PLAN_LISTS = ("created", "updated", "forced", "conflicts", "removed_by_user", "taken_over", "restored")
+PLAN_LISTS = ("created", "updated", "forced", "conflicts", "removed_by_user", "taken_over", "restored", "disagreements")
 
 
 class InfraRepoError(Exception):
@@ -570,7 +635,7 @@ class InfraRepo(object):
             self.pr = PullRequestFlow(self.p, warn=module.warn, check_mode=self.check_mode)
         self.result = {
             "changed": False, "commit": None, "branch": self.p["review_branch"] or self.p["branch"],
-            "pushed": False, "unchanged": 0, "rebased": 0,
+            "pushed": False, "unchanged": 0, "rebased": 0, "clusters_changed": [],
         }
         if self.pr is not None:
             self.result["pull_request"] = None
@@ -596,7 +661,7 @@ class InfraRepo(object):
             "environments": p["environments"], "apps": p["apps"], "platform_components": p["platform_components"],
             "argocd_version": p["argocd_version"], "argocd_namespace": p["argocd_namespace"], "repo_url": repo_url,
             "target_revision": p["branch"], "kubernetes_version": p["kubernetes_version"], "pipeline": p["pipeline"],
-            "owners": p["owners"], "prod_owners": p["prod_owners"],
+            "owners": p["owners"], "prod_owners": p["prod_owners"], "argocd_config": p.get("argocd_config"),
         }
         try:
             files = _scaffold.render_files(spec)
@@ -859,6 +924,7 @@ class InfraRepo(object):
         contents = self.snapshot(paths, tolerate=taken)
         new_managed = dict(managed)
         writes = {}
+        equivalent = {}
         r = self.result
         for path in paths:
             content = desired[path]
@@ -885,9 +951,18 @@ class InfraRepo(object):
                 r["unchanged"] += 1
                 if taken_over:
                     r["restored"].append(path)
-                new_managed[path] = want
+                if recorded is not None and recorded != want:
+                    equivalent[path] = want  # an edit the inventory now agrees with: recorded with the next commit
+                else:
+                    new_managed[path] = want
                 continue
             user_edited = recorded is None or _scaffold.sha256(current) != recorded
+            if user_edited and _scaffold_argocd.equivalent(path, current, content):
+                # Git's edit carries the inventory's data: nothing to write, nothing to report; the record
+                # takes Git's content over with the next commit this run makes.
+                r["unchanged"] += 1
+                equivalent[path] = _scaffold.sha256(current)
+                continue
             if not user_edited:
                 writes[path] = (current, content)
                 r["updated"].append(path)
@@ -900,7 +975,10 @@ class InfraRepo(object):
                 new_managed[path] = want
             else:
                 r["conflicts"].append(path)
+                r["disagreements"].extend(_scaffold_argocd.disagreements(path, content, current))
                 self.conflict_diffs[path] = (current, content)
+        if writes:
+            new_managed.update(equivalent)
         new_text = _scaffold.dump_managed(new_managed)
         if new_text != managed_text and (writes or new_managed != managed):
             writes[_layout.MANAGED_FILE] = (managed_text, new_text)
@@ -932,6 +1010,11 @@ class InfraRepo(object):
 
     def warn(self):
         r = self.result
+        for entry in r["disagreements"][:50]:
+            self.module.warn(f"{_scaffold_argocd.describe(entry)}; the file stays as Git has it (force=true, on a review "
+                             "branch, proposes the inventory's value)")
+        if len(r["disagreements"]) > 50:
+            self.module.warn(f"{len(r['disagreements']) - 50} more disagreements between Git and the inventory (see disagreements)")
         if r["conflicts"]:
             self.module.warn(
                 "kept %d file(s) edited outside the generator: %s (use force=true to overwrite)"
@@ -1017,6 +1100,16 @@ class InfraRepo(object):
         self.result["pull_request"] = self.pr.result
         return changed
 
+    def clusters_changed(self, writes):
+        """Clusters whose folder the commit (check mode: would) change; with a pull request, the pull request."""
+        paths = set(writes)
+        base = f"refs/remotes/{REMOTE}/{self.p['branch']}"
+        if self.pr is not None and self.git is not None and self.git.rev("HEAD") and self.git.rev(base):
+            added, modified, deleted = branch_diff(self.git, base, "HEAD")
+            paths.update(added + modified + deleted)
+        prefix = _layout.CLUSTERS_DIR + "/"
+        return sorted({path[len(prefix):].split("/", 1)[0] for path in paths if path.startswith(prefix) and path.count("/") >= 2})
+
     # ----------------------------------------------------------- main flow
     def run(self):
         desired = self.spec()
@@ -1043,6 +1136,7 @@ class InfraRepo(object):
                     # Leave the local repository on the branch it was on; the commit waits on its branch.
                     self.git.run(["checkout", "--quiet", self.original_branch], "checking out %s" % self.original_branch)
             self.warn()
+            self.result["clusters_changed"] = self.clusters_changed(writes)
             proposed = self.propose() if self.pr is not None else False
             self.result["changed"] = bool(writes) or proposed or bool(self.pr is not None and self.pr.seeded)
             if self.module._diff:
@@ -1092,6 +1186,11 @@ def main():
         ssh_host_key_checking=dict(type="str", choices=["strict", "accept-new", "no"], default="strict"),
         https_username=dict(type="str", default="git"),
         https_token=dict(type="str", no_log=True),
+        argocd_config=dict(type="dict", options=dict(
+            config_maps=dict(type="dict"),
+            projects=dict(type="list", elements="dict"),
+            objects=dict(type="list", elements="dict"),
+        )),
     )
     argument_spec.update(PULL_REQUEST_ARG_SPEC)
     module = AnsibleModule(

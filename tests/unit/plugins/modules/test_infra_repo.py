@@ -201,3 +201,56 @@ def test_write_in_tree_never_follows_a_link_that_appeared_after_the_checks(tmp_p
     assert os.listdir(str(outside)) == []
     S.write_in_tree(str(root), "new/deep/x.yaml", b"ok\n")
     assert (root / "new/deep/x.yaml").read_bytes() == b"ok\n"
+
+
+# ------------------------------------------------------------------ Git's edits of YAML files
+CM = "---\nkind: ConfigMap\ndata:\n  admin.enabled: \"false\"\n  exec.enabled: \"false\"\n"
+
+
+def test_plan_equivalent_edit_is_neither_a_conflict_nor_a_change(tmp_path):
+    edited = "kind: ConfigMap\ndata:\n  exec.enabled: 'false'  # same data, other order and quoting\n  admin.enabled: 'false'\n"
+    commit_record(tmp_path, {"cm.yaml": S.sha256("---\nold: 1\n")})
+    write(tmp_path, "cm.yaml", edited)
+    repo = planner(tmp_path)
+    assert repo.plan({"cm.yaml": CM}) == {}
+    assert repo.result["conflicts"] == [] and repo.result["disagreements"] == [] and repo.result["unchanged"] == 1
+    # With another write in the same run, the record takes Git's content over: the file is ours again.
+    writes = repo.plan({"cm.yaml": CM, "other.yaml": "x: 1\n"})
+    assert "cm.yaml" not in writes
+    assert S.parse_managed(writes[".gitops/managed.yaml"][1])["cm.yaml"] == S.sha256(edited)
+
+
+def test_plan_edited_yaml_lists_disagreements_and_keeps_the_file(tmp_path):
+    edited = CM.replace('admin.enabled: "false"', 'admin.enabled: "true"')
+    commit_record(tmp_path, {"cm.yaml": S.sha256(CM)})
+    write(tmp_path, "cm.yaml", edited)
+    repo = planner(tmp_path)
+    assert repo.plan({"cm.yaml": CM}) == {}
+    assert repo.result["conflicts"] == ["cm.yaml"]
+    assert repo.result["disagreements"] == [
+        {"path": "cm.yaml", "field": "data.admin.enabled", "inventory": "false", "repository": "true"}]
+    # The inventory changes another key of the same file: Git's file still wins as a whole, both are reported.
+    newer = CM.replace('exec.enabled: "false"', 'exec.enabled: "true"')
+    assert repo.plan({"cm.yaml": newer}) == {}
+    assert [d["field"] for d in repo.result["disagreements"]] == ["data.admin.enabled", "data.exec.enabled"]
+    # force (the propose mode's review branch) writes the inventory's values.
+    repo = planner(tmp_path, force=True)
+    assert repo.plan({"cm.yaml": CM})["cm.yaml"] == (edited, CM) and repo.result["disagreements"] == []
+
+
+def test_clusters_changed_names_the_cluster_folders_written(tmp_path):
+    repo = planner(tmp_path)
+    assert repo.clusters_changed({}) == []
+    assert repo.clusters_changed({"clusters/a/argocd/argocd-cm.yaml": 1, "clusters/b/kustomization.yaml": 1, "README.md": 1,
+                                  ".gitops/clusters/c.yaml": 1, ".gitops/managed.yaml": 1}) == ["a", "b"]
+
+
+def test_plan_edit_the_inventory_later_agrees_with_is_no_change(tmp_path):
+    edited = CM.replace('admin.enabled: "false"', 'admin.enabled: "true"')
+    commit_record(tmp_path, {"cm.yaml": S.sha256(CM)})
+    write(tmp_path, "cm.yaml", edited)
+    repo = planner(tmp_path)
+    assert repo.plan({"cm.yaml": edited}) == {}
+    assert repo.result["conflicts"] == [] and repo.result["unchanged"] == 1
+    writes = repo.plan({"cm.yaml": edited, "other.yaml": "x: 1\n"})
+    assert S.parse_managed(writes[".gitops/managed.yaml"][1])["cm.yaml"] == S.sha256(edited)
