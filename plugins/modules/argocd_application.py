@@ -23,14 +23,12 @@ author:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - gitops.bootstrap.connection
-  - gitops.bootstrap.attributes
+  - gitops.bootstrap.attributes.server_dry_run
+  - gitops.bootstrap.argocd_namespace
 attributes:
   check_mode:
-    support: full
     details:
       - Changes are computed by a server-side dry run; no refresh or sync is requested and nothing is waited for.
-  diff_mode:
-    support: full
   idempotent:
     support: partial
     details:
@@ -42,8 +40,6 @@ options:
     required: true
   namespace:
     description: Namespace of the Application, normally the Argo CD namespace.
-    type: str
-    default: argocd
   state:
     description: Whether the Application should exist.
     type: str

@@ -25,18 +25,12 @@ author:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - gitops.bootstrap.connection
-  - gitops.bootstrap.attributes
+  - gitops.bootstrap.attributes.server_dry_run
+  - gitops.bootstrap.argocd_namespace
 attributes:
-  check_mode:
-    support: full
-    details:
-      - Changes are computed by server-side dry runs.
   diff_mode:
-    support: full
     details:
       - The bearer token is masked in the diff; the rest of C(config) is shown.
-  idempotent:
-    support: full
 options:
   name:
     description: Name of the Secret.
@@ -44,8 +38,6 @@ options:
     required: true
   namespace:
     description: Namespace of the Argo CD instance (the hub) that manages the cluster.
-    type: str
-    default: argocd
   state:
     description: Whether the cluster Secret should exist. V(absent) deletes it; Argo CD then forgets the cluster.
     type: str

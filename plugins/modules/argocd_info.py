@@ -18,23 +18,9 @@ author:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - gitops.bootstrap.connection
-  - gitops.bootstrap.attributes
-attributes:
-  check_mode:
-    support: full
-    details:
-      - This module only reads.
-  diff_mode:
-    support: none
-    details:
-      - This module only reads; there is nothing to compare.
-  idempotent:
-    support: full
+  - gitops.bootstrap.attributes.info_module
+  - gitops.bootstrap.argocd_namespace
 options:
-  namespace:
-    description: Namespace where Argo CD is installed.
-    type: str
-    default: argocd
   applications:
     description: Report Applications.
     type: bool

@@ -23,25 +23,13 @@ author:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - gitops.bootstrap.connection
-  - gitops.bootstrap.attributes
-attributes:
-  check_mode:
-    support: full
-    details:
-      - The change is computed by a server-side dry run.
-  diff_mode:
-    support: full
-  idempotent:
-    support: full
+  - gitops.bootstrap.attributes.server_dry_run
+  - gitops.bootstrap.argocd_namespace
 options:
   name:
     description: Name of the AppProject.
     type: str
     required: true
-  namespace:
-    description: Namespace where Argo CD is installed.
-    type: str
-    default: argocd
   state:
     description: Whether the project should exist.
     type: str
@@ -75,7 +63,7 @@ options:
       - Cluster-scoped kinds applications may manage. Not set or empty means none.
     type: list
     elements: dict
-    suboptions:
+    suboptions: &kind_options
       group:
         description: API group (V('') for the core group).
         type: str
@@ -88,15 +76,7 @@ options:
     description: Cluster-scoped kinds applications may not manage.
     type: list
     elements: dict
-    suboptions: &kind_options
-      group:
-        description: API group.
-        type: str
-        required: true
-      kind:
-        description: Kind.
-        type: str
-        required: true
+    suboptions: *kind_options
   namespace_resource_whitelist:
     description:
       - Namespaced kinds applications may manage. Not set means all (Argo CD's rule); an empty list means none.

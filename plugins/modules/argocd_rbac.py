@@ -33,21 +33,9 @@ author:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - gitops.bootstrap.connection
-  - gitops.bootstrap.attributes
-attributes:
-  check_mode:
-    support: full
-    details:
-      - The change is computed by a server-side dry run.
-  diff_mode:
-    support: full
-  idempotent:
-    support: full
+  - gitops.bootstrap.attributes.server_dry_run
+  - gitops.bootstrap.argocd_namespace
 options:
-  namespace:
-    description: Namespace where Argo CD is installed.
-    type: str
-    default: argocd
   state:
     description:
       - V(present) writes the keys this module owns; V(absent) removes them (other keys stay).

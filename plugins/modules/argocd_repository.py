@@ -26,27 +26,17 @@ author:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - gitops.bootstrap.connection
-  - gitops.bootstrap.attributes
+  - gitops.bootstrap.attributes.server_dry_run
+  - gitops.bootstrap.argocd_namespace
 attributes:
-  check_mode:
-    support: full
-    details:
-      - Changes are computed by server-side dry runs.
   diff_mode:
-    support: full
     details:
       - Secret values are masked in the diff.
-  idempotent:
-    support: full
 options:
   name:
     description: Name of the Secret.
     type: str
     required: true
-  namespace:
-    description: Namespace where Argo CD is installed.
-    type: str
-    default: argocd
   state:
     description:
       - Whether the Secret should exist.

@@ -23,62 +23,13 @@ extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - gitops.bootstrap.connection
   - gitops.bootstrap.attributes.info_module
+  - gitops.bootstrap.access_request.checks
 options:
   checks:
     description: The questions to ask.
     type: list
     elements: dict
     required: true
-    suboptions:
-      self:
-        description:
-          - Ask about the identity running the module (SelfSubjectAccessReview). Identity fields are then not allowed.
-          - With kubernetes.core's O(impersonate_user)/O(impersonate_groups), that is the impersonated identity.
-        type: bool
-        default: false
-      user:
-        description: User name. Exclusive with O(checks[].service_account).
-        type: str
-      groups:
-        description: Groups of the identity.
-        type: list
-        elements: str
-      service_account:
-        description: A service account as C(NAMESPACE/NAME).
-        type: str
-      authenticated:
-        description:
-          - Add the groups the authenticator gives every such identity (C(system:authenticated); for service
-            accounts also C(system:serviceaccounts) and C(system:serviceaccounts:NAMESPACE)), as a real login or
-            impersonation would.
-        type: bool
-        default: true
-      verb:
-        description: API verb (V(get), V(list), V(create), V(patch), V(delete), V(escalate), V(*), ...).
-        type: str
-        required: true
-      resource:
-        description: Resource (plural, lower case), for example V(deployments). Exclusive with O(checks[].non_resource_url).
-        type: str
-      api_group:
-        description: API group of the resource, V("") for the core group.
-        type: str
-        default: ""
-      subresource:
-        description: Subresource, for example V(exec).
-        type: str
-      name:
-        description: Object name.
-        type: str
-      namespace:
-        description: Namespace of the request; empty for cluster-scoped requests.
-        type: str
-      non_resource_url:
-        description: A non-resource path such as V(/healthz).
-        type: str
-      expect:
-        description: The expected answer. When set, RV(results[].as_expected) compares with it.
-        type: bool
   fail_on_unexpected:
     description: Fail when an answer differs from O(checks[].expect), naming each such check.
     type: bool

@@ -28,17 +28,12 @@ author:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - gitops.bootstrap.connection
-  - gitops.bootstrap.attributes
+  - gitops.bootstrap.attributes.server_dry_run
 attributes:
   check_mode:
-    support: full
     details:
       - Every write is a server-side dry run; the lock-out check, which needs probe objects, is not run and
         RV(lockout_check) says so.
-  diff_mode:
-    support: full
-  idempotent:
-    support: full
 options:
   name:
     description: Name of the policy and of its binding.

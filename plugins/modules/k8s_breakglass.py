@@ -25,14 +25,11 @@ author:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - gitops.bootstrap.connection
-  - gitops.bootstrap.attributes
+  - gitops.bootstrap.attributes.server_dry_run
 attributes:
   check_mode:
-    support: full
     details:
       - Writes are server-side dry runs, deletes are not sent.
-  diff_mode:
-    support: full
   idempotent:
     support: partial
     details:

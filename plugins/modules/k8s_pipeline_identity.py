@@ -24,18 +24,15 @@ author:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - gitops.bootstrap.connection
-  - gitops.bootstrap.attributes
+  - gitops.bootstrap.attributes.server_dry_run
 attributes:
   check_mode:
-    support: full
     details:
       - Every write is a server-side dry run; no token is requested and no kubeconfig is written.
   diff_mode:
-    support: full
     details:
       - The diff never shows a token.
   idempotent:
-    support: full
     details:
       - The kubeconfig file is rewritten only when its content (token aside) differs or its token has less than half of
         O(token_seconds) left; a token asked for with O(token=true) is new on each run and counts as no change.

@@ -49,6 +49,7 @@ extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - gitops.bootstrap.connection
   - gitops.bootstrap.attributes
+  - gitops.bootstrap.access_request.access_checks
 attributes:
   check_mode:
     support: full
@@ -108,46 +109,6 @@ options:
     type: list
     elements: dict
     default: []
-    suboptions: &request_options
-      user:
-        description: User name. Exclusive with O(access_checks[].service_account).
-        type: str
-      groups:
-        description: Groups of the identity.
-        type: list
-        elements: str
-      service_account:
-        description: A service account as C(NAMESPACE/NAME).
-        type: str
-      authenticated:
-        description:
-          - Add the groups the authenticator gives every such identity (C(system:authenticated); for service
-            accounts also C(system:serviceaccounts) and C(system:serviceaccounts:NAMESPACE)).
-        type: bool
-        default: true
-      verb:
-        description: API verb (V(get), V(list), V(create), V(patch), V(delete), V(escalate), V(*), ...).
-        type: str
-        required: true
-      resource:
-        description: Resource (plural, lower case), for example V(deployments). Exclusive with O(access_checks[].non_resource_url).
-        type: str
-      api_group:
-        description: API group of the resource, V("") for the core group.
-        type: str
-        default: ""
-      subresource:
-        description: Subresource, for example V(exec) or V(status).
-        type: str
-      name:
-        description: Object name.
-        type: str
-      namespace:
-        description: Namespace of the request; empty for cluster-scoped requests.
-        type: str
-      non_resource_url:
-        description: A non-resource path such as V(/healthz).
-        type: str
   who_can:
     description:
       - Requests for which to list every subject (named by some binding) that RBAC allows to make them,

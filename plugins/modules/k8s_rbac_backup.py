@@ -34,18 +34,15 @@ author:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - gitops.bootstrap.connection
-  - gitops.bootstrap.attributes
+  - gitops.bootstrap.attributes.server_dry_run
 attributes:
   check_mode:
-    support: full
     details:
       - Nothing is written. Binding changes of a restore run as server-side dry runs, so refusals show.
   diff_mode:
-    support: full
     details:
       - The subjects of each binding a restore changes, before and after.
   idempotent:
-    support: full
     details:
       - A backup that already holds the entries is not rewritten; a second restore finds nothing to add.
 options:

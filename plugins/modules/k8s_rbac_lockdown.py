@@ -26,19 +26,16 @@ author:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - gitops.bootstrap.connection
-  - gitops.bootstrap.attributes
+  - gitops.bootstrap.attributes.server_dry_run
 attributes:
   check_mode:
-    support: full
     details:
       - Every delete and patch runs as a server-side dry run. The backup check is skipped when the backup has not
         been written because the backup step ran in check mode too.
   diff_mode:
-    support: full
     details:
       - The subjects of each binding before and after (none for a deleted binding).
   idempotent:
-    support: full
     details:
       - Bindings already deleted or patched as planned are not changed again.
 options:

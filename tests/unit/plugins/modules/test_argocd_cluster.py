@@ -19,6 +19,7 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils import _argocd as
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _secrets as S
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import GitopsK8sError
 from ansible_collections.gitops.bootstrap.plugins.modules import argocd_cluster as M
+from ansible_collections.gitops.bootstrap.tests.unit.utils import docs
 
 TOKEN = "eyJhbGciOiJSUzI1NiJ9.secret-token-value.sig"
 CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ2E=\n-----END CERTIFICATE-----\n"
@@ -96,16 +97,17 @@ def secret_data(module, name="cluster-spoke"):
 
 # ---------------------------------------------------------------------------- docs and spec
 def test_documentation_matches_argument_spec():
-    doc = yaml.safe_load(M.DOCUMENTATION)
+    doc = docs.raw_documentation(M)
+    options = docs.module_options(M)
     spec = M.build_argument_spec()
     assert doc["module"] == "argocd_cluster"
-    assert set(doc["options"]) == set(spec)
+    assert set(options) == set(spec)
     for key, option in spec.items():
-        assert doc["options"][key].get("type", "str") == option.get("type", "str"), key
-        assert doc["options"][key].get("default") == option.get("default"), key
-        assert bool(doc["options"][key].get("required")) == bool(option.get("required")), key
-        assert doc["options"][key].get("choices") == option.get("choices"), key
-        assert doc["options"][key].get("elements") == option.get("elements"), key
+        assert options[key].get("type", "str") == option.get("type", "str"), key
+        assert options[key].get("default") == option.get("default"), key
+        assert bool(options[key].get("required")) == bool(option.get("required")), key
+        assert options[key].get("choices") == option.get("choices"), key
+        assert options[key].get("elements") == option.get("elements"), key
     assert yaml.safe_load(M.EXAMPLES) and yaml.safe_load(M.RETURN)
     assert "kubernetes.core.k8s_auth_options" in doc["extends_documentation_fragment"]
 

@@ -20,6 +20,7 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils import _argocd as
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _secrets as S
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import GitopsK8sModule, K8sService
 from ansible_collections.gitops.bootstrap.plugins.modules import argocd_rbac, argocd_repository, argocd_application
+from ansible_collections.gitops.bootstrap.tests.unit.utils import docs
 
 MODULES = ["argocd_application", "argocd_info", "argocd_project", "argocd_rbac", "argocd_repository"]
 
@@ -58,9 +59,9 @@ def _compare(doc_options, spec, where):
 @pytest.mark.parametrize("name", MODULES)
 def test_documentation_matches_argument_spec(name):
     module = load(name)
-    doc = yaml.safe_load(module.DOCUMENTATION)
+    doc = docs.raw_documentation(module)
     assert doc["module"] == name
-    _compare(doc.get("options") or {}, module.build_argument_spec(), name)
+    _compare(docs.module_options(module), module.build_argument_spec(), name)
     assert yaml.safe_load(module.EXAMPLES)
     assert yaml.safe_load(module.RETURN)
     assert "kubernetes.core.k8s_auth_options" in doc["extends_documentation_fragment"]
