@@ -74,6 +74,15 @@ def argocd_settings_errors(s):
     errors = []
     version = s.get("version")
     flavour = s.get("flavour")
+    if s.get("config_source") == "repository":
+        missing = [what for what, ok in (("argocd_infra_repo_url", s.get("infra_repo_url")),
+                                         ("argocd_root_app_enabled", s.get("root_app_enabled")),
+                                         ("argocd_self_manage", s.get("self_manage"))) if not ok]
+        if missing:
+            errors.append(
+                "argocd_config_source 'repository' needs an infra repository that Argo CD syncs itself from, but %s %s not "
+                "set; set %s, or argocd_config_source: inventory to have the role apply every setting directly."
+                % (", ".join(missing), "is" if len(missing) == 1 else "are", " and ".join(missing)))
     source = s.get("manifest_source") or ""
     is_url = bool(re.match(r"^https?://", source))
     known = s.get("known_checksums") or {}

@@ -210,7 +210,11 @@ def merge_config_maps(docs, config_maps):
     return docs
 
 
-def append_known_hosts(docs, lines, config_map="argocd-ssh-known-hosts-cm", key="ssh_known_hosts"):
+# The ConfigMap of the SSH host keys the repo server trusts.
+KNOWN_HOSTS_CONFIG_MAP = "argocd-ssh-known-hosts-cm"
+
+
+def append_known_hosts(docs, lines, config_map=KNOWN_HOSTS_CONFIG_MAP, key="ssh_known_hosts"):
     """Append SSH known_hosts ``lines`` to the upstream list, skipping lines already present."""
     lines = [line.strip() for line in (lines or []) if line and line.strip()]
     if not lines:

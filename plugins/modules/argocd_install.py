@@ -132,6 +132,39 @@ options:
     type: list
     elements: dict
     default: []
+  bootstrap_objects:
+    description:
+      - Objects applied after O(extra_objects) and, unlike them, applied on every run even with O(existing=keep), since
+        Argo CD needs them before it can pull its own configuration from Git, for example the root Application (app of
+        apps). Namespaced objects without a namespace are placed in O(namespace). They are recorded with the install.
+    type: list
+    elements: dict
+    default: []
+  existing:
+    description:
+      - What to do with an object of the install (upstream objects, O(config_maps), O(extra_objects)) that already exists.
+      - V(update) applies it on every run, so the cluster holds these values; use it when nothing else manages Argo CD.
+      - >-
+        V(keep) creates what is missing and leaves every existing object as it is, for an Argo CD that manages its own
+        installation and configuration from a Git repository (which then is the only source of those values). The
+        namespace, the SSH known hosts of O(known_hosts), O(bootstrap_objects) and the record of the install are still
+        applied; nothing is pruned; a missing object (a deleted Deployment, ConfigMap or CRD) is created again, which
+        repairs an Argo CD that cannot repair itself. When the recorded install is of another version than O(version),
+        only objects of the recorded install are created again: a version change goes through the repository.
+    type: str
+    choices: [update, keep]
+    default: update
+  hand_over_to:
+    description:
+      - With O(existing=keep), the field manager of the agent that applies these objects from Git
+        (Argo CD's server-side apply manager is C(argocd-controller)). For every kept object that this manager also
+        manages, the fields it manages are removed from O(field_manager)'s entry in C(metadata.managedFields) (the entry
+        goes when nothing is left), so a key later removed from Git is removed from the cluster instead of staying
+        owned by this module. This is how an install made with O(existing=update) is handed over; the object's values
+        are not changed. Reported as action C(hand over).
+      - Set V(null) to keep the entries.
+    type: str
+    default: argocd-controller
   absent_objects:
     description:
       - Objects that must not exist, deleted after the apply, for example C(argocd-initial-admin-secret).
@@ -313,14 +346,16 @@ files:
 objects:
   description:
     - One entry per object with the action taken (or, in check mode, that would be taken) C(create), C(update),
-      C(unchanged) or C(delete), and whether the API server validated it (V(false) when it could not be sent as a dry
-      run because its namespace or CRD does not exist yet).
+      C(unchanged), C(delete) or C(hand over) (O(hand_over_to)), and whether the API server validated it (V(false) when
+      it could not be sent as a dry run because its namespace or CRD does not exist yet).
+    - With O(existing=keep), an existing object left as it is has C(kept=true); it may differ from what O(update) would
+      apply, since its values come from the repository Argo CD syncs.
   returned: always
   type: list
   elements: dict
   sample: [{"kind": "Deployment", "name": "argocd-server", "namespace": "argocd", "action": "create", "validated": true}]
 summary:
-  description: How many objects were created, updated, left unchanged and deleted.
+  description: How many objects were created, updated, left unchanged and deleted (and handed over, key C(hand over), when any was).
   returned: always
   type: dict
   sample: {"create": 0, "update": 1, "unchanged": 56, "delete": 0}
@@ -375,6 +410,9 @@ def build_argument_spec():
         namespace_labels=dict(type="dict", default={}),
         namespace_annotations=dict(type="dict", default={}),
         extra_objects=dict(type="list", elements="dict", default=[]),
+        bootstrap_objects=dict(type="list", elements="dict", default=[]),
+        existing=dict(type="str", choices=["update", "keep"], default="update"),
+        hand_over_to=dict(type="str", default="argocd-controller"),
         absent_objects=dict(
             type="list",
             elements="dict",

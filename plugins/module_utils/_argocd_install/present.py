@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd_install.cluster import ClusterStep, established
+from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd_install.handover import hand_over_fields, managers_of
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd_install.inventory import (
     INVENTORY_NAME,
     NEVER_PRUNED,
@@ -28,6 +29,7 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd_install.i
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd_install.report import Action
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd_install.source import ManifestSource
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd_manifests import (
+    KNOWN_HOSTS_CONFIG_MAP,
     WORKLOAD_KINDS,
     describe_conditions,
     object_id,
@@ -51,6 +53,7 @@ class Install(ClusterStep):
         # Connect, learn which kinds are namespaced, and place every object.
         docs = rewrite_namespace(docs, ns, namespaced=self.namespaced)
         extras = rewrite_namespace(self.params["extra_objects"], ns, namespaced=self.namespaced)
+        bootstrap = rewrite_namespace(self.params["bootstrap_objects"], ns, namespaced=self.namespaced)
         namespace_obj = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
         if self.params["namespace_labels"]:
             namespace_obj["metadata"]["labels"] = {k: str(v) for k, v in self.params["namespace_labels"].items()}
@@ -58,6 +61,7 @@ class Install(ClusterStep):
             namespace_obj["metadata"]["annotations"] = {k: str(v) for k, v in self.params["namespace_annotations"].items()}
         docs = [with_hash(d) for d in docs]
         extras = [with_hash(d) for d in extras]
+        bootstrap = [with_hash(d) for d in bootstrap]
         namespace_obj = with_hash(namespace_obj)
         crds = [d for d in docs if d["kind"] == "CustomResourceDefinition"]
         others = [d for d in docs if d["kind"] != "CustomResourceDefinition"]
@@ -70,36 +74,40 @@ class Install(ClusterStep):
         inventory = self.get("v1", "ConfigMap", INVENTORY_NAME, ns) if live_ns else None
 
         # Read everything first, so conflicts are found before the first write.
-        everything = crds + others + extras
+        everything = crds + others + extras + bootstrap
         befores = self.parallel(lambda o: self._get_obj(o, live_ns is not None), everything)
         before_of = {object_id(o): b for o, b in zip(everything, befores)}
         self.report.crds_existed = all(established(before_of[object_id(c)]) for c in crds)
         self._check_foreign_bindings(docs, before_of)
         self.report.mark("read_live")
 
-        new_entries = [entry_of(o) for o in docs + extras]
+        new_entries = [entry_of(o) for o in docs + extras + bootstrap]
         old_entries = inventory_entries(inventory)
         inventory_changed = False
         record = self.report.record
+        self._plan_keep(inventory, old_entries, bootstrap)
+        if self.keep_version_differs:
+            # The record describes the install Argo CD manages; it is not rewritten for another version.
+            new_entries = old_entries
 
         # 1. the namespace
-        record(self._apply_one(namespace_obj, live_ns, True))
+        record(self._apply_or_keep(namespace_obj, live_ns, True))
         # 2. a record of what is about to be applied, so a failure part-way leaves a complete inventory
-        if not self.check_mode:
+        if not self.check_mode and not self.keep_version_differs:
             union = sorted(set(old_entries) | set(new_entries))
             if set(union) != set(old_entries):
                 inventory_changed = True
                 self.server_side_apply(inventory_object(ns, union, self.params.get("version"), self.params["flavour"]))
         # 3. CRDs, established before anything that may use them
-        self.report.record_all(self.parallel(lambda o: self._apply_one(o, before_of[object_id(o)], True), crds))
+        self.report.record_all(self.parallel(lambda o: self._apply_or_keep(o, before_of[object_id(o)], True), crds))
         if crds and not self.check_mode and self.params["wait"]:
             self._wait_established(crds)
         self.report.mark("apply_crds")
         # 4. everything else; objects in a namespace that does not exist yet cannot be dry-run
         ns_ready = live_ns is not None or not self.check_mode
         self.report.record_all(self.parallel(
-            lambda o: self._apply_one(o, before_of[object_id(o)], ns_ready or not o["metadata"].get("namespace")), others))
-        for obj in extras:
+            lambda o: self._apply_or_keep(o, before_of[object_id(o)], ns_ready or not o["metadata"].get("namespace")), others))
+        for obj in extras + bootstrap:
             validated = ns_ready
             if not self.served(obj["apiVersion"], obj["kind"]):
                 self.service.forget_resource(obj["kind"], obj["apiVersion"])
@@ -110,16 +118,19 @@ class Install(ClusterStep):
                             "CustomResourceDefinition first." % (obj["kind"], obj["apiVersion"], ref_of(obj))
                         )
                     validated = False
-            record(self._apply_one(obj, before_of.get(object_id(obj)), validated and (ns_ready or not obj["metadata"].get("namespace"))))
+            record(self._apply_or_keep(obj, before_of.get(object_id(obj)), validated and (ns_ready or not obj["metadata"].get("namespace"))))
         self.report.mark("apply")
         # 5. prune what a previous version or flavour installed and this one does not
-        if self.params["prune"] and old_entries:
+        if self.params["prune"] and old_entries and not self.keep:
             stale = [e for e in old_entries if e not in set(new_entries) and e[1] not in NEVER_PRUNED]
             self.service.resolve_all([stub_of(e) for e in stale])
             self.report.record_all(self.parallel(self._prune_one, stale))
         # 6. the final record
         final = inventory_object(ns, new_entries, self.params.get("version"), self.params["flavour"])
-        if not self.check_mode and (inventory_changed or not inventory or (inventory.get("data") or {}) != final["data"]):
+        if self.keep_version_differs:
+            final = inventory
+        if not self.check_mode and final is not None and (
+                inventory_changed or not inventory or (inventory.get("data") or {}) != final["data"]):
             self.server_side_apply(final)
         # 7. objects that must not exist
         self._delete_absent_objects(live_ns is not None)
@@ -174,6 +185,50 @@ class Install(ClusterStep):
                     "installing into %s would take it over. Nothing was applied. Remove that install first, install "
                     "into the same namespace, or use the namespace flavour." % (obj["metadata"]["name"], ", ".join(other), self.namespace)
                 )
+
+    def _plan_keep(self, inventory, old_entries, bootstrap):
+        """With existing=keep: which objects are applied on every run, and whether the recorded install is another version."""
+        self.keep = self.params["existing"] == "keep"
+        self.always = {object_id(o) for o in bootstrap}
+        self.always.add(object_id({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.namespace}}))
+        if self.params["known_hosts"]:
+            # The SSH host keys Argo CD needs to pull; its self-management Application ignores them.
+            self.always.add(object_id({"apiVersion": "v1", "kind": "ConfigMap",
+                                       "metadata": {"name": KNOWN_HOSTS_CONFIG_MAP, "namespace": self.namespace}}))
+        recorded = ((inventory or {}).get("data") or {}).get("version") or ""
+        wanted = self.params.get("version") or ""
+        self.keep_version_differs = bool(self.keep and recorded and wanted and recorded != wanted)
+        self.recorded = set(old_entries)
+        if self.keep_version_differs:
+            self.report.warnings.append(
+                f"Argo CD {recorded} is installed in {self.namespace} and managed from the repository; this run asks for "
+                f"{wanted}, which it does not install (existing=keep): change the version in the repository (the "
+                "self-management Application applies it after review). Only missing objects of the installed version "
+                "are created again.")
+
+    def _apply_or_keep(self, obj, before, validated):
+        """Apply ``obj``, or with existing=keep leave an existing one as it is (and hand its fields over)."""
+        if not self.keep or object_id(obj) in self.always:
+            return self._apply_one(obj, before, validated)
+        if before is not None:
+            return self._hand_over(obj, before) or Action(obj, "unchanged", validated=True, kept=True)
+        if self.keep_version_differs and entry_of(obj) not in self.recorded:
+            return None
+        return self._apply_one(obj, before, validated)
+
+    def _hand_over(self, obj, live):
+        """Leave the fields that Argo CD's manager also manages to it alone; None when there is nothing to hand over."""
+        meta = live.get("metadata") or {}
+        fields = meta.get("managedFields") or []
+        handed = hand_over_fields(fields, self.params["field_manager"], self.params["hand_over_to"])
+        if handed is None:
+            return None
+        patch = {"metadata": {"managedFields": handed, "resourceVersion": meta.get("resourceVersion")}}
+        self.service.merge_patch(obj["kind"], obj["apiVersion"], meta.get("name"), meta.get("namespace"), patch,
+                                 doing="Handing over to %s the fields of" % self.params["hand_over_to"],
+                                 field_manager=self.params["field_manager"])
+        return Action(obj, "hand over", validated=True, kept=True,
+                      before={"field_managers": managers_of(fields)}, after={"field_managers": managers_of(handed)})
 
     def _apply_one(self, obj, before, validated):
         # A live value that means the same as ours (argocd-rbac-cm policy lines in another order)

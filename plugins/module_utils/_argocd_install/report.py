@@ -19,7 +19,7 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._secrets import N
 class Action:
     """The result for one object."""
 
-    def __init__(self, obj, action, validated=True, before=None, after=None):
+    def __init__(self, obj, action, validated=True, before=None, after=None, kept=False):
         meta = obj.get("metadata") or {}
         self.obj = obj
         self.action = action
@@ -34,6 +34,8 @@ class Action:
             "action": action,
             "validated": validated,
         }
+        if kept:
+            self.entry["kept"] = True
 
 
 class Report:
