@@ -135,6 +135,12 @@ applications:
     reason:
       description: Why the application is not Synced and Healthy, in words; C(Synced and Healthy) when it is.
       type: str
+    self_heal:
+      description: Whether Argo CD syncs the application by itself when the cluster differs from Git (automated sync with self-heal).
+      type: bool
+    operation_pending:
+      description: Whether an operation (a sync requested and not yet started) is waiting for the application controller.
+      type: bool
 """
 
 import re
@@ -209,6 +215,8 @@ def application_summary(app):
         "resources_not_synced": summary["resources_not_synced"],
         "resources_unhealthy": summary["resources_unhealthy"],
         "reason": summary["message"],
+        "self_heal": bool((((app.get("spec") or {}).get("syncPolicy") or {}).get("automated") or {}).get("selfHeal")),
+        "operation_pending": bool(app.get("operation")),
     }
 
 
