@@ -458,6 +458,45 @@ def kill_marked(marker: str, timeout: float = 10.0, tree: bool = False) -> list[
     return found
 
 
+# Files a GnuPG home directory holds once gpg has used it (keyrings, the agent's socket when
+# /run/user/<uid> does not exist).
+GNUPG_HOME_FILES = ("pubring.kbx", "trustdb.gpg", "private-keys-v1.d", "S.gpg-agent")
+
+
+def gnupg_homes(root: str) -> list[str]:
+    """The GnuPG home directories under ROOT (a gpg-agent may serve each of them)."""
+    homes = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        if any(name in filenames or name in dirnames for name in GNUPG_HOME_FILES):
+            homes.append(dirpath)
+    return homes
+
+
+def stop_gpg_agents(homes: list[str], timeout: float = 10.0) -> list[str]:
+    """Ask the gpg-agent of every home in HOMES to exit (gpgconf --kill, GnuPG's own way); return the homes asked.
+
+    The agent gpg starts detaches into a session of its own, out of reach of the process group,
+    and whatever environment marker its starter carried is lost when a caller starts gpg with an
+    environment of its own. Addressed by its home directory it is found either way.
+    """
+    gpgconf = shutil.which("gpgconf")
+    if not gpgconf:
+        return []
+    asked = []
+    for home in homes:
+        if not os.path.isdir(home):
+            continue
+        try:
+            subprocess.run([gpgconf, "--homedir", home, "--kill", "gpg-agent"], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=timeout, check=False,
+                           env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "GNUPGHOME": home})
+        except subprocess.TimeoutExpired:
+            log(f"gpgconf --kill gpg-agent for {home} did not return within {timeout:.0f}s")
+            continue
+        asked.append(home)
+    return asked
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -727,6 +766,7 @@ class ArgoCDHost(HostService):
         self._stop_sync = None
         self._sync_thread = None
         self._bin_path = ""
+        self._gnupg_homes: set[str] = set()
 
     # -- set-up --------------------------------------------------------------------------------
     def binaries_path(self) -> str:
@@ -781,6 +821,7 @@ class ArgoCDHost(HostService):
     def spawn(self, name: str, argv: list[str], env: dict, cwd: str) -> subprocess.Popen:
         log_file = os.path.join(self.workdir, "logs", f"{name}.log")
         env = dict(env, **{MARKER_ENV: self.marker})
+        self._gnupg_homes.update(env[var] for var in ("GNUPGHOME", "ARGOCD_GNUPGHOME") if env.get(var))
         fh = open(log_file, "ab")  # noqa: SIM115  (owned by the child for its lifetime)
         try:
             proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -941,6 +982,9 @@ class ArgoCDHost(HostService):
             except (ProcessLookupError, PermissionError):
                 pass
         self.procs = [(n, p) for n, p in self.procs if n != name]
+        if name == "argocd-repo-server":
+            # Its successor starts with a fresh keyring and an agent of its own.
+            stop_gpg_agents(self.gnupg_homes())
 
     def hold_volume_sync(self, seconds: float) -> None:
         """Write no ConfigMap or Secret volume for SECONDS, as a kubelet late to notice a change."""
@@ -985,6 +1029,13 @@ class ArgoCDHost(HostService):
         pids = set(marked_pids(self.marker)) | {p.pid for n, p in self.procs if p.poll() is None}
         return [(pid, process_cmdline(pid)) for pid in sorted(pids)]
 
+    def gnupg_homes(self) -> list[str]:
+        """The GnuPG homes of the components: those their environment names, and any gpg used under the work directory."""
+        homes = set(self._gnupg_homes)
+        if os.path.isdir(self.workdir):
+            homes.update(gnupg_homes(self.workdir))
+        return sorted(homes)
+
     def stop(self) -> None:
         if self._stop_sync is not None:
             self._stop_sync.set()
@@ -1012,7 +1063,9 @@ class ArgoCDHost(HostService):
                 os.killpg(proc.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
-        # Daemons that left the groups (gpg-agent of the repo server's keyring), found by the marker.
+        # The repo server's gpg-agent left the group: shut down through its home directory, then
+        # whatever else left the groups and still carries the marker.
+        stop_gpg_agents(self.gnupg_homes())
         left = kill_marked(self.marker)
         if left:
             names = sorted({os.path.basename(argv[0]) if argv else str(pid) for pid, argv in left})

@@ -1,0 +1,610 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gitops.bootstrap contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""After the bootstrap, Git is the only source of truth, proven with the real Argo CD controllers.
+
+Reuses the pull loop of test_pull_loop.py (cluster, git servers, controllers;
+pullloop_env.shared_pull_loop), which the collection bootstrapped with
+``argocd_config_source: inventory``: the Argo CD role applied argocd-cm, the projects and the
+applications itself, as the collection did before repository mode. The first test runs the
+collection in repository mode on that cluster (the migration); from there on Argo CD's own
+configuration lives in ``clusters/<cluster>/argocd/`` and ``clusters/<cluster>/projects/``,
+rendered by infra_repo from the role's variables and applied by Argo CD (self-management), and
+the role applies directly only the bootstrap objects (repository credentials, root application).
+
+The migration is not undone at the end: the loop stays in repository mode for the modules after
+this one (test_webhook.py only patches argocd-cm to restart the controller with another
+reconciliation timeout, which the controller reads once at start).
+
+The tests run in file order and build on each other's state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import threading
+import time
+
+import pytest
+import yaml
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from conftest import run_playbook  # noqa: E402
+from pullloop_env import ARGOCD_MANIFESTS, ARGOCD_NAMESPACE, MODULE_DEFAULTS, SHARED_CLUSTER, acd, shared_pull_loop  # noqa: E402
+from pullloop_servers import git, processes_referring_to  # noqa: E402
+
+CLUSTER = SHARED_CLUSTER
+SHARED_PULL_LOOP = True
+ARGO_DIR = f"clusters/{CLUSTER}/argocd"
+PROJECTS_DIR = f"clusters/{CLUSTER}/projects"
+ROLE_MANAGER = "gitops.bootstrap"
+ARGOCD_MANAGER = "argocd-controller"
+# Objects Argo CD applies from Git after the migration (the role applied them before).
+CONFIG_MAPS = ("argocd-cm", "argocd-cmd-params-cm", "argocd-rbac-cm")
+HANDED_OVER = [("configmap", name) for name in CONFIG_MAPS] + [
+    ("appprojects.argoproj.io", "default"), ("appprojects.argoproj.io", "platform"), ("applications.argoproj.io", "argocd")]
+# The bootstrap objects: applied by the role on every run.
+REPO_SECRET = "infra"
+ROOT_APP = "root"
+KNOWN_HOSTS_CM = "argocd-ssh-known-hosts-cm"
+TEAM = "team-h"
+# How long the role is run again and again beside the running controllers.
+FIGHT_SECONDS = 60.0
+INSTALL_URL = re.compile(r"^(\s+- )(https://\S+/install\.yaml)$", re.M)
+LOCAL_INSTALL = re.compile(r"^(\s+- )install\.yaml$", re.M)
+
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(acd.argocd_bin()),
+    reason=f"the Argo CD binaries are not built ({acd.argocd_bin()}); run `make test-pull-loop`, which builds them",
+)
+
+
+@pytest.fixture(scope="module")
+def loop(request):
+    return shared_pull_loop(request)
+
+
+# --------------------------------------------------------------------------- the harness
+def test_host_stop_ends_a_gpg_agent_that_lost_the_marker():
+    """gpg-agent detaches from the repo server's process group; started by a gpg whose environment is not
+    the repo server's, it does not carry the harness's marker either. stop() must end it all the same."""
+    if not shutil.which("gpg-connect-agent"):
+        pytest.skip("gpg-connect-agent is not installed")
+    # A short path, as the harness's own: the agent's socket lives in the home (at most 107 bytes).
+    work = tempfile.mkdtemp(prefix="gpg-host-")
+    host = acd.ArgoCDHost(os.path.join(work, "kubeconfig"), workdir=os.path.join(work, "host"))
+    home = os.path.join(host.workdir, "argocd-repo-server", "app", "config", "gpg", "keys")
+    os.makedirs(home, mode=0o700)
+    script = 'env -i PATH="$PATH" GNUPGHOME="$ARGOCD_GNUPGHOME" gpg-connect-agent /bye >/dev/null 2>&1; exec sleep 300'
+    host.spawn("argocd-repo-server", ["sh", "-c", script], {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "ARGOCD_GNUPGHOME": home},
+               host.workdir)
+    deadline = time.time() + 30
+    agents = []
+    while time.time() < deadline and not agents:
+        agents = [p for p in processes_referring_to(host.workdir) if "gpg-agent" in p[1]]
+        time.sleep(0.2)
+    try:
+        assert agents, "no gpg-agent started for the keyring"
+        assert not [pid for pid, dummy in agents if pid in acd.marked_pids(host.marker)], "the agent carries the marker"
+        host.stop()
+        left = []
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            left = processes_referring_to(host.workdir)
+            if not left:
+                break
+            time.sleep(0.2)
+        assert not left, f"processes of the harness survived stop(): {left}"
+    finally:
+        for pid, dummy in processes_referring_to(work):
+            try:
+                os.kill(pid, 9)
+            except OSError:
+                pass
+        shutil.rmtree(work, ignore_errors=True)
+
+
+# The inventory of the cluster in repository mode. INVENTORY grows over the module (test 6).
+INVENTORY = {
+    "argocd_projects": [{
+        "name": TEAM, "description": "The team's applications",
+        "source_repos": ["{{ repo_url }}"],
+        "destinations": [{"server": "https://kubernetes.default.svc", "namespace": "team-h-dev"}],
+    }],
+    "argocd_rbac_policies": [],
+    "argocd_cm": {},
+}
+
+ARGOCD_VARS = """
+        argocd_kubeconfig: "{{ kc }}"
+        argocd_version: "{{ argocd_version }}"
+        argocd_namespace: "{{ ns }}"
+        argocd_manifest_source: "{{ manifests }}"
+        argocd_cluster_name: "{{ cluster }}"
+        argocd_infra_repo_url: "{{ repo_url }}"
+        argocd_infra_repo_revision: main
+        argocd_root_app_path: "clusters/{{ cluster }}"
+        argocd_self_manage_path: "clusters/{{ cluster }}/argocd"
+        argocd_config_source: repository
+        argocd_reconciliation_timeout: "{{ reconciliation }}"
+        argocd_cm: "{{ ({'timeout.reconciliation.jitter': jitter} if jitter else {}) | combine(inventory.argocd_cm) }}"
+        argocd_cmd_params: {controller.repo.error.grace.period.seconds: 0}
+        argocd_projects: "{{ inventory.argocd_projects }}"
+        argocd_rbac_policies: "{{ inventory.argocd_rbac_policies }}"
+        argocd_repositories:
+          - name: infra
+            url: "{{ repo_url }}"
+            ssh_private_key: "{{ deploy_key }}"
+            known_hosts: "{{ known_hosts }}"
+"""
+
+REPOSITORY_TASKS = """
+    - name: Argo CD's configuration is rendered for the infra repository
+      ansible.builtin.include_role:
+        name: gitops.bootstrap.argocd
+        tasks_from: repository_config
+      vars:
+""" + ARGOCD_VARS + """
+    - name: The infra repository holds the cluster's folder and Argo CD's configuration
+      gitops.bootstrap.infra_repo:
+        repo: "{{ repo_push_url }}"
+        cluster: "{{ cluster }}"
+        cluster_environment: dev
+        apps:
+          - name: "{{ app }}"
+        platform_components: [namespaces]
+        argocd_version: "{{ argocd_version }}"
+        argocd_namespace: "{{ ns }}"
+        argocd_repo_url: "{{ repo_url }}"
+        argocd_config: "{{ argocd_repository_config }}"
+        pipeline: none
+        ssh_private_key: "{{ push_key }}"
+        ssh_known_hosts: "{{ known_hosts }}"
+      register: infra
+"""
+
+ROLE_TASKS = """
+    - name: Argo CD is installed and its bootstrap objects are in place
+      ansible.builtin.include_role:
+        name: gitops.bootstrap.argocd
+      vars:
+""" + ARGOCD_VARS
+
+PLAY_HEAD = """
+- hosts: localhost
+  gather_facts: false
+""" + MODULE_DEFAULTS + """
+  tasks:
+"""
+INFRA_TASK = "The infra repository holds the cluster's folder and Argo CD's configuration"
+
+
+def play(loop, tasks: str, check: bool = False):
+    """One run of the collection in repository mode (TASKS: the repository step, the role, or both)."""
+    ev = dict(loop.bootstrap_vars(), kc=loop.kubeconfig, ns=ARGOCD_NAMESPACE, inventory=INVENTORY)
+    res = run_playbook(PLAY_HEAD + tasks, extra_vars=ev, check=check, timeout=600)
+    assert res.rc == 0, f"the run in repository mode failed: {res.failed_msgs()}\n{res.stderr[-3000:]}"
+    return res
+
+
+def changed_tasks(res) -> list[str]:
+    return [t["task"]["name"] for t in res.tasks() if any(h.get("changed") for h in t["hosts"].values())]
+
+
+# --------------------------------------------------------------------------- reading the cluster
+def fields(tree: dict, prefix: str = "") -> set[str]:
+    """The leaf field paths of a managedFields fieldsV1 tree ("f:data.f:admin.enabled" -> "data.admin.enabled")."""
+    out = set()
+    for key, sub in (tree or {}).items():
+        if key == ".":
+            continue
+        name = key.split(":", 1)[1] if ":" in key else key
+        path = f"{prefix}.{name}" if prefix else name
+        if sub and set(sub) != {"."}:
+            out |= fields(sub, path)
+        else:
+            out.add(path)
+    return out
+
+
+def owners(obj: dict) -> dict[str, set[str]]:
+    """Field path -> the field managers owning it (status and Argo CD's operation left out)."""
+    own: dict[str, set[str]] = {}
+    for entry in (obj.get("metadata") or {}).get("managedFields") or []:
+        if entry.get("subresource") == "status":
+            continue
+        for path in fields(entry.get("fieldsV1") or {}):
+            if path.startswith(("status", "operation")):
+                continue
+            own.setdefault(path, set()).add(entry.get("manager", "?"))
+    return own
+
+
+def managers(obj: dict) -> set[str]:
+    return {e.get("manager") for e in (obj.get("metadata") or {}).get("managedFields") or []}
+
+
+def read_many(loop, refs) -> dict[tuple[str, str], dict]:
+    """Several objects of Argo CD's namespace in one kubectl call, by (kind, name)."""
+    proc = loop.kubectl("-n", ARGOCD_NAMESPACE, "get", *[f"{kind}/{name}" for kind, name in refs], "-o", "json",
+                        "--ignore-not-found")
+    data = json.loads(proc.stdout) if proc.stdout.strip() else {"items": []}
+    items = data.get("items", []) if data.get("kind") == "List" else [data]
+    out = {}
+    for item in items:
+        for kind, name in refs:
+            if item["metadata"]["name"] == name and kind.split(".")[0].rstrip("s") == item["kind"].lower():
+                out[(kind, name)] = item
+    return out
+
+
+def cm_data(loop, name: str) -> dict:
+    return (loop.get("configmap", name, ARGOCD_NAMESPACE) or {}).get("data") or {}
+
+
+def template_hash(obj: dict) -> str:
+    return hashlib.sha256(json.dumps(obj["spec"]["template"], sort_keys=True).encode()).hexdigest()[:16]
+
+
+def workloads(loop) -> dict[str, tuple]:
+    """Deployments and StatefulSets of Argo CD: uid, generation, pod template."""
+    out = {}
+    for kind in ("deployments", "statefulsets"):
+        for item in json.loads(loop.kubectl("-n", ARGOCD_NAMESPACE, "get", kind, "-o", "json").stdout)["items"]:
+            meta = item["metadata"]
+            out[f"{item['kind']}/{meta['name']}"] = (meta["uid"], meta["generation"], template_hash(item))
+    return out
+
+
+INVENTORIED_KINDS = ("configmaps,secrets,services,serviceaccounts,roles,rolebindings,deployments,statefulsets,pods,"
+                     "appprojects.argoproj.io,applications.argoproj.io")
+
+
+def object_uids(loop) -> dict[str, str]:
+    """Every object of Argo CD's namespace (and its CRDs and cluster roles) by kind/name, with its uid."""
+    out = {}
+    for args in (["-n", ARGOCD_NAMESPACE, "get", INVENTORIED_KINDS], ["get", "customresourcedefinitions,clusterroles,clusterrolebindings"]):
+        for item in json.loads(loop.kubectl(*args, "-o", "json").stdout)["items"]:
+            if args[0] == "get" and "argocd" not in item["metadata"]["name"] and "argoproj.io" not in item["metadata"]["name"]:
+                continue
+            out[f"{item['kind']}/{item['metadata']['name']}"] = item["metadata"]["uid"]
+    return out
+
+
+def app_synced_at_head(loop, name: str) -> bool:
+    return loop.app_synced_healthy(name, loop.wc.head())
+
+
+def wait_synced(loop, names=("root", "argocd"), extra: float = 120):
+    loop.wc.pull()
+    for name in names:
+        loop.wait_for(f"Application {name} Synced and Healthy at {loop.wc.head()[:8]}", lambda name=name: app_synced_at_head(loop, name),
+                      timeout=loop.reconcile_budget() + extra, app=name)
+
+
+# --------------------------------------------------------------------------- the repository
+def read_yaml(loop, rel: str):
+    return yaml.safe_load(loop.wc.read(rel))
+
+
+def commit_and_push(loop, message: str, files: dict[str, str]) -> str:
+    loop.wc.pull()
+    for rel, content in files.items():
+        loop.wc.write(rel, content)
+    sha = loop.wc.commit(message)
+    loop.wc.push()
+    return sha
+
+
+def upstream_install_url(loop) -> str:
+    """The install manifest URL the scaffold put into clusters/<c>/argocd/kustomization.yaml."""
+    rel = f"{ARGO_DIR}/kustomization.yaml"
+    for sha in git("log", "--format=%H", "--", rel, cwd=loop.wc.path).stdout.split():
+        m = INSTALL_URL.search(git("show", f"{sha}:{rel}", cwd=loop.wc.path).stdout)
+        if m:
+            return m.group(2)
+    raise AssertionError(f"no version of {rel} names the upstream install manifest")
+
+
+def offline_install(loop, text: str) -> str:
+    """The kustomization with the upstream install manifest read from a copy in the folder (no network here)."""
+    return INSTALL_URL.sub(r"\1install.yaml", text)
+
+
+def ensure_offline_install(loop) -> None:
+    """As test_pull_loop.py's self-management test leaves it: the upstream manifest as a file of the folder."""
+    loop.wc.pull()
+    rel = f"{ARGO_DIR}/kustomization.yaml"
+    text = loop.wc.read(rel)
+    if not INSTALL_URL.search(text):
+        return
+    with open(os.path.join(ARGOCD_MANIFESTS, acd.ARGOCD_VERSION, "install.yaml"), encoding="utf-8") as fh:
+        loop.wc.write(f"{ARGO_DIR}/install.yaml", fh.read())
+    loop.wc.write(rel, offline_install(loop, text))
+    loop.wc.commit("argocd: installed from a copy of the upstream manifest")
+    loop.wc.push()
+
+
+def disagreements(infra: dict) -> dict[tuple[str, str], tuple]:
+    """infra_repo's disagreements by (file, field): (inventory, repository), less the test's offline install line."""
+    out = {}
+    for d in infra.get("disagreements") or []:
+        if d["path"] == f"{ARGO_DIR}/kustomization.yaml" and d.get("repository") == "install.yaml":
+            continue
+        out[(d["path"], d["field"])] = (d.get("inventory"), d.get("repository"))
+    return out
+
+
+# --------------------------------------------------------------------------- 1. migration
+def test_migration_from_inventory_mode_hands_over_without_downtime(loop):
+    """A cluster the role configured directly (inventory mode) converges to repository mode: nothing rolled,
+    nothing deleted, and the role's field manager gone from the objects Argo CD now applies from Git."""
+    ensure_offline_install(loop)
+    wait_synced(loop, extra=240)
+    before_cm = loop.get("configmap", "argocd-cm", ARGOCD_NAMESPACE)
+    assert ROLE_MANAGER in owners(before_cm).get("data.timeout.reconciliation", set()), \
+        "the loop was not bootstrapped in inventory mode (the role's own argocd-cm keys)"
+    rolled_before = workloads(loop)
+    uids_before = object_uids(loop)
+
+    # The scaffold's kustomization, so that infra_repo may add its patches to it; the test's
+    # offline install line is put back right after the repository step, before the role runs.
+    rel = f"{ARGO_DIR}/kustomization.yaml"
+    url = upstream_install_url(loop)
+    loop.wc.pull()
+    commit_and_push(loop, "argocd: the scaffold's kustomization", {rel: LOCAL_INSTALL.sub(rf"\g<1>{url}", loop.wc.read(rel))})
+    t0 = time.time()
+    first = play(loop, REPOSITORY_TASKS)
+    infra = first.task_result(INFRA_TASK)
+    assert infra["changed"] and infra["pushed"], infra
+    assert infra["clusters_changed"] == [CLUSTER], infra["clusters_changed"]
+    loop.wc.pull()
+    commit_and_push(loop, "argocd: installed from a copy of the upstream manifest", {rel: offline_install(loop, loop.wc.read(rel))})
+    role = play(loop, ROLE_TASKS)
+    print(f"migration run: {time.time() - t0:.1f}s, role changed {changed_tasks(role)}")
+
+    # The repository now holds what the role applied before.
+    cm = read_yaml(loop, f"{ARGO_DIR}/argocd-cm.yaml")
+    assert cm["data"]["timeout.reconciliation"] == loop.reconciliation
+    assert cm["data"]["admin.enabled"] == "false"
+    assert read_yaml(loop, f"{ARGO_DIR}/argocd-cmd-params-cm.yaml")["data"]["controller.repo.error.grace.period.seconds"] == "0"
+    assert "policy.default" in read_yaml(loop, f"{ARGO_DIR}/argocd-rbac-cm.yaml")["data"]
+    kust = read_yaml(loop, f"{ARGO_DIR}/kustomization.yaml")
+    assert {p["path"] for p in kust["patches"]} >= {f"{n}.yaml" for n in CONFIG_MAPS}, kust
+    for name in ("default", "platform", TEAM):
+        proj = read_yaml(loop, f"{PROJECTS_DIR}/{name}.yaml")
+        assert proj["kind"] == "AppProject" and proj["metadata"]["name"] == name
+    wait_synced(loop)
+
+    # Runs until the role has nothing left to hand over (the handover needs Argo CD to have applied first).
+    runs = []
+    for dummy in range(3):
+        res = play(loop, REPOSITORY_TASKS + ROLE_TASKS)
+        runs.append(changed_tasks(res))
+        if not runs[-1]:
+            break
+        wait_synced(loop)
+    assert not runs[-1], f"the runs after the migration kept changing: {runs}"
+    print(f"runs after the migration run until changed=0: {runs}")
+
+    live = read_many(loop, HANDED_OVER)
+    for ref in HANDED_OVER:
+        obj = live.get(ref)
+        assert obj, f"{ref} is gone"
+        assert ROLE_MANAGER not in managers(obj), \
+            f"{ref}: the role's managedFields entry is still there: {sorted(p for p, m in owners(obj).items() if ROLE_MANAGER in m)}"
+        assert ARGOCD_MANAGER in managers(obj), f"{ref} is not applied by Argo CD: {managers(obj)}"
+    assert owners(live[("configmap", "argocd-cm")])["data.timeout.reconciliation"] == {ARGOCD_MANAGER}
+    assert loop.get("appprojects.argoproj.io", TEAM, ARGOCD_NAMESPACE)
+
+    # No downtime: no workload rolled, nothing deleted.
+    assert workloads(loop) == rolled_before, "an Argo CD workload was changed (rolled) by the migration"
+    uids_after = object_uids(loop)
+    gone = sorted(k for k, uid in uids_before.items() if uids_after.get(k) != uid)
+    assert not gone, f"objects deleted or re-created by the migration: {gone}"
+
+
+# --------------------------------------------------------------------------- 2. Git wins
+GIT_VALUES = {"admin.enabled": "true", "timeout.reconciliation": "30s"}
+
+
+def test_reviewed_git_change_is_applied_by_argocd(loop):
+    """A change merged in Git to settings the role knows too is applied by Argo CD, and owned by it alone."""
+    rel = f"{ARGO_DIR}/argocd-cm.yaml"
+    loop.wc.pull()
+    doc = read_yaml(loop, rel)
+    doc["data"].update(GIT_VALUES)
+    sha = commit_and_push(loop, "argocd: admin account on, slower reconciliation (reviewed)",
+                          {rel: "---\n" + yaml.safe_dump(doc, default_flow_style=False, sort_keys=False)})
+    TEST_STATE["git_change"] = sha
+    loop.wait_for("Argo CD applied the reviewed argocd-cm", lambda: all(cm_data(loop, "argocd-cm").get(k) == v for k, v in GIT_VALUES.items()),
+                  timeout=loop.reconcile_budget(), app="argocd")
+    own = owners(loop.get("configmap", "argocd-cm", ARGOCD_NAMESPACE))
+    for key in GIT_VALUES:
+        assert own[f"data.{key}"] == {ARGOCD_MANAGER}, f"data.{key} owned by {own[f'data.{key}']}"
+
+
+TEST_STATE: dict = {}
+
+
+class ManagedFieldsWatch:
+    """Reads the managedFields of some objects every second in a thread, recording who owns what, and when."""
+
+    def __init__(self, loop, refs):
+        self.loop = loop
+        self.refs = refs
+        self.seen: dict[tuple, list[frozenset]] = {}
+        self.values: list[dict] = []
+        self.errors: list[str] = []
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="managed-fields-watch", daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                live = read_many(self.loop, self.refs)
+            except Exception as exc:  # noqa: BLE001  (a failed read is reported, the watch goes on)
+                self.errors.append(str(exc)[:200])
+                live = {}
+            for ref, obj in live.items():
+                for path, who in owners(obj).items():
+                    mine = frozenset(who & {ROLE_MANAGER, ARGOCD_MANAGER})
+                    history = self.seen.setdefault((ref, path), [])
+                    if not history or history[-1] != mine:
+                        history.append(mine)
+                if ref == ("configmap", "argocd-cm"):
+                    self.values.append({k: (obj.get("data") or {}).get(k) for k in GIT_VALUES})
+            self.samples += 1
+            self._stop.wait(1.0)
+
+    def flips(self) -> dict:
+        """(object, field) -> the owners seen in turn, for every field owned by more than one set of the two managers
+        over time (a field that appears or goes away with one owner is no flip)."""
+        return {key: [sorted(s) for s in hist] for key, hist in self.seen.items() if len({s for s in hist if s}) > 1}
+
+
+def test_role_reruns_beside_the_controllers_change_nothing_and_never_fight(loop):
+    """For a minute the collection runs again and again: changed=0 every time, Git's values stay live,
+    and no field changes hands between the role and Argo CD."""
+    refs = HANDED_OVER + [("appprojects.argoproj.io", TEAM), ("applications.argoproj.io", ROOT_APP), ("secret", REPO_SECRET),
+                          ("configmap", KNOWN_HOSTS_CM)]
+    runs = []
+    with ManagedFieldsWatch(loop, refs) as watch:
+        start = time.time()
+        while time.time() - start < FIGHT_SECONDS:
+            t0 = time.time()
+            res = play(loop, REPOSITORY_TASKS + ROLE_TASKS)
+            infra = res.task_result(INFRA_TASK)
+            runs.append({"seconds": round(time.time() - t0, 1), "changed": changed_tasks(res),
+                         "disagreements": sorted(disagreements(infra))})
+        time.sleep(3)
+    print(f"{len(runs)} runs in {time.time() - start:.0f}s, {watch.samples} managedFields samples: {runs}")
+    assert all(not r["changed"] for r in runs), f"a re-run changed something: {runs}"
+    assert not watch.errors, watch.errors[:3]
+    assert watch.samples >= FIGHT_SECONDS / 3, f"only {watch.samples} samples"
+    flipped = watch.flips()
+    assert not flipped, f"fields changed hands between {ROLE_MANAGER} and {ARGOCD_MANAGER}: {dict(list(flipped.items())[:10])}"
+    reverted = [v for v in watch.values if v != GIT_VALUES]
+    assert not reverted, f"Git's argocd-cm values were overwritten in the cluster (samples: {reverted[:3]})"
+    for (ref, path), hist in watch.seen.items():
+        if ref[0] == "configmap" and ref[1] in CONFIG_MAPS and path.startswith("data."):
+            assert ROLE_MANAGER not in hist[-1], f"{ref} {path} is still owned by the role"
+
+
+def test_drift_check_reports_a_disagreement_not_cluster_drift(loop):
+    """The drift view: the repository differs from the inventory (both values named, where each lives);
+    the cluster does not differ from the repository."""
+    res = play(loop, REPOSITORY_TASKS, check=True)
+    infra = res.task_result(INFRA_TASK)
+    assert not infra["changed"], f"check mode would change the repository: {infra.get('updated')} {infra.get('created')}"
+    rel = f"{ARGO_DIR}/argocd-cm.yaml"
+    found = disagreements(infra)
+    assert found == {(rel, "data.admin.enabled"): ("false", "true"),
+                     (rel, "data.timeout.reconciliation"): (loop.reconciliation, "30s")}, found
+    warnings = "\n".join(infra.get("warnings") or [])
+    assert rel in warnings and "30s" in warnings and loop.reconciliation in warnings, warnings
+    report = {a["name"]: a for a in loop.info()["applications"]}
+    for name in ("root", "argocd"):
+        assert report[name]["reason"] == "Synced and Healthy", report[name]
+
+
+def test_git_revert_brings_repository_and_inventory_together_again(loop):
+    loop.wc.pull()
+    sha = loop.wc.revert(TEST_STATE["git_change"])
+    loop.wc.push()
+    loop.wait_for("Argo CD applied the reverted argocd-cm", lambda: cm_data(loop, "argocd-cm").get("admin.enabled") == "false"
+                  and cm_data(loop, "argocd-cm").get("timeout.reconciliation") == loop.reconciliation,
+                  timeout=loop.reconcile_budget(), app="argocd")
+    res = play(loop, REPOSITORY_TASKS, check=True)
+    infra = res.task_result(INFRA_TASK)
+    assert not disagreements(infra) and not infra["changed"], infra.get("disagreements")
+    assert app_synced_at_head(loop, "argocd") or loop.wc.head() == sha
+
+
+# --------------------------------------------------------------------------- 3. inventory -> Git -> cluster
+BANNER = "Changes to this Argo CD go through the infra repository"
+POLICY = {"subject": "role:team-h-viewer", "resource": "applications", "action": "get", "object": f"{TEAM}/*"}
+NEW_NAMESPACE = "team-h-staging"
+
+
+def test_inventory_change_is_a_commit_that_argocd_applies(loop):
+    """argocd_cm, a team project and an RBAC policy changed in the inventory: the run commits them and
+    changes nothing in the cluster itself; Argo CD applies the commit."""
+    INVENTORY["argocd_cm"] = {"ui.bannercontent": BANNER}
+    INVENTORY["argocd_rbac_policies"] = [POLICY]
+    INVENTORY["argocd_projects"][0]["destinations"].append({"server": "https://kubernetes.default.svc", "namespace": NEW_NAMESPACE})
+    loop.wc.pull()
+    before = loop.wc.head()
+    res = play(loop, REPOSITORY_TASKS + ROLE_TASKS)
+    infra = res.task_result(INFRA_TASK)
+    assert changed_tasks(res) == [INFRA_TASK], f"tasks other than the repository's changed: {changed_tasks(res)}"
+    assert infra["pushed"] and infra["commit"] and infra["clusters_changed"] == [CLUSTER], infra
+    assert not disagreements(infra), infra.get("disagreements")
+    loop.wc.pull()
+    assert loop.wc.head() == infra["commit"] != before
+    changed_files = set(git("diff", "--name-only", before, infra["commit"], cwd=loop.wc.path).stdout.split())
+    wanted = {f"{ARGO_DIR}/argocd-cm.yaml", f"{ARGO_DIR}/argocd-rbac-cm.yaml", f"{PROJECTS_DIR}/{TEAM}.yaml"}
+    assert wanted <= changed_files <= wanted | {".gitops/managed.yaml"}, changed_files
+    assert read_yaml(loop, f"{ARGO_DIR}/argocd-cm.yaml")["data"]["ui.bannercontent"] == BANNER
+    policy = read_yaml(loop, f"{ARGO_DIR}/argocd-rbac-cm.yaml")["data"]["policy.csv"]
+    assert any("role:team-h-viewer" in line and f"{TEAM}/*" in line for line in policy.splitlines()), policy
+    assert NEW_NAMESPACE in [d["namespace"] for d in read_yaml(loop, f"{PROJECTS_DIR}/{TEAM}.yaml")["spec"]["destinations"]]
+
+    def applied():
+        live = read_many(loop, [("configmap", "argocd-cm"), ("configmap", "argocd-rbac-cm"), ("appprojects.argoproj.io", TEAM)])
+        if len(live) < 3:
+            return None
+        cm, rbac, proj = live[("configmap", "argocd-cm")], live[("configmap", "argocd-rbac-cm")], live[("appprojects.argoproj.io", TEAM)]
+        if (cm.get("data") or {}).get("ui.bannercontent") != BANNER or "team-h-viewer" not in (rbac.get("data") or {}).get("policy.csv", ""):
+            return None
+        if NEW_NAMESPACE not in [d.get("namespace") for d in proj["spec"].get("destinations") or []]:
+            return None
+        return cm, rbac, proj
+
+    cm, rbac, proj = loop.wait_for("Argo CD applied the inventory's commit", applied, timeout=loop.reconcile_budget(), app="argocd")
+    # Applied by Argo CD, not by the role: the new values belong to Argo CD's field manager alone.
+    assert owners(cm)["data.ui.bannercontent"] == {ARGOCD_MANAGER}, owners(cm)["data.ui.bannercontent"]
+    assert owners(rbac)["data.policy.csv"] == {ARGOCD_MANAGER}, owners(rbac)["data.policy.csv"]
+    assert ROLE_MANAGER not in managers(proj), f"AppProject {TEAM} written by the role: {managers(proj)}"
+
+
+# --------------------------------------------------------------------------- 4. out-of-band changes
+def test_out_of_band_change_to_a_git_managed_object_is_self_healed(loop):
+    loop.kubectl("-n", ARGOCD_NAMESPACE, "patch", "configmap", "argocd-cm", "--type=merge",
+                 "-p", json.dumps({"data": {"ui.bannercontent": "changed by hand"}}))
+    loop.wait_for("self-heal restores argocd-cm", lambda: cm_data(loop, "argocd-cm").get("ui.bannercontent") == BANNER,
+                  timeout=loop.reconcile_budget(), app="argocd")
+
+
+def test_out_of_band_change_to_bootstrap_objects_is_repaired_by_the_role(loop):
+    """The repository credential and the root application are the role's: a hand edit is put right by the next run."""
+    secret = loop.get("secret", REPO_SECRET, ARGOCD_NAMESPACE)
+    root = loop.app(ROOT_APP)
+    limit = root["spec"]["syncPolicy"]["retry"]["limit"]
+    loop.kubectl("-n", ARGOCD_NAMESPACE, "patch", "secret", REPO_SECRET, "--type=merge", "-p", json.dumps({"stringData": {"name": "by-hand"}}))
+    loop.kubectl("-n", ARGOCD_NAMESPACE, "patch", "applications.argoproj.io", ROOT_APP, "--type=merge",
+                 "-p", json.dumps({"spec": {"syncPolicy": {"retry": {"limit": limit + 3}}}}))
+    res = play(loop, ROLE_TASKS)
+    assert res.changed() >= 1, "the role did not repair its bootstrap objects"
+    after = loop.get("secret", REPO_SECRET, ARGOCD_NAMESPACE)
+    assert after["data"]["name"] == secret["data"]["name"], "the repository credential's name was not put back"
+    assert loop.app(ROOT_APP)["spec"]["syncPolicy"]["retry"]["limit"] == limit, "the root application was not put back"
+    assert loop.app_synced_healthy(ROOT_APP) or loop.wait_for(
+        "the root application Synced and Healthy", lambda: loop.app_synced_healthy(ROOT_APP), timeout=loop.reconcile_budget(), app=ROOT_APP)
