@@ -105,6 +105,15 @@ def infra_repo_settings_errors(s) -> list[str]:
                                   or (s.get("forge") == "gitea" and not s.get("forge_api_url"))):
         errors.append("infra_repo_pull_request needs infra_repo_forge (gitea, github or gitlab), infra_repo_forge_token (an API "
                       "token of the user who opens the pull request) and, for Gitea, infra_repo_forge_api_url (the server URL)")
+    on_disagreement = s.get("on_disagreement", "report")
+    if on_disagreement not in ("report", "propose"):
+        errors.append(f"infra_repo_on_disagreement must be report (keep Git's value and say so) or propose (open a pull request "
+                      f"with the inventory's value), got {on_disagreement!r}")
+    elif on_disagreement == "propose" and (not s.get("forge") or not (s.get("forge_token_set") or s.get("forge_token"))
+                                           or (s.get("forge") == "gitea" and not s.get("forge_api_url"))):
+        errors.append("infra_repo_on_disagreement: propose opens a pull request with the inventory's values, never a direct push: "
+                      "it needs infra_repo_forge (gitea, github or gitlab), infra_repo_forge_token and, for Gitea, "
+                      "infra_repo_forge_api_url; without a forge use infra_repo_on_disagreement: report")
     return errors
 
 

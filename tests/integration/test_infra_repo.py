@@ -855,3 +855,192 @@ def test_role_declares_the_scaffolded_self_management_application(bare, tmp_path
     assert scaffolded["spec"]["ignoreDifferences"] == [
         {"kind": "ConfigMap", "name": "argocd-ssh-known-hosts-cm", "namespace": "gitops-argocd", "jsonPointers": ["/data/ssh_known_hosts"]}]
     assert scaffolded["spec"]["syncPolicy"]["syncOptions"] == ["ServerSideApply=true", "RespectIgnoreDifferences=true"]
+
+
+# --------------------------------------------------------------------------- Argo CD's configuration in Git
+POLICY_CSV = "p, role:deployer, applications, sync, */*, allow\ng, platform-admins, role:admin\n"
+
+
+def argocd_config(repo_url, **cm):
+    """argocd_config in the shape the argocd role's filters give it (argocd_config_maps, argocd_project_objects,
+    argocd_ingress_object); the role test below builds it with the filters themselves."""
+    data = {"admin.enabled": "false", "timeout.reconciliation": "120s"}
+    data.update(cm)
+    return {
+        "config_maps": {
+            "argocd-cm": data,
+            "argocd-cmd-params-cm": {},
+            "argocd-rbac-cm": {"policy.csv": POLICY_CSV, "policy.default": "", "policy.matchMode": "glob", "scopes": "[groups]"},
+        },
+        "projects": [{
+            "apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject", "metadata": {"name": "team-a", "namespace": "argocd"},
+            "spec": {"description": "Team A", "sourceRepos": [repo_url],
+                     "destinations": [{"server": "https://kubernetes.default.svc", "namespace": "team-a"}]},
+        }],
+        "objects": [{
+            "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "metadata": {"name": "argocd-server", "labels": {"app.kubernetes.io/part-of": "argocd"}},
+            "spec": {"ingressClassName": "nginx", "rules": [{"host": "argocd.example.test", "http": {"paths": [{
+                "path": "/", "pathType": "Prefix", "backend": {"service": {"name": "argocd-server", "port": {"name": "https"}}}}]}}]},
+        }],
+    }
+
+
+CM_PATH = "clusters/dev1/argocd/argocd-cm.yaml"
+
+
+def test_argocd_config_is_rendered_committed_and_validates(bare, tmp_path):
+    import yaml
+
+    r = run_module(base_args(bare.url, argocd_config=argocd_config(bare.url)))
+    assert not r.failed, r.result
+    assert r["changed"] and r["clusters_changed"] == ["dev1"] and r["disagreements"] == []
+    files = bare.files()
+    for path in (CM_PATH, "clusters/dev1/argocd/argocd-rbac-cm.yaml", "clusters/dev1/argocd/ingress.yaml",
+                 "clusters/dev1/projects/team-a.yaml"):
+        assert path in files, path
+    assert "clusters/dev1/argocd/argocd-cmd-params-cm.yaml" not in files  # an empty map is not rendered
+    kust = yaml.safe_load(bare.show("clusters/dev1/argocd/kustomization.yaml"))
+    assert kust["patches"] == [{"path": "argocd-cm.yaml"}, {"path": "argocd-rbac-cm.yaml"}]
+    assert kust["resources"][-1] == "ingress.yaml"
+    assert 'admin.enabled: "false"' in bare.show(CM_PATH)
+    assert "policy.csv: |\n    p, role:deployer" in bare.show("clusters/dev1/argocd/argocd-rbac-cm.yaml")
+    assert yaml.safe_load(bare.show("clusters/dev1/projects/kustomization.yaml"))["resources"] == [
+        "platform.yaml", "apps.yaml", "team-a.yaml"]
+    # The generated repository's own checks render the patched upstream install and schema-check every object.
+    checkout = tmp_path / "checkout"
+    git("clone", "--quiet", bare.url, str(checkout))
+    green = run_validate(checkout, remote_cache(tmp_path))
+    assert green.returncode == 0, green.stdout + green.stderr
+    # Idempotent; check mode names the cluster a pending inventory change would change.
+    again = run_module(base_args(bare.url, argocd_config=argocd_config(bare.url)))
+    assert again["changed"] is False and again["clusters_changed"] == [] and bare.commit_count() == 1
+    check = run_module(base_args(bare.url, argocd_config=argocd_config(bare.url, **{"exec.enabled": "true"})), check=True)
+    assert check["changed"] and check["updated"] == [CM_PATH, ".gitops/managed.yaml"] and check["clusters_changed"] == ["dev1"]
+    assert bare.commit_count() == 1
+
+
+def test_git_edit_of_a_rendered_setting_is_kept_and_reported(bare, tmp_path):
+    first = run_module(base_args(bare.url, argocd_config=argocd_config(bare.url)))
+    assert first["changed"]
+    edited = bare.show(CM_PATH).replace('admin.enabled: "false"', 'admin.enabled: "true"') + "\n"
+    bare.push_change(tmp_path / "reviewer", {CM_PATH: edited}, message="enable the admin user (reviewed)")
+    head = bare.head()
+    expected = {"path": CM_PATH, "field": "data.admin.enabled", "inventory": "false", "repository": "true"}
+    words = f"{CM_PATH} data.admin.enabled: Git has 'true' (kept), the inventory has 'false'"
+    for dummy in range(2):
+        r = run_module(base_args(bare.url, argocd_config=argocd_config(bare.url)))
+        assert not r.failed, r.result
+        assert r["changed"] is False and r["pushed"] is False and bare.head() == head
+        assert r["disagreements"] == [expected] and r["conflicts"] == [CM_PATH] and r["clusters_changed"] == []
+        assert sum(words in w for w in r.get("warnings", [])) == 1, r.get("warnings")
+    assert bare.show(CM_PATH) + "\n" == edited
+
+    # The inventory changes another key of the same file while Git's edit stands: the file stays as Git has it
+    # (Git's edit holds the whole file, nothing is committed) and both differing keys are reported.
+    r = run_module(base_args(bare.url, argocd_config=argocd_config(bare.url, **{"timeout.reconciliation": "30s"})))
+    assert r["changed"] is False and bare.head() == head
+    assert r["disagreements"] == [expected, {"path": CM_PATH, "field": "data.timeout.reconciliation",
+                                             "inventory": "30s", "repository": "120s"}]
+    assert 'timeout.reconciliation: "120s"' in bare.show(CM_PATH)
+
+    # The inventory comes to agree with Git: no disagreement, no change.
+    agree = argocd_config(bare.url, **{"admin.enabled": "true"})
+    r = run_module(base_args(bare.url, argocd_config=agree))
+    assert r["changed"] is False and r["conflicts"] == [] and r["disagreements"] == [] and bare.head() == head
+    # Someone reformats the file (other key order, other quoting, no comments): same data, still no change.
+    import yaml
+    reformatted = "---\n" + yaml.safe_dump(yaml.safe_load(edited), sort_keys=True, default_style="'")
+    bare.push_change(tmp_path / "formatter", {CM_PATH: reformatted}, message="reformat")
+    head = bare.head()
+    r = run_module(base_args(bare.url, argocd_config=agree))
+    assert r["changed"] is False and r["conflicts"] == [] and r["disagreements"] == [] and bare.head() == head
+
+
+def test_bad_argocd_config_fails_naming_the_entry_with_nothing_pushed(bare):
+    config = argocd_config(bare.url)
+    config["config_maps"]["argocd-cm"]["admin.enabled"] = False
+    r = run_module(base_args(bare.url, argocd_config=config))
+    assert r.failed and "config_maps.argocd-cm.admin.enabled must be a string" in r["msg"], r.result
+    assert bare.head() is None
+    config = argocd_config(bare.url)
+    config["projects"][0]["metadata"]["name"] = "../escape"
+    r = run_module(base_args(bare.url, argocd_config=config))
+    assert r.failed and "projects[0] needs metadata.name" in r["msg"], r.result
+    assert bare.head() is None
+
+
+def test_role_renders_the_argocd_role_s_settings_and_reports_git_s_edits(bare, tmp_path):
+    """The role's argocd_config built with the argocd role's own filters; a Git edit is printed naming both values
+    and the run stays changed=0; propose without a forge is refused before anything changes."""
+    import json
+    import subprocess
+    import sys
+    from infra_repo_helpers import REPO_ROOT, ansible_env
+
+    play = tmp_path / "play.yml"
+    play.write_text("""---
+- name: Infra repo with Argo CD's configuration
+  hosts: localhost
+  gather_facts: false
+  vars:
+    argo:
+      admin_enabled: false
+      reconciliation_timeout: 120s
+      rbac_policy_default: ""
+      rbac_scopes: [groups]
+      rbac_policies: []
+      rbac_groups: [{group: platform-admins, role: "role:admin"}]
+    infra_repo_argocd_config:
+      config_maps: "{{ argo | gitops.bootstrap.argocd_config_maps }}"
+      projects: "{{ {'infra_repo_url': infra_repo_url, 'in_cluster_server': 'https://kubernetes.default.svc',
+                     'projects': [{'name': 'team-a', 'source_repos': [infra_repo_url],
+                                   'destinations': [{'server': 'https://kubernetes.default.svc', 'namespace': 'team-a'}]}]}
+                   | gitops.bootstrap.argocd_role_projects | gitops.bootstrap.argocd_project_objects }}"
+      objects: ["{{ {'host': 'argocd.example.test'} | gitops.bootstrap.argocd_ingress_object }}"]
+  roles:
+    - role: gitops.bootstrap.infra_repo
+""")
+    extra = {"infra_repo_url": bare.url, "infra_repo_cluster": "dev1", "infra_repo_apps": APPS,
+             "ansible_python_interpreter": sys.executable}
+    env = ansible_env()
+    env["ANSIBLE_ROLES_PATH"] = os.path.join(REPO_ROOT, "roles")
+
+    def play_run(**kw):
+        cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", "-c", "local",
+               "-e", json.dumps(dict(extra, **kw)), str(play)]
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False)
+        return proc, (json.loads(proc.stdout) if proc.stdout.lstrip().startswith("{") else None)
+
+    def messages(out):
+        found = []
+        for task in out["plays"][0]["tasks"]:
+            host = task["hosts"]["localhost"]
+            found += [item.get("msg", "") for item in host.get("results", [])] + [host.get("msg", "")]
+        return [m for m in found if m]
+
+    proc, out = play_run()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert any("changes clusters dev1; Argo CD applies it" in m for m in messages(out)), messages(out)
+    rendered = bare.show(CM_PATH)
+    assert 'admin.enabled: "false"' in rendered and 'timeout.reconciliation: "120s"' in rendered
+    assert "g, platform-admins, role:admin" in bare.show("clusters/dev1/argocd/argocd-rbac-cm.yaml")
+    assert "platform-admins" not in bare.show("clusters/dev1/projects/team-a.yaml")
+    assert "team-a.yaml" in bare.show("clusters/dev1/projects/kustomization.yaml")
+    assert "argocd.example.test" in bare.show("clusters/dev1/argocd/ingress.yaml")
+
+    bare.push_change(tmp_path / "reviewer", {CM_PATH: rendered.replace('admin.enabled: "false"', 'admin.enabled: "true"') + "\n"})
+    head = bare.head()
+    for dummy in range(2):
+        proc, out = play_run()
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert out["stats"]["localhost"]["changed"] == 0
+        said = [m for m in messages(out) if "data.admin.enabled" in m]
+        assert len(said) == 1 and f'{CM_PATH} data.admin.enabled: Git has "true" (kept, in {bare.url} on main), ' \
+            'the inventory has "false" (not proposed: infra_repo_on_disagreement is report)' == said[0], said
+    assert bare.head() == head
+
+    proc, out = play_run(infra_repo_on_disagreement="propose")
+    assert proc.returncode != 0
+    assert "infra_repo_on_disagreement: propose opens a pull request with the inventory's values" in proc.stdout
+    assert bare.head() == head
