@@ -32,7 +32,7 @@ test-forge: venv gitea forge-deps
 	trap '$(PYTHON) hack/gitea.py down --all --owner "'"$$owner"'" >/dev/null 2>&1 || true' EXIT; \
 	GITOPS_CLUSTER_OWNER="$$owner" python -m pytest -v -p no:cacheprovider tests/integration/test_forge_harness.py \
 	  tests/integration/test_forge_repository.py tests/integration/test_forge_pull_request.py \
-	  tests/integration/test_forge_review_api.py
+	  tests/integration/test_forge_review_api.py tests/integration/test_infra_repo_propose.py
 
 TEST_TARGETS += test-forge
 TEST_PREREQS += gitea forge-deps
