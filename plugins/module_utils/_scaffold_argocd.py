@@ -145,21 +145,23 @@ def validate_argocd_config(config: Any, namespace: str) -> "dict | None":
 
 
 # ------------------------------------------------------------------ YAML output
+class _Dumper(yaml.SafeDumper if HAS_YAML else object):
+    """Block style, sequences indented under their key, multi-line strings as literal blocks."""
+
+    def increase_indent(self, flow=False, indentless=False):
+        return super().increase_indent(flow, False)
+
+    def choose_scalar_style(self):
+        style = super().choose_scalar_style()
+        return '"' if style == "'" else style  # the scaffold's quoting
+
+
+def _represent_str(dumper, value):
+    style = "|" if _literal_ok(value) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
 if HAS_YAML:
-    class _Dumper(yaml.SafeDumper):
-        """Block style, sequences indented under their key, multi-line strings as literal blocks."""
-
-        def increase_indent(self, flow=False, indentless=False):
-            return super().increase_indent(flow, False)
-
-        def choose_scalar_style(self):
-            style = super().choose_scalar_style()
-            return '"' if style == "'" else style  # the scaffold's quoting
-
-    def _represent_str(dumper, value):
-        style = "|" if _literal_ok(value) else None
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
     _Dumper.add_representer(str, _represent_str)
 
 
