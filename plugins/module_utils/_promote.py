@@ -302,16 +302,51 @@ def dump_kustomization(data: dict) -> str:
 
 
 # ------------------------------------------------------------------------------ the source's state
+# Kinds whose conditions say why Argo CD finds them unhealthy (its health checks read the same fields).
+CONDITION_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "Pod", "PersistentVolumeClaim")
+
+
+def unhealthy_without_message(app: dict) -> list[dict]:
+    """The resources of APP to read when Argo CD says the Application is not Healthy but keeps no
+    resource health in its status (Argo CD 3 does not persist it there by default): every resource
+    of a kind in CONDITION_KINDS."""
+    summary = summarise_application(app)
+    if summary["health"] == "Healthy" or any(r.get("message") for r in summary["resources_unhealthy"]):
+        return []
+    return [r for r in ((app.get("status") or {}).get("resources") or [])
+            if isinstance(r, dict) and r.get("kind") in CONDITION_KINDS and r.get("name")]
+
+
+def failing_conditions(obj: dict) -> list[str]:
+    """The conditions of a live object that say what is wrong: False ones of the readiness types, and
+    any with a reason that names a failure."""
+    meta = obj.get("metadata") or {}
+    ref = f"{obj.get('kind')} {meta.get('namespace') + '/' if meta.get('namespace') else ''}{meta.get('name')}"
+    out = []
+    for c in ((obj.get("status") or {}).get("conditions") or []):
+        if not isinstance(c, dict):
+            continue
+        bad = (c.get("type") in ("Available", "Progressing", "Ready", "Complete", "PodScheduled") and c.get("status") == "False") or \
+            (c.get("type") in ("Failed", "ReplicaFailure") and c.get("status") == "True")
+        if bad:
+            out.append(f"{ref}: {c.get('type')} is {c.get('status')} ({c.get('reason') or 'no reason'}): {c.get('message') or ''}".rstrip(": "))
+    return out
+
+
 def application_problem(app: dict | None, where: str, change: str | None, contains: Callable[[str, str], bool],
-                        known: Callable[[str], bool]) -> str | None:
+                        known: Callable[[str], bool], details: list[str] | None = None) -> str | None:
     """Why APP (the live Application, None when absent) is not a sound source, or None when it is:
-    Synced and Healthy, at a revision that contains CHANGE (the last commit of the source overlay)."""
+    Synced and Healthy, at a revision that contains CHANGE (the last commit of the source overlay).
+    DETAILS: what the live resources say (failing_conditions) when the status has no resource health."""
     if app is None:
         return f"Application {where} does not exist: the source environment does not run the application"
     summary = summarise_application(app)
     sync = ((app.get("status") or {}).get("sync") or {})
     if summary["sync"] != "Synced" or summary["health"] != "Healthy":
-        return f"Application {where} is {summary['sync']} and {summary['health']}: {summary['message']}"
+        text = f"Application {where} is {summary['sync']} and {summary['health']}: {summary['message']}"
+        if details:
+            text += "; its resources say: " + "; ".join(details)
+        return text
     revision = sync.get("revision") or ""
     if change:
         if not revision:

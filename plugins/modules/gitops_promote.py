@@ -315,8 +315,10 @@ class PromoteManager:
         checked, problems = [], []
         for cluster, (name, namespace) in running:
             where = f"{namespace}/{name} (cluster {cluster})"
-            live = self.service(kubeconfigs[cluster]).get("Application", P.APPLICATION_API, name, namespace)
-            problem = P.application_problem(live, where, change, repo.contains, repo.has_commit)
+            service = self.service(kubeconfigs[cluster])
+            live = service.get("Application", P.APPLICATION_API, name, namespace)
+            problem = P.application_problem(live, where, change, repo.contains, repo.has_commit,
+                                            self.resource_details(service, live) if live else None)
             if problem:
                 problems.append(problem)
                 continue
@@ -326,6 +328,20 @@ class PromoteManager:
         if problems:
             raise P.PromotionRefused(f"{app} is not promoted from {source}: " + "; ".join(problems))
         return checked
+
+    @staticmethod
+    def resource_details(service: K8sService, app: dict) -> list[str]:
+        """What the Application's live resources say, when Argo CD keeps no resource health in the status."""
+        details = []
+        for res in P.unhealthy_without_message(app):
+            api_version = f"{res['group']}/{res.get('version') or 'v1'}" if res.get("group") else res.get("version") or "v1"
+            try:
+                obj = service.get(res["kind"], api_version, res["name"], res.get("namespace") or None, unserved_is_absent=True)
+            except GitopsK8sError:
+                continue
+            if obj:
+                details.extend(P.failing_conditions(obj))
+        return details
 
     def service(self, kubeconfig: str) -> K8sService:
         params = {name: spec.get("default") for name, spec in auth_argument_spec().items()}

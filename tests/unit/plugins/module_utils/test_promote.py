@@ -140,3 +140,20 @@ def test_last_change_and_contains_follow_the_history(repo):
     assert r.last_change("HEAD", "apps/web/overlays/dev") == change
     assert r.contains(change, change) and not r.contains(before, change) and r.has_commit(before)
     assert not r.has_commit("0" * 40)
+
+
+def test_the_reason_is_completed_by_the_resources_conditions_when_argocd_keeps_no_resource_health():
+    app = app_status(health="Degraded", resources=[{"kind": "Deployment", "group": "apps", "version": "v1", "namespace": "web",
+                                                    "name": "web", "status": "Synced"},
+                                                   {"kind": "Service", "version": "v1", "namespace": "web", "name": "web"}])
+    assert [r["kind"] for r in P.unhealthy_without_message(app)] == ["Deployment"]
+    deployment = {"kind": "Deployment", "metadata": {"namespace": "web", "name": "web"},
+                  "status": {"conditions": [{"type": "Available", "status": "True"},
+                                            {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+                                             "message": 'ReplicaSet "web-1" has timed out progressing.'}]}}
+    details = P.failing_conditions(deployment)
+    assert details == ['Deployment web/web: Progressing is False (ProgressDeadlineExceeded): ReplicaSet "web-1" has timed out progressing.']
+    text = P.application_problem(app, "argocd/web (cluster dev)", None, None, None, details)
+    assert text.endswith("its resources say: " + details[0])
+    # A healthy application, or one whose status carries the resources' health messages, needs no reading.
+    assert P.unhealthy_without_message(app_status()) == []
