@@ -42,6 +42,9 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._equivalence impo
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import GitopsK8sError, clean_object
 from ansible_collections.gitops.bootstrap.plugins.module_utils._objects import ref_of
 
+# Hand-over patches that met a concurrent write (409) before the run gives up.
+HAND_OVER_ATTEMPTS = 6
+
 
 class Install(ClusterStep):
     """Argo CD installed or upgraded in the namespace, with its record."""
@@ -217,18 +220,33 @@ class Install(ClusterStep):
         return self._apply_one(obj, before, validated)
 
     def _hand_over(self, obj, live):
-        """Leave the fields that Argo CD's manager also manages to it alone; None when there is nothing to hand over."""
-        meta = live.get("metadata") or {}
-        fields = meta.get("managedFields") or []
-        handed = hand_over_fields(fields, self.params["field_manager"], self.params["hand_over_to"])
-        if handed is None:
-            return None
-        patch = {"metadata": {"managedFields": handed, "resourceVersion": meta.get("resourceVersion")}}
-        self.service.merge_patch(obj["kind"], obj["apiVersion"], meta.get("name"), meta.get("namespace"), patch,
-                                 doing="Handing over to %s the fields of" % self.params["hand_over_to"],
-                                 field_manager=self.params["field_manager"])
-        return Action(obj, "hand over", validated=True, kept=True,
-                      before={"field_managers": managers_of(fields)}, after={"field_managers": managers_of(handed)})
+        """Leave the fields that Argo CD's manager also manages to it alone; None when there is nothing to hand over.
+
+        The patch carries the resourceVersion the fields were computed from. Argo CD writes its
+        objects all the time (an Application's status): on a concurrent write (409) the object is
+        read again and the hand-over computed again from what it holds now.
+        """
+        for attempt in range(HAND_OVER_ATTEMPTS):
+            meta = live.get("metadata") or {}
+            fields = meta.get("managedFields") or []
+            handed = hand_over_fields(fields, self.params["field_manager"], self.params["hand_over_to"])
+            if handed is None:
+                return None
+            patch = {"metadata": {"managedFields": handed, "resourceVersion": meta.get("resourceVersion")}}
+            try:
+                self.service.merge_patch(obj["kind"], obj["apiVersion"], meta.get("name"), meta.get("namespace"), patch,
+                                         doing="Handing over to %s the fields of" % self.params["hand_over_to"],
+                                         field_manager=self.params["field_manager"])
+            except GitopsK8sError as exc:
+                if getattr(exc.__cause__, "status", None) != 409 or attempt == HAND_OVER_ATTEMPTS - 1:
+                    raise
+                live = self.service.get(obj["kind"], obj["apiVersion"], meta.get("name"), meta.get("namespace"))
+                if live is None:
+                    return None
+                continue
+            return Action(obj, "hand over", validated=True, kept=True,
+                          before={"field_managers": managers_of(fields)}, after={"field_managers": managers_of(handed)})
+        return None
 
     def _apply_one(self, obj, before, validated):
         # A live value that means the same as ours (argocd-rbac-cm policy lines in another order)

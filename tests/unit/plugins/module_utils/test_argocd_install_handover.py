@@ -10,8 +10,11 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd_install.h
     merge_fields,
     subtract_fields,
 )
+from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd_install.present import HAND_OVER_ATTEMPTS, Install
+from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import GitopsK8sError
 
 OURS = "gitops.bootstrap.argocd-install"
+THEIRS = "argocd-controller"
 
 
 def entry(manager, fields, operation="Apply"):
@@ -52,3 +55,60 @@ def test_nothing_to_hand_over_is_none():
     assert hand_over_fields(disjoint, OURS, None) is None
     # An Update entry of ours (a merge patch) is not a server-side apply and is left alone.
     assert hand_over_fields([entry(OURS, {"f:data": {"f:a": {}}}, "Update"), disjoint[1]], OURS, "argocd-controller") is None
+
+
+class _Conflict(Exception):
+    status = 409
+
+
+class _FlakyService:
+    """Answers the first PATCHES hand-over patches with a conflict (Argo CD wrote the object in between)."""
+
+    def __init__(self, conflicts, fresh):
+        self.conflicts = conflicts
+        self.fresh = fresh
+        self.patches = []
+        self.reads = 0
+
+    def merge_patch(self, kind, api_version, name, namespace, patch, doing="", field_manager=None):
+        self.patches.append(patch)
+        if len(self.patches) <= self.conflicts:
+            raise GitopsK8sError(f"{doing} {name}: conflict (409)") from _Conflict()
+        return patch
+
+    def get(self, kind, api_version, name, namespace=None):
+        self.reads += 1
+        return self.fresh
+
+
+def _install(service):
+    step = Install.__new__(Install)
+    step.params = {"field_manager": OURS, "hand_over_to": THEIRS}
+    step.service = service
+    return step
+
+
+def _app(version):
+    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+            "metadata": {"name": "argocd", "namespace": "argocd", "resourceVersion": version, "managedFields": [
+                {"manager": OURS, "operation": "Apply", "fieldsV1": {"f:spec": {"f:project": {}}}},
+                {"manager": THEIRS, "operation": "Apply", "fieldsV1": {"f:spec": {"f:project": {}}}}]}}
+
+
+def test_hand_over_reads_again_after_a_concurrent_write():
+    service = _FlakyService(conflicts=2, fresh=_app("12"))
+    action = _install(service)._hand_over(_app("10"), _app("10"))
+    assert action is not None and action.action == "hand over" and action.entry.get("kept")
+    assert [p["metadata"]["resourceVersion"] for p in service.patches] == ["10", "12", "12"]
+    assert service.reads == 2
+
+
+def test_hand_over_gives_up_after_its_attempts_and_says_why():
+    service = _FlakyService(conflicts=HAND_OVER_ATTEMPTS, fresh=_app("12"))
+    try:
+        _install(service)._hand_over(_app("10"), _app("10"))
+    except GitopsK8sError as exc:
+        assert "conflict (409)" in str(exc)
+    else:
+        raise AssertionError("a hand-over that met a conflict every time did not fail")
+    assert len(service.patches) == HAND_OVER_ATTEMPTS
