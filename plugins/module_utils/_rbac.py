@@ -775,6 +775,25 @@ class Identity(object):
         return " with ".join(parts) if parts else "nobody"
 
 
+def access_review(request: Request, ident: Identity | None) -> dict:
+    """The review object that asks the API server about ``request``: a SelfSubjectAccessReview
+    (the identity making the call) when ``ident`` is None, else a SubjectAccessReview for it."""
+    spec: dict = {}
+    attrs = request.resource_attributes()
+    if attrs is None:
+        spec["nonResourceAttributes"] = {"verb": request.verb, "path": request.non_resource_url}
+    else:
+        spec["resourceAttributes"] = attrs
+    kind = "SelfSubjectAccessReview"
+    if ident is not None:
+        kind = "SubjectAccessReview"
+        if ident.user:
+            spec["user"] = ident.user
+        if ident.groups:
+            spec["groups"] = ident.groups
+    return {"apiVersion": "authorization.k8s.io/v1", "kind": kind, "spec": spec}
+
+
 def sa_username(namespace, name):
     return "%s%s:%s" % (SA_PREFIX, namespace, name)
 
@@ -1952,19 +1971,36 @@ def describe_subjects(subjects: list, namespace: str | None = None) -> str:
     return ", ".join(parts) or "no subject"
 
 
+def _json_value(value, what: str):
+    """``value`` parsed as JSON when it is bytes or text, else ``value`` itself; ``what`` names it in the error."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError as exc:
+            raise RbacBackupError(f"{what} is not valid JSON ({exc})") from exc
+    return value
+
+
+def _read_entries(items, label: str) -> dict:
+    """Each ``(key, value)`` read as a backup entry; an error names the entry as ``label KEY``."""
+    out = {}
+    for key, value in items:
+        try:
+            out[key] = read_backup_entry(value)
+        except RbacBackupError as exc:
+            raise RbacBackupError(f"{label} {key}: {exc}") from exc
+    return out
+
+
 def read_backup_entry(value) -> dict:
     """One stored entry as ``{binding, removed_subjects, action, uid}``, from either format.
 
     ``value`` is an entry of this format, or what earlier versions stored: the binding itself,
     as a dict or as JSON text.
     """
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError as exc:
-            raise RbacBackupError(f"it is not valid JSON ({exc})")
+    value = _json_value(value, "it")
     if not isinstance(value, dict):
         raise RbacBackupError(f"it is a {type(value).__name__}, not a binding")
     if "binding" in value:
@@ -2015,15 +2051,7 @@ def merge_backup_entries(entries: dict, plan: list) -> dict:
 
 def legacy_backup_entries(data: dict) -> dict:
     """The entries of a backup ConfigMap written by earlier versions (one data key per binding)."""
-    entries = {}
-    for key, value in sorted((data or {}).items()):
-        if not key.endswith(".json"):
-            continue
-        try:
-            entries[key] = read_backup_entry(value)
-        except RbacBackupError as exc:
-            raise RbacBackupError(f"backup key {key}: {exc}")
-    return entries
+    return _read_entries(((key, value) for key, value in sorted((data or {}).items()) if key.endswith(".json")), "backup key")
 
 
 def backup_document(entries: dict) -> bytes:
@@ -2038,13 +2066,7 @@ def read_backup_document(raw) -> dict:
     A file holds the document of this format, or, written by earlier versions, an object
     mapping each backup key to the binding as JSON text.
     """
-    if isinstance(raw, bytes):
-        raw = raw.decode("utf-8", "replace")
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except ValueError as exc:
-            raise RbacBackupError(f"the backup is not valid JSON ({exc})")
+    raw = _json_value(raw, "the backup")
     if not isinstance(raw, dict):
         raise RbacBackupError("the backup is not a JSON object")
     if "format" not in raw:
@@ -2059,13 +2081,7 @@ def read_backup_document(raw) -> dict:
     entries = raw.get("entries")
     if not isinstance(entries, dict):
         raise RbacBackupError("the backup has no entries object")
-    out = {}
-    for key, value in entries.items():
-        try:
-            out[key] = read_backup_entry(value)
-        except RbacBackupError as exc:
-            raise RbacBackupError(f"backup entry {key}: {exc}")
-    return out
+    return _read_entries(entries.items(), "backup entry")
 
 
 def sha256_hex(data: bytes) -> str:

@@ -26,7 +26,9 @@ import json
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _rbac as rbac
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import (
     GitopsK8sError,
+    LIST_PAGE_SIZE,
     describe_exception,
+    list_pages,
     object_ref,
 )
 
@@ -44,7 +46,7 @@ except ImportError:  # pragma: no cover - kubernetes is a requirement of kuberne
 LABELS = {"app.kubernetes.io/managed-by": "gitops.bootstrap", "gitops.bootstrap/component": "rbac-lockdown"}
 PART_OF_LABEL = "gitops.bootstrap/rbac-backup"
 RESTORE_ANNOTATION = {"gitops.bootstrap/restore": "ansible-playbook gitops.bootstrap.rbac_restore"}
-PAGE_SIZE = 500
+PAGE_SIZE = LIST_PAGE_SIZE
 BINDING_KINDS = ("RoleBinding", "ClusterRoleBinding")
 
 
@@ -58,23 +60,7 @@ def list_bindings(module) -> list[dict]:
     """Every RoleBinding and ClusterRoleBinding, page by page, as the API server returns them."""
     out = []
     for kind in BINDING_KINDS:
-        resource = module.resource(kind, rbac.RBAC_API_VERSION)
-        token = None
-        while True:
-            params = {"limit": PAGE_SIZE, "serialize": False}
-            if token:
-                params["_continue"] = token
-            try:
-                response = resource.get(**params)
-                data = json.loads(response.data.decode("utf-8"))
-            except Exception as exc:  # pylint: disable=broad-except
-                raise GitopsK8sError(describe_exception(exc, f"Listing {kind}s"))
-            for item in data.get("items") or []:
-                item["kind"] = kind
-                out.append(item)
-            token = (data.get("metadata") or {}).get("continue")
-            if not token:
-                break
+        out.extend(list_pages(module.resource(kind, rbac.RBAC_API_VERSION), kind, f"Listing {kind}s", PAGE_SIZE))
     return out
 
 

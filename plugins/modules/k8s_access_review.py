@@ -145,20 +145,7 @@ class AccessReviewer(object):
         return prepared
 
     def review(self, ident, request):
-        spec = {}
-        attrs = request.resource_attributes()
-        if attrs is None:
-            spec["nonResourceAttributes"] = {"verb": request.verb, "path": request.non_resource_url}
-        else:
-            spec["resourceAttributes"] = attrs
-        kind = "SelfSubjectAccessReview"
-        if ident is not None:
-            kind = "SubjectAccessReview"
-            if ident.user:
-                spec["user"] = ident.user
-            if ident.groups:
-                spec["groups"] = ident.groups
-        answer = self.module.create_review({"apiVersion": "authorization.k8s.io/v1", "kind": kind, "spec": spec})
+        answer = self.module.create_review(rbac.access_review(request, ident))
         return (answer or {}).get("status") or {}
 
     def run(self):

@@ -518,7 +518,8 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils import _argspec
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import (
     GitopsK8sError,
     GitopsK8sModule,
-    describe_exception,
+    LIST_PAGE_SIZE,
+    list_pages,
     run_module,
 )
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _names
@@ -538,7 +539,7 @@ RBAC_KINDS = (
     ("RoleBinding", "role_bindings"),
     ("ClusterRoleBinding", "cluster_role_bindings"),
 )
-PAGE_SIZE = 500
+PAGE_SIZE = LIST_PAGE_SIZE
 EVERYTHING = {"verb": "*", "resource": "*", "api_group": "*"}
 BIG_KEYS = ("subjects", "findings", "bindings", "roles", "implicit_group_grants")
 
@@ -610,22 +611,7 @@ class AuditManager(object):
     # -- reads -------------------------------------------------------------------------------
     def list_all(self, kind):
         resource = self.module.resource(kind, rbac.RBAC_API_VERSION)
-        items, token = [], None
-        while True:
-            params = {"limit": PAGE_SIZE, "serialize": False}
-            if token:
-                params["_continue"] = token
-            try:
-                response = resource.get(**params)
-                data = json.loads(response.data.decode("utf-8"))
-            except Exception as exc:  # pylint: disable=broad-except
-                raise GitopsK8sError(describe_exception(exc, "Listing %ss (needed for the RBAC audit)" % kind))
-            for item in data.get("items") or []:
-                item["kind"] = kind
-                items.append(item)
-            token = (data.get("metadata") or {}).get("continue")
-            if not token:
-                return items
+        return list_pages(resource, kind, f"Listing {kind}s (needed for the RBAC audit)", PAGE_SIZE)
 
     def whoami(self):
         """The running identity from SelfSubjectReview, or None if the server does not serve it."""
@@ -833,19 +819,7 @@ class AuditManager(object):
 
     def review(self, request, ident):
         """The API server's answer: SelfSubjectAccessReview when ident is None, else SubjectAccessReview."""
-        spec = {}
-        attrs = request.resource_attributes()
-        if attrs is None:
-            spec["nonResourceAttributes"] = {"verb": request.verb, "path": request.non_resource_url}
-        else:
-            spec["resourceAttributes"] = attrs
-        kind = "SelfSubjectAccessReview"
-        if ident is not None:
-            kind = "SubjectAccessReview"
-            if ident.user:
-                spec["user"] = ident.user
-            spec["groups"] = ident.groups
-        review = self.module.create_review({"apiVersion": "authorization.k8s.io/v1", "kind": kind, "spec": spec})
+        review = self.module.create_review(rbac.access_review(request, ident))
         return bool(((review or {}).get("status") or {}).get("allowed"))
 
     def group_warnings(self, snap, lockdown):

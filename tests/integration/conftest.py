@@ -20,9 +20,12 @@ import textwrap
 import pytest
 
 from forge import forge, forge_org, forge_tmp
+from galaxy import galaxy_bin, tarball
 
 # The test forge's fixtures (one Gitea per session, tests/integration/forge.py), for every module.
 FORGE_FIXTURES = (forge, forge_org, forge_tmp)
+# The built collection and the galaxy tools (tests/integration/galaxy.py).
+GALAXY_FIXTURES = (galaxy_bin, tarball)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 LOCALCLUSTER = os.path.join(ROOT, "hack", "localcluster.py")

@@ -19,28 +19,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from galaxy import galaxy_tool
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _required_env(name: str) -> str:
-    value = os.environ.get(name, "")
-    if not value:
-        pytest.fail(f"{name} is not set: run these tests with `make test-galaxy`")
-    return value
-
-
-@pytest.fixture(scope="module")
-def tarball() -> Path:
-    path = Path(_required_env("GITOPS_COLLECTION_TARBALL")).resolve()
-    assert path.is_file(), f"{path} does not exist"
-    return path
-
-
-@pytest.fixture(scope="module")
-def galaxy_bin() -> Path:
-    venv = Path(_required_env("GITOPS_GALAXY_VENV"))
-    assert (venv / "bin" / "ansible-builder").exists(), f"{venv} has no ansible-builder: run `make galaxy-tools`"
-    return venv / "bin"
 
 
 def _env(tmp: Path) -> dict[str, str]:
@@ -53,7 +34,7 @@ def _env(tmp: Path) -> dict[str, str]:
 def context(galaxy_bin: Path, tmp_path_factory) -> Path:
     """`ansible-builder create` with the repository's execution-environment.yml, as its comment says."""
     ctx = tmp_path_factory.mktemp("ee") / "context"
-    proc = subprocess.run([str(galaxy_bin / "ansible-builder"), "create", "-f", "execution-environment.yml",
+    proc = subprocess.run([str(galaxy_tool(galaxy_bin, "ansible-builder")), "create", "-f", "execution-environment.yml",
                            "-c", str(ctx), "--output-filename", "Containerfile"],
                           cwd=ROOT, env=_env(ctx.parent), capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -95,7 +76,7 @@ def test_build_stages_install_the_collection_with_its_python_and_system_requirem
     collections = context.parent / "usr-share-ansible" / "collections"
     # The galaxy stage (WORKDIR /build): the collection from the context. kubernetes.core would come from
     # Galaxy; offline, the copy of the main virtualenv stands in for it.
-    proc = subprocess.run([str(galaxy_bin / "ansible-galaxy"), "collection", "install", "--no-deps", "-p", str(collections),
+    proc = subprocess.run([str(galaxy_tool(galaxy_bin, "ansible-galaxy")), "collection", "install", "--no-deps", "-p", str(collections),
                            "collections/" + next((build / "collections").iterdir()).name],
                           cwd=build, env=_env(context.parent), capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -106,7 +87,7 @@ def test_build_stages_install_the_collection_with_its_python_and_system_requirem
 
     # The builder stage: the introspection script of the context over the installed collections.
     out_pip, out_bindep = context.parent / "requirements.txt", context.parent / "bindep.txt"
-    proc = subprocess.run([str(galaxy_bin / "python"), str(build / "scripts" / "introspect.py"), "introspect",
+    proc = subprocess.run([str(galaxy_tool(galaxy_bin, "python")), str(build / "scripts" / "introspect.py"), "introspect",
                            f"--write-pip={out_pip}", f"--write-bindep={out_bindep}", str(collections)],
                           env=_env(context.parent), capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -122,7 +103,7 @@ def test_build_stages_install_the_collection_with_its_python_and_system_requirem
 
 
 def test_bindep_lists_git_and_an_ssh_client_on_this_platform(galaxy_bin: Path) -> None:
-    proc = subprocess.run([str(galaxy_bin / "bindep"), "--file", str(ROOT / "bindep.txt"), "--list_all", "newline"],
+    proc = subprocess.run([str(galaxy_tool(galaxy_bin, "bindep")), "--file", str(ROOT / "bindep.txt"), "--list_all", "newline"],
                           capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert set(proc.stdout.split()) == {"git", "openssh-client"}, proc.stdout

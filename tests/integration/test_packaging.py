@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from galaxy import required_env
+
 ROOT = Path(__file__).resolve().parents[2]
 
 # What a user of the collection needs, and nothing else (galaxy.yml build_ignore keeps the rest out).
@@ -36,27 +38,6 @@ GROUP_PLAYBOOKS = {
     "rbac_audit.yml": "rbac_audit_hosts",
     "rbac_restore.yml": "rbac_restore_hosts",
 }
-
-
-def _required_env(name: str) -> str:
-    value = os.environ.get(name, "")
-    if not value:
-        pytest.fail(f"{name} is not set: run these tests with `make test-galaxy`")
-    return value
-
-
-@pytest.fixture(scope="module")
-def tarball() -> Path:
-    path = Path(_required_env("GITOPS_COLLECTION_TARBALL")).resolve()
-    assert path.is_file(), f"{path} does not exist"
-    return path
-
-
-@pytest.fixture(scope="module")
-def galaxy_bin() -> Path:
-    venv = Path(_required_env("GITOPS_GALAXY_VENV"))
-    assert (venv / "bin" / "python").exists(), f"{venv} is not a virtualenv"
-    return venv / "bin"
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +80,7 @@ def test_changelog_records_the_release_of_galaxy_yml() -> None:
 
 
 def test_galaxy_importer_passes_without_warning(tarball: Path, galaxy_bin: Path, tmp_path: Path) -> None:
-    config = _required_env("GALAXY_IMPORTER_CONFIG")
+    config = required_env("GALAXY_IMPORTER_CONFIG")
     env = _clean_env(GALAXY_IMPORTER_CONFIG=config, PATH=f"{galaxy_bin}:{os.environ['PATH']}",
                      ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"), ANSIBLE_HOME=str(tmp_path / "ansible-home"))
     proc = subprocess.run([str(galaxy_bin / "python"), "-m", "galaxy_importer.main", str(tarball)],

@@ -52,7 +52,9 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s.client impor
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s.service import (  # noqa: F401
     FIELD_MANAGER,
     K8sService,
+    LIST_PAGE_SIZE,
     clean_object,
+    list_pages,
     object_ref,
     wait_until,
 )
@@ -66,8 +68,9 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s.runner impor
 __all__ = [
     "ACTION_GROUP", "AUTH_ARG_SPEC", "DEFAULT_REQUEST_TIMEOUT", "FIELD_MANAGER", "HAS_KUBERNETES_COLLECTION",
     "REQUEST_TIMEOUT_ENV", "REQUEST_TIMEOUT_OPTION", "ApiServerTimeout", "ConfigException", "DynamicApiError",
-    "GitopsError", "GitopsInputError", "GitopsK8sError", "GitopsK8sModule", "K8sService", "NotFoundError", "ResourceNotFoundError", "auth_argument_spec",
+    "GitopsError", "GitopsInputError", "GitopsK8sError", "GitopsK8sModule", "K8sService", "LIST_PAGE_SIZE", "NotFoundError",
+    "ResourceNotFoundError", "auth_argument_spec",
     "clean_object", "create_client", "describe_api_error", "describe_exception", "describe_timeout",
-    "describe_transport_error", "kubeconfig_problem", "kubeconfig_source", "mask_secret", "object_ref",
+    "describe_transport_error", "kubeconfig_problem", "kubeconfig_source", "list_pages", "mask_secret", "object_ref",
     "failure_result", "request_timeout_problem", "run_manager", "run_module", "wait_until",
 ]

@@ -37,6 +37,8 @@ DEFAULT_WORKERS = 8
 # Retries of a finalizer update that met a concurrent write (409), and the pause between them.
 FINALIZER_ATTEMPTS = 6
 FINALIZER_RETRY_PAUSE = 0.2
+# Items asked for per request when a list is read page by page (list_pages).
+LIST_PAGE_SIZE = 500
 
 # Fields the API server owns; they never count as a difference.
 _VOLATILE_METADATA = (
@@ -75,6 +77,32 @@ def clean_object(obj):
 def _identity(obj: dict) -> tuple[str, str, str, str | None]:
     meta = obj.get("metadata") or {}
     return obj["kind"], obj["apiVersion"], meta.get("name"), meta.get("namespace")
+
+
+def list_pages(resource, kind: str, doing: str, page_size: int = LIST_PAGE_SIZE) -> list[dict]:
+    """Every item of a list, asked for ``page_size`` at a time and decoded straight from the
+    server's JSON (no object wrappers: fast for the thousands of RBAC objects of a large cluster).
+
+    ``resource`` is a resource type of the dynamic client; each item gets its ``kind``, which list
+    items lack. ``doing`` says what the list is for, in the error.
+    """
+    items: list[dict] = []
+    token = None
+    while True:
+        params: dict[str, Any] = {"limit": page_size, "serialize": False}
+        if token:
+            params["_continue"] = token
+        try:
+            response = resource.get(**params)
+            data = json.loads(response.data.decode("utf-8"))
+        except Exception as exc:  # pylint: disable=broad-except
+            raise GitopsK8sError(describe_exception(exc, doing)) from exc
+        for item in data.get("items") or []:
+            item["kind"] = kind
+            items.append(item)
+        token = (data.get("metadata") or {}).get("continue")
+        if not token:
+            return items
 
 
 def wait_until(fetch, done, timeout, interval=2.0, sleep=time.sleep, clock=time.time):

@@ -10,6 +10,7 @@ The same code against a real API server is proven by tests/integration/test_argo
 the molecule scenarios.
 """
 
+import json
 import threading
 
 import pytest
@@ -17,7 +18,7 @@ import pytest
 from kubernetes.dynamic.exceptions import ConflictError, ForbiddenError, NotFoundError
 
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd_manifests import ManifestError
-from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import GitopsK8sError, run_manager, wait_until
+from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s import GitopsK8sError, list_pages, run_manager, wait_until
 from ansible_collections.gitops.bootstrap.tests.unit.utils.fake_k8s import Exited, FakeAnsibleModule as FakeModule, FakeApiServer, api_error, fake_service
 
 CM = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm", "namespace": "ns"}, "data": {"a": "1"}}
@@ -211,6 +212,40 @@ def test_parallel_with_one_worker_runs_in_order_in_this_thread():
     threads = []
     assert svc.parallel(lambda i: threads.append(threading.current_thread()) or i, [1, 2, 3], workers=1) == [1, 2, 3]
     assert set(threads) == {threading.current_thread()}
+
+
+# ------------------------------------------------------------------------------ lists in pages
+class PagedResource:
+    """A resource type whose list answers come in pages of raw JSON, as with serialize=False."""
+
+    def __init__(self, pages, fail_at=None):
+        self.pages = pages
+        self.fail_at = fail_at
+        self.calls = []
+
+    def get(self, **params):
+        self.calls.append(params)
+        index = int(params.get("_continue") or 0)
+        if index == self.fail_at:
+            raise api_error(ForbiddenError, 403, "rolebindings is forbidden")
+        meta = {"continue": str(index + 1)} if index + 1 < len(self.pages) else {}
+        body = json.dumps({"items": self.pages[index], "metadata": meta}).encode("utf-8")
+        return type("Response", (), {"data": body})()
+
+
+def test_list_pages_follows_continue_tokens_and_names_the_kind():
+    resource = PagedResource([[{"metadata": {"name": "a"}}], [], [{"metadata": {"name": "b"}}]])
+    items = list_pages(resource, "RoleBinding", "Listing RoleBindings", page_size=1)
+    assert [(i["kind"], i["metadata"]["name"]) for i in items] == [("RoleBinding", "a"), ("RoleBinding", "b")]
+    assert [c.get("_continue") for c in resource.calls] == [None, "1", "2"]
+    assert all(c["limit"] == 1 and c["serialize"] is False for c in resource.calls)
+    assert list_pages(PagedResource([[]]), "Role", "Listing Roles") == []
+
+
+def test_list_pages_failure_says_what_was_being_listed():
+    with pytest.raises(GitopsK8sError, match="Listing RoleBindings") as err:
+        list_pages(PagedResource([[], []], fail_at=1), "RoleBinding", "Listing RoleBindings")
+    assert "forbidden" in err.value.msg
 
 
 # ------------------------------------------------------------------------------ waits

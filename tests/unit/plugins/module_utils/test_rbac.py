@@ -948,3 +948,29 @@ def test_the_three_scopes_at_once_match_one_by_one():
                 assert got["cluster"] == rbac.classify_rules(normalized, "cluster", server, argocd=argocd)
                 assert got["namespace"] == rbac.classify_rules(normalized, "namespace", server)
                 assert got["argocd_namespace"] == rbac.classify_rules(normalized, "argocd_namespace", server)
+
+
+# ------------------------------------------------------------------ the review objects sent to the API server
+def test_access_review_for_an_identity_and_for_the_caller():
+    request = rbac.Request("patch", "deployments", api_group="apps", namespace="team-a")
+    ident = rbac.Identity.from_check({"service_account": "ci/deployer"})
+    assert rbac.access_review(request, ident) == {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SubjectAccessReview",
+        "spec": {
+            "user": "system:serviceaccount:ci:deployer",
+            "groups": ident.groups,
+            "resourceAttributes": {"verb": "patch", "group": "apps", "resource": "deployments", "namespace": "team-a"},
+        },
+    }
+    assert "system:authenticated" in ident.groups
+    healthz = rbac.Request("get", non_resource_url="/healthz")
+    assert rbac.access_review(healthz, None) == {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SelfSubjectAccessReview",
+        "spec": {"nonResourceAttributes": {"verb": "get", "path": "/healthz"}},
+    }
+    # A group alone (no user name), and a user without groups: only what is set is sent.
+    only_group = rbac.access_review(healthz, rbac.Identity(groups=["ops"]))
+    assert only_group["spec"] == {"groups": ["ops"], "nonResourceAttributes": {"verb": "get", "path": "/healthz"}}
+    assert "groups" not in rbac.access_review(healthz, rbac.Identity(user="bob"))["spec"]
