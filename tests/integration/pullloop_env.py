@@ -5,7 +5,7 @@
 loopback git servers (or on the test forge), and the real Argo CD controllers (and argocd-server,
 for webhooks) as host processes.
 
-Used by tests/integration/test_pull_loop.py, test_webhook.py and the benchmarks
+Used by tests/integration/test_pull_loop.py, test_single_source.py, test_webhook.py and the benchmarks
 (benchmarks/pull_loop.py, benchmarks/webhook.py). ``PullLoop.close()`` stops every process it
 started (also daemons that left their process group) and deletes the cluster, whatever state
 the set-up reached. ``shared_pull_loop()`` gives the test modules of one pytest run one pull
@@ -457,6 +457,9 @@ BOOTSTRAP_REPO_AND_ARGOCD = """
         argocd_root_app_path: "{{ infra.layout.root }}"
         argocd_self_manage_path: "{{ infra.layout.argocd }}"
         argocd_reconciliation_timeout: "{{ reconciliation }}"
+        # The role applies Argo CD's configuration itself, as before repository mode (the infra_repo
+        # step above writes none of it); test_single_source.py migrates the loop to repository mode.
+        argocd_config_source: "{{ role_vars.argocd_config_source | default('inventory') }}"
         argocd_cm: "{{ ({'timeout.reconciliation.jitter': jitter} if jitter else {}) | combine(role_vars.argocd_cm | default({})) }}"
         argocd_cmd_params: "{{ {'controller.repo.error.grace.period.seconds': 0} | combine(role_vars.argocd_cmd_params | default({})) }}"
         argocd_repositories:
