@@ -2364,6 +2364,59 @@ def _md_escape(text):
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def _md_section(title: str, header: tuple, rows: list, empty: str | None = None) -> list:
+    """A section of the report: its title, then a table of ``rows`` (lists of cells), or ``empty``."""
+    out = [f"## {title}", ""]
+    if rows:
+        out.append("| " + " | ".join(header) + " |")
+        out.append("|" + "---|" * len(header))
+        out += ["| " + " | ".join(row) + " |" for row in rows]
+    elif empty:
+        out.append(empty)
+    out.append("")
+    return out
+
+
+def _finding_cells(f: dict) -> list:
+    scope = "namespace `%s`" % f["namespace"] if f["namespace"] else "cluster"
+    via = "<br>".join("%s → %s" % (v["binding"], v["role"]) for v in f["via"])
+    if f.get("service_accounts"):
+        title = pod_detail(f["risk"], f["namespace"], f["service_accounts"], f.get("service_accounts_total") or 0)
+    else:
+        title = _risk_title(f["risk"], f["scope"])
+    name = f["name"] if f["kind"] != "ServiceAccount" else "%s/%s" % (f["subject_namespace"], f["name"])
+    return [f["severity"], "%s `%s`" % (f["kind"], _md_escape(name)), "%s: %s" % (f["risk"], _md_escape(title)), scope, _md_escape(via)]
+
+
+def _subject_cells(s: dict) -> list:
+    name = s["name"] if s["kind"] != "ServiceAccount" else "%s/%s" % (s["namespace"], s["name"])
+    bnames = "<br>".join(
+        "%s %s → %s %s"
+        % (
+            b["kind"],
+            b["name"] if not b["namespace"] else "%s/%s" % (b["namespace"], b["name"]),
+            b["role_ref"]["kind"],
+            b["role_ref"]["name"],
+        )
+        for b in s["bindings"]
+    )
+    writes = ", ".join("all namespaces" if w == "*" else w for w in s["write_namespaces"]) if s["can_write"] else "no"
+    return ["%s `%s`" % (s["kind"], _md_escape(name)), "yes" if s["system"] else "no", _md_escape(writes), s["severity"], _md_escape(bnames)]
+
+
+def _role_cells(r: dict) -> list:
+    name = r["name"] if not r["namespace"] else "%s/%s" % (r["namespace"], r["name"])
+    agg = "yes" + (" (controller has not caught up)" if r["aggregation_pending"] else "") if r["aggregated"] else "no"
+    return ["%s `%s`" % (r["kind"], _md_escape(name)), agg, ", ".join(r["risk_ids"]) or "-", _md_escape("<br>".join(r["bound_by"]) or "unbound")]
+
+
+def _plan_cells(item: dict) -> list:
+    ref = item["name"] if not item["namespace"] else "%s/%s" % (item["namespace"], item["name"])
+    rem = ", ".join("%s %s" % (s.get("kind"), s.get("name")) for s in item["remove_subjects"])
+    keep = ", ".join("%s %s" % (s.get("kind"), s.get("name")) for s in item["keep_subjects"]) or "-"
+    return [item["action"], "%s `%s`" % (item["kind"], _md_escape(ref)), _md_escape(rem), _md_escape(keep), _md_escape(item["reason"])]
+
+
 def render_markdown(result, title="Kubernetes RBAC audit"):
     """A Markdown report of an audit result (the dict returned by ``Audit.result`` plus extras)."""
     lines = ["# %s" % title, ""]
@@ -2394,85 +2447,17 @@ def render_markdown(result, title="Kubernetes RBAC audit"):
             )
         )
     lines.append("")
-    lines.append("## Findings")
-    lines.append("")
-    findings = result.get("findings") or []
-    if findings:
-        lines.append("| Severity | Subject | Risk | Scope | Granted by |")
-        lines.append("|---|---|---|---|---|")
-        for f in findings:
-            scope = "namespace `%s`" % f["namespace"] if f["namespace"] else "cluster"
-            via = "<br>".join("%s → %s" % (v["binding"], v["role"]) for v in f["via"])
-            if f.get("service_accounts"):
-                title = pod_detail(f["risk"], f["namespace"], f["service_accounts"], f.get("service_accounts_total") or 0)
-            else:
-                title = _risk_title(f["risk"], f["scope"])
-            name = f["name"] if f["kind"] != "ServiceAccount" else "%s/%s" % (f["subject_namespace"], f["name"])
-            lines.append(
-                "| %s | %s `%s` | %s: %s | %s | %s |"
-                % (f["severity"], f["kind"], _md_escape(name), f["risk"], _md_escape(title), scope, _md_escape(via))
-            )
-    else:
-        lines.append("No findings.")
-    lines.append("")
-    lines.append("## Subjects")
-    lines.append("")
-    subjects = result.get("subjects") or []
-    if subjects:
-        lines.append("| Subject | System | Can write | Severity | Bindings |")
-        lines.append("|---|---|---|---|---|")
-        for s in subjects:
-            name = s["name"] if s["kind"] != "ServiceAccount" else "%s/%s" % (s["namespace"], s["name"])
-            bnames = "<br>".join(
-                "%s %s → %s %s"
-                % (
-                    b["kind"],
-                    b["name"] if not b["namespace"] else "%s/%s" % (b["namespace"], b["name"]),
-                    b["role_ref"]["kind"],
-                    b["role_ref"]["name"],
-                )
-                for b in s["bindings"]
-            )
-            writes = ", ".join("all namespaces" if w == "*" else w for w in s["write_namespaces"]) if s["can_write"] else "no"
-            lines.append(
-                "| %s `%s` | %s | %s | %s | %s |"
-                % (s["kind"], _md_escape(name), "yes" if s["system"] else "no", _md_escape(writes), s["severity"], _md_escape(bnames))
-            )
-    else:
-        lines.append("No subjects listed.")
-    lines.append("")
+    lines += _md_section("Findings", ("Severity", "Subject", "Risk", "Scope", "Granted by"),
+                         [_finding_cells(f) for f in result.get("findings") or []], "No findings.")
+    lines += _md_section("Subjects", ("Subject", "System", "Can write", "Severity", "Bindings"),
+                         [_subject_cells(s) for s in result.get("subjects") or []], "No subjects listed.")
     roles = [r for r in result.get("roles") or [] if r["risk_ids"] or r["aggregated"]]
     if roles:
-        lines.append("## Roles with findings")
-        lines.append("")
-        lines.append("| Role | Aggregated | Risks | Bound by |")
-        lines.append("|---|---|---|---|")
-        for r in roles:
-            name = r["name"] if not r["namespace"] else "%s/%s" % (r["namespace"], r["name"])
-            agg = "yes" + (" (controller has not caught up)" if r["aggregation_pending"] else "") if r["aggregated"] else "no"
-            lines.append(
-                "| %s `%s` | %s | %s | %s |"
-                % (r["kind"], _md_escape(name), agg, ", ".join(r["risk_ids"]) or "-", _md_escape("<br>".join(r["bound_by"]) or "unbound"))
-            )
-        lines.append("")
+        lines += _md_section("Roles with findings", ("Role", "Aggregated", "Risks", "Bound by"), [_role_cells(r) for r in roles])
     plan = result.get("lockdown_plan")
     if plan is not None:
-        lines.append("## Lock-down plan")
-        lines.append("")
-        if plan:
-            lines.append("| Action | Binding | Subjects removed | Subjects kept | Reason |")
-            lines.append("|---|---|---|---|---|")
-            for item in plan:
-                ref = item["name"] if not item["namespace"] else "%s/%s" % (item["namespace"], item["name"])
-                rem = ", ".join("%s %s" % (s.get("kind"), s.get("name")) for s in item["remove_subjects"])
-                keep = ", ".join("%s %s" % (s.get("kind"), s.get("name")) for s in item["keep_subjects"]) or "-"
-                lines.append(
-                    "| %s | %s `%s` | %s | %s | %s |"
-                    % (item["action"], item["kind"], _md_escape(ref), _md_escape(rem), _md_escape(keep), _md_escape(item["reason"]))
-                )
-        else:
-            lines.append("Nothing to change.")
-        lines.append("")
+        lines += _md_section("Lock-down plan", ("Action", "Binding", "Subjects removed", "Subjects kept", "Reason"),
+                             [_plan_cells(item) for item in plan], "Nothing to change.")
     lines.append("## What this audit cannot see")
     lines.append("")
     for text in result.get("limitations") or []:

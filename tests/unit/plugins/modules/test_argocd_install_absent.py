@@ -71,17 +71,7 @@ class FakeCluster(FakeApiServer):
         if resource.kind not in ("Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding") \
                 and resource.kind not in NAMESPACED:
             return {"items": []}
-        if name:
-            obj = self.find(resource.kind, name, namespace if resource.namespaced else "")
-            if obj is None:
-                raise api_error(NotFoundError, 404, "Not Found")
-            return copy.deepcopy(obj)
-        items = [copy.deepcopy(o) for (kind, ns, _n), o in sorted(self.objs.items())
-                 if kind == resource.kind and (namespace is None or ns == namespace)]
-        if label_selector:
-            want = dict(p.split("=", 1) for p in label_selector.split(","))
-            items = [i for i in items if all((i["metadata"].get("labels") or {}).get(k) == v for k, v in want.items())]
-        return {"items": items}
+        return super().get(resource, name=name, namespace=namespace, label_selector=label_selector, serializer=serializer)
 
     def delete(self, resource, name=None, namespace=None, serializer=None, propagation_policy=None, dry_run=None):
         self.calls.append(("delete", resource.kind, namespace or "", name,
