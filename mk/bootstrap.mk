@@ -38,14 +38,14 @@ fleet-report-deps:
 	fi
 
 # test-bootstrap: the pytest suites (their own clusters boot-dev and boot-prod; rep-dev and rep-prod for the
-# fleet report), then the molecule scenario `bootstrap` (bootstrap of two clusters in one run, idempotence, live state, five kinds of
+# fleet report; slice-1 to slice-3 and the test Gitea for job slicing), then the molecule scenario `bootstrap` (bootstrap of two clusters in one run, idempotence, live state, five kinds of
 # drift reported and repaired, one cluster unreachable) on two clusters started and deleted here,
 # named after the recipe's process id so that two runs at the same time do not share them. Both
 # need local clusters: with KUBECONFIG set they are skipped.
 .PHONY: test-bootstrap
-test-bootstrap: venv controlplane fleet-report-deps
+test-bootstrap: venv controlplane fleet-report-deps gitea forge-deps
 	@$(CLUSTERS); failed=""; \
-	python -m pytest -v -p no:cacheprovider tests/integration/test_bootstrap.py tests/integration/test_fleet_report.py || failed="$$failed pytest"; \
+	python -m pytest -v -p no:cacheprovider tests/integration/test_bootstrap.py tests/integration/test_fleet_report.py tests/integration/test_job_slicing.py || failed="$$failed pytest"; \
 	if [ -n "$$KUBECONFIG" ]; then echo "KUBECONFIG is set: molecule scenario bootstrap skipped (it starts two local clusters)"; \
 	else \
 	  dev="mol-dev-$$$$"; prod="mol-prod-$$$$"; \

@@ -65,9 +65,14 @@ from urllib.parse import quote
 from ansible_collections.gitops.bootstrap.plugins.module_utils._forge.http import (
     ForgeConflictError,
     ForgeDeliveryError,
+    ForgeError,
     ForgeInputError,
     ForgePermissionError,
 )
+
+
+class _CreatedMeanwhile(Exception):
+    """The repository this run was creating was created by another run after this run read the forge."""
 
 
 # ---------------------------------------------------------------------------- objects
@@ -666,6 +671,16 @@ class ForgeRepository:
     # -- read and plan ---------------------------------------------------------------
 
     def run(self) -> dict:
+        try:
+            return self._run()
+        except _CreatedMeanwhile:
+            # Another run (a concurrent job slice) created the repository between this run's read and
+            # its create: read it again and plan against it, as against any existing repository.
+            self.actions, self.conflicts, self.mismatches = [], [], []
+            self.before, self.after, self.result = {}, {}, {}
+            return self._run()
+
+    def _run(self) -> dict:
         s, p = self.s, self.p
         me = p.whoami()
         repo = p.get_repo(s.owner, s.name)
@@ -810,8 +825,14 @@ class ForgeRepository:
             self.after["deploy_key"]["fingerprint"] = key_fingerprint(s.deploy_key_public)
         created = False
         if repo is None:
-            repo = p.create_repo(s.owner, s.name, private=s.private, default_branch=s.default_branch,
-                                 description=s.description, me=me)
+            try:
+                repo = p.create_repo(s.owner, s.name, private=s.private, default_branch=s.default_branch,
+                                     description=s.description, me=me)
+            except ForgeError as exc:
+                # a name already taken (GitLab 400, Gitea 409, GitHub 422): by a run that just created it?
+                if exc.status in (400, 409, 422) and p.get_repo(s.owner, s.name) is not None:
+                    raise _CreatedMeanwhile() from exc
+                raise
             self.applied.append(f"created repository {repo.full_name}")
             created = True
             if s.protection and (s.protection.push_users or s.protection.push_teams):

@@ -357,3 +357,46 @@ def test_visibility_mismatch_reported_never_changed():
 def test_base_provider_is_abstract():
     with pytest.raises(NotImplementedError):
         base.ForgeProvider().whoami()
+
+
+class RacedForge(MemoryForge):
+    """Another run (a concurrent job slice) creates the repository, with its key and webhook, between
+    this run's read and its create; the forge then refuses the create as a conflict."""
+
+    def __init__(self, status=409, visible=True):
+        super().__init__()
+        self.status = status
+        self.visible = visible
+
+    def create_repo(self, owner, name, **kw):
+        self.writes.append("create_repo refused")
+        self.repo = True
+        self.keys.append(DeployKey(1, "argocd", PUBLIC_KEY, True))
+        self.hooks.append(Hook(1, "https://argocd.example.com/api/webhook", True, ["push"], fingerprint=None))
+        self.admin = self.visible
+        raise ForgeConflictError(f"POST /orgs/{owner}/repos: the memory forge refused the request (HTTP {self.status})",
+                                 status=self.status)
+
+    def get_repo(self, owner, name):
+        if self.repo is not None and not self.visible:
+            return None
+        return super().get_repo(owner, name)
+
+
+@pytest.mark.parametrize("status", [400, 409, 422])   # GitLab, Gitea, GitHub
+def test_repository_created_meanwhile_by_another_run_is_adopted_and_planned_again(status):
+    forge = RacedForge(status)
+    s = settings("platform", "infra", webhook=None)
+    result = engine(forge, s)[0].run()
+    assert result["repository"]["created"] is False
+    # planned again against what the other run made: its key is kept, not added twice
+    assert forge.writes == ["create_repo refused", "put_protection"], forge.writes
+    assert [k.title for k in forge.keys] == ["argocd"]
+    assert result["changed"] is True
+
+
+def test_create_refused_for_a_repository_the_token_cannot_see_is_the_forge_error():
+    forge = RacedForge(409, visible=False)
+    with pytest.raises(ForgeConflictError, match="HTTP 409"):
+        engine(forge)[0].run()
+    assert forge.writes == ["create_repo refused"]
