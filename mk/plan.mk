@@ -4,10 +4,13 @@
 # refuses what the tests expect refused. No pipeline runner runs here: the tests run
 # playbooks/plan.yml, the entry point the generated pipelines call.
 #
-#   make test-plan    the plan suite (about 3 minutes)
+#   make test-plan    the plan suite (about 3 minutes), then the promotion suite: tests/integration/test_promote.py,
+#                     the real Gitea and the real Argo CD controllers of the pull loop (cluster
+#                     $(PROMOTE_TEST_CLUSTER)), two environments on one Argo CD (docs/promotion.md)
 #   make bench-plan   time of the plan for a pull request touching 1 and 10 clusters (no cluster)
 
 PLAN_TEST_CLUSTER ?= plan1
+PROMOTE_TEST_CLUSTER ?= promote1
 # actionlint lints the generated GitHub workflow (tests/unit/.../test_scaffold_pipelines.py, run by
 # test-unit; make test builds actionlint first, through TEST_PREREQS); built from its Go module once
 # into $(CACHE)/bin/actionlint-<version>/.
@@ -23,11 +26,13 @@ actionlint:
 	  GOBIN="$(dir $(ACTIONLINT))" GOFLAGS=-mod=mod go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION); }
 
 .PHONY: test-plan
-test-plan: venv controlplane gitea argocd-binaries actionlint
+test-plan: venv controlplane gitea argocd-binaries actionlint pull-loop-deps forge-deps
 	@owner="$${GITOPS_CLUSTER_OWNER:-test-plan-$$$$}"; \
 	trap '$(PYTHON) hack/gitea.py down --all --owner "'"$$owner"'" >/dev/null 2>&1 || true' EXIT; \
 	GITOPS_CLUSTER_OWNER="$$owner" PLAN_TEST_CLUSTER=$(PLAN_TEST_CLUSTER) \
-	  python -m pytest -q -p no:cacheprovider tests/integration/test_plan.py
+	  python -m pytest -q -p no:cacheprovider tests/integration/test_plan.py && \
+	GITOPS_CLUSTER_OWNER="$$owner" GITOPS_PULL_LOOP_CLUSTER=$(PROMOTE_TEST_CLUSTER) \
+	  python -m pytest -q -p no:cacheprovider tests/integration/test_promote.py
 
 .PHONY: bench-plan
 bench-plan: venv argocd-binaries
