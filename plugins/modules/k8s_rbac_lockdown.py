@@ -184,6 +184,20 @@ class LockdownManager:
         summary["checked"] = not missing
         return summary
 
+    @staticmethod
+    def _write(writer, item: dict, current: dict, wanted: list | None) -> str | None:
+        """Delete the binding (``wanted`` None) or set its subjects; the server's refusal in words, or None."""
+        kind, name, ns = item["kind"], item["name"], item.get("namespace")
+        try:
+            if wanted is None:
+                meta = current.get("metadata") or {}
+                writer.delete(kind, name, ns, meta.get("uid"), meta.get("resourceVersion"))
+            else:
+                writer.set_subjects(kind, name, ns, wanted, None, expect_subjects=current.get("subjects") or [])
+        except GitopsK8sError as exc:
+            return exc.msg
+        return None
+
     def run(self) -> dict:
         self.validate()
         out = {"changed": False, "deleted": [], "patched": [], "unchanged": [], "changed_since_plan": [], "objects": []}
@@ -202,45 +216,27 @@ class LockdownManager:
             ref = f"{kind} {name if kind == 'ClusterRoleBinding' else f'{ns}/{name}'}"
             current = live.get(_ident(kind, ns, name))
             subjects_now = (current or {}).get("subjects") or []
-            if item["action"] == "delete":
-                if current is None:
-                    out["unchanged"].append(ref)
-                    continue
-                if not _same_subjects(subjects_now, item.get("subjects") or [], ns):
-                    out["changed_since_plan"].append(
-                        {"binding": ref, "message": f"{ref} holds other subjects than planned ({rbac.describe_subjects(subjects_now, ns)})"}
-                    )
-                    continue
-                meta = current.get("metadata") or {}
-                try:
-                    writer.delete(kind, name, ns, meta.get("uid"), meta.get("resourceVersion"))
-                except GitopsK8sError as exc:
-                    out["changed_since_plan"].append({"binding": ref, "message": exc.msg})
-                    continue
-                out["deleted"].append(ref)
-                out["objects"].append({"kind": kind, "namespace": ns, "name": name, "action": "delete"})
-                before[ref], after[ref] = subjects_now, None
+            delete = item["action"] == "delete"
+            wanted = None if delete else item.get("keep_subjects") or []
+            if delete:
+                done = current is None
             else:
-                keep = item.get("keep_subjects") or []
-                if current is None:
-                    out["changed_since_plan"].append({"binding": ref, "message": f"{ref} was deleted since the plan"})
-                    continue
-                if _same_subjects(subjects_now, keep, ns):
-                    out["unchanged"].append(ref)
-                    continue
-                if not _same_subjects(subjects_now, item.get("subjects") or [], ns):
-                    out["changed_since_plan"].append(
-                        {"binding": ref, "message": f"{ref} holds other subjects than planned ({rbac.describe_subjects(subjects_now, ns)})"}
-                    )
-                    continue
-                try:
-                    writer.set_subjects(kind, name, ns, keep, None, expect_subjects=subjects_now)
-                except GitopsK8sError as exc:
-                    out["changed_since_plan"].append({"binding": ref, "message": exc.msg})
-                    continue
-                out["patched"].append(ref)
-                out["objects"].append({"kind": kind, "namespace": ns, "name": name, "action": "update"})
-                before[ref], after[ref] = subjects_now, keep
+                done = current is not None and _same_subjects(subjects_now, wanted, ns)
+            if done:
+                out["unchanged"].append(ref)
+                continue
+            if current is None:
+                problem = f"{ref} was deleted since the plan"
+            elif not _same_subjects(subjects_now, item.get("subjects") or [], ns):
+                problem = f"{ref} holds other subjects than planned ({rbac.describe_subjects(subjects_now, ns)})"
+            else:
+                problem = self._write(writer, item, current, wanted)
+            if problem:
+                out["changed_since_plan"].append({"binding": ref, "message": problem})
+                continue
+            out["deleted" if delete else "patched"].append(ref)
+            out["objects"].append({"kind": kind, "namespace": ns, "name": name, "action": "delete" if delete else "update"})
+            before[ref], after[ref] = subjects_now, wanted
         out["changed"] = bool(out["deleted"] or out["patched"])
         if self.module._diff:
             out["diff"] = {"before": before, "after": after}
