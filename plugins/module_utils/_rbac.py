@@ -873,16 +873,27 @@ def subject_id(kind, name, namespace=None):
     return "%s:%s" % (kind, name)
 
 
-class _Binding(object):
-    __slots__ = ("obj", "kind", "name", "namespace", "role_kind", "role_name", "role_key", "subjects", "ref", "default", "labels")
+class _RbacObject(object):
+    """What a role and a binding share: the object, its kind, name, namespace (for the namespaced
+    kind only), labels, and whether it is one of the API server's default objects."""
 
-    def __init__(self, obj, kind):
+    __slots__ = ("obj", "kind", "name", "namespace", "labels", "default")
+
+    def __init__(self, obj, kind, namespaced_kind):
         self.obj = obj
         self.kind = kind
         meta = _meta(obj)
         self.name = meta.get("name")
-        self.namespace = meta.get("namespace") if kind == "RoleBinding" else None
+        self.namespace = meta.get("namespace") if kind == namespaced_kind else None
         self.labels = meta.get("labels") or {}
+        self.default = self.labels.get(DEFAULTS_LABEL) == DEFAULTS_LABEL_VALUE
+
+
+class _Binding(_RbacObject):
+    __slots__ = ("role_kind", "role_name", "role_key", "subjects", "ref")
+
+    def __init__(self, obj, kind):
+        super().__init__(obj, kind, "RoleBinding")
         role_ref = obj.get("roleRef") or obj.get("role_ref") or {}
         self.role_kind = role_ref.get("kind")
         self.role_name = role_ref.get("name")
@@ -892,7 +903,6 @@ class _Binding(object):
             self.role_key = ("ClusterRole", None, self.role_name)
         self.subjects = [dict(s) for s in (obj.get("subjects") or [])]
         self.ref = "%s %s" % (kind, self.name if kind == "ClusterRoleBinding" else "%s/%s" % (self.namespace, self.name))
-        self.default = self.labels.get(DEFAULTS_LABEL) == DEFAULTS_LABEL_VALUE
 
     def subject_identity(self, subject):
         """The subject as (kind, name, namespace, username-or-None) the authorizer matches, or None if it never matches."""
@@ -923,35 +933,15 @@ class _Binding(object):
         }
 
 
-class _Role(object):
-    __slots__ = (
-        "obj",
-        "kind",
-        "name",
-        "namespace",
-        "rules",
-        "stored_rules",
-        "aggregated",
-        "aggregation_pending",
-        "default",
-        "risks",
-        "write",
-        "runs_pods",
-        "labels",
-    )
+class _Role(_RbacObject):
+    __slots__ = ("rules", "stored_rules", "aggregated", "aggregation_pending", "risks", "write", "runs_pods")
 
     def __init__(self, obj, kind):
-        self.obj = obj
-        self.kind = kind
-        meta = _meta(obj)
-        self.name = meta.get("name")
-        self.namespace = meta.get("namespace") if kind == "Role" else None
-        self.labels = meta.get("labels") or {}
+        super().__init__(obj, kind, "Role")
         self.stored_rules = [normalize_rule(r) for r in (obj.get("rules") or [])]
         self.rules = self.stored_rules
         self.aggregated = bool(obj.get("aggregationRule") or obj.get("aggregation_rule"))
         self.aggregation_pending = False
-        self.default = self.labels.get(DEFAULTS_LABEL) == DEFAULTS_LABEL_VALUE
         self.risks = {}
         self.write = {"cluster": False, "namespace": False}
         self.runs_pods = False
