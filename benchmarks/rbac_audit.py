@@ -180,10 +180,8 @@ def seed_objects(n_roles, n_bindings, seed=7):
     return objs
 
 
-def seed(kubeconfig, objs):
-    # Namespaces first, then RBAC objects in chunks (one request stream per chunk).
-    namespaces = [o for o in objs if o["kind"] == "Namespace"]
-    rest = [o for o in objs if o["kind"] != "Namespace"]
+def apply_list(kubeconfig, items):
+    """Server-side apply of the objects as one List (one request stream)."""
     kubectl(
         kubeconfig,
         "apply",
@@ -191,18 +189,17 @@ def seed(kubeconfig, objs):
         "--field-manager=rbac-bench",
         "-f",
         "-",
-        input_text=json.dumps({"apiVersion": "v1", "kind": "List", "items": namespaces}),
+        input_text=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}),
     )
+
+
+def seed(kubeconfig, objs):
+    # Namespaces first, then RBAC objects in chunks of 500.
+    namespaces = [o for o in objs if o["kind"] == "Namespace"]
+    rest = [o for o in objs if o["kind"] != "Namespace"]
+    apply_list(kubeconfig, namespaces)
     for i in range(0, len(rest), 500):
-        kubectl(
-            kubeconfig,
-            "apply",
-            "--server-side",
-            "--field-manager=rbac-bench",
-            "-f",
-            "-",
-            input_text=json.dumps({"apiVersion": "v1", "kind": "List", "items": rest[i : i + 500]}),
-        )
+        apply_list(kubeconfig, rest[i : i + 500])
 
 
 def count(kubeconfig):
