@@ -14,7 +14,8 @@ On fresh local clusters each time, with one infra repository (a bare repository 
      then the no-op re-run of every slice at once.
 Wall time is from the start of the first run to the end of the last; CPU is that of the
 ansible-playbook processes and their children (user + sys). Run it from a checkout after
-`make venv controlplane`; the clusters are named bench-slice-N (GITOPS_BENCH_PREFIX) and deleted.
+`make venv controlplane`; the clusters are named bench-slice-N and bench-slice-sN
+(GITOPS_BENCH_PREFIX) and deleted at the end.
 """
 
 import concurrent.futures
@@ -25,7 +26,7 @@ import sys
 import tempfile
 import time
 
-from bootstrap import ROOT, VENV_BIN, inventory, sh, up
+from bootstrap import ROOT, VENV_BIN, inventory, up
 
 LOCALCLUSTER = os.path.join(ROOT, "hack", "localcluster.py")
 PREFIX = os.environ.get("GITOPS_BENCH_PREFIX", "bench-slice")
@@ -64,31 +65,33 @@ def fleet(tmp, names):
 def main():
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     slices = int(sys.argv[2]) if len(sys.argv) > 2 else 2
-    names = [f"{PREFIX}-{i + 1}" for i in range(count)]
-    parts = [names[i::slices] for i in range(slices)]
-    rows = []
+    one = [f"{PREFIX}-{i + 1}" for i in range(count)]
+    sliced = [f"{PREFIX}-s{i + 1}" for i in range(count)]
+    parts = [sliced[i::slices] for i in range(slices)]
+    print(f"bootstrap.yml, {count} clusters, {slices} slices, {os.cpu_count()} cores")
+    print("| run | wall (s) | controller CPU (s) | load average after |")
+    print("| --- | --- | --- | --- |", flush=True)
+
+    def row(what, runs):
+        wall, cpu, recap = measured(runs)
+        print(f"| {what} | {wall:.1f} | {cpu:.1f} | {os.getloadavg()[0]:.1f} |")
+        for line in recap:
+            print(f"<!-- {line.strip()} -->")
+        sys.stdout.flush()
+
     try:
         with tempfile.TemporaryDirectory(prefix="bench-slicing-") as tmp:
             os.makedirs(os.path.join(tmp, "one"))
-            inv = fleet(os.path.join(tmp, "one"), names)
-            rows.append(("one run, first bootstrap",) + measured([(inv, None)]))
-            rows.append(("one run, no-op re-run",) + measured([(inv, None)]))
-            for name in names:
-                sh([sys.executable, LOCALCLUSTER, "down", name])
+            inv = fleet(os.path.join(tmp, "one"), one)
+            row("one run, first bootstrap", [(inv, None)])
+            row("one run, no-op re-run", [(inv, None)])
             os.makedirs(os.path.join(tmp, "sliced"))
-            inv = fleet(os.path.join(tmp, "sliced"), names)
-            rows.append((f"{slices} slices, first bootstrap",) + measured([(inv, ",".join(p)) for p in parts]))
-            rows.append((f"{slices} slices, no-op re-run",) + measured([(inv, ",".join(p)) for p in parts]))
+            inv = fleet(os.path.join(tmp, "sliced"), sliced)
+            row(f"{slices} slices at once, first bootstrap", [(inv, ",".join(p)) for p in parts])
+            row(f"{slices} slices at once, no-op re-run", [(inv, ",".join(p)) for p in parts])
     finally:
-        for name in names:
+        for name in one + sliced:
             subprocess.run([sys.executable, LOCALCLUSTER, "down", name], capture_output=True, check=False)
-    print(f"bootstrap.yml, {count} clusters, load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print("| run | wall (s) | controller CPU (s) |")
-    print("| --- | --- | --- |")
-    for what, wall, cpu, recap in rows:
-        print(f"| {what} | {wall:.1f} | {cpu:.1f} |")
-        for line in recap:
-            print(f"<!-- {line.strip()} -->")
 
 
 if __name__ == "__main__":
