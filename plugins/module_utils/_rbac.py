@@ -100,6 +100,15 @@ _WORKLOADS = [
     ("batch", ["jobs", "cronjobs"]),
 ]
 _MUTATE = ["create", "update", "patch", "delete", "deletecollection"]
+# The cluster-scoped objects that configure admission (webhooks and admission policies).
+_ADMISSION_CONFIGURATION = [
+    "validatingwebhookconfigurations",
+    "mutatingwebhookconfigurations",
+    "validatingadmissionpolicies",
+    "validatingadmissionpolicybindings",
+    "mutatingadmissionpolicies",
+    "mutatingadmissionpolicybindings",
+]
 ARGOCD_GROUP = "argoproj.io"
 DEFAULT_ARGOCD_NAMESPACES = ("argocd",)
 # Grants that let a subject start pods with a pod spec of its choosing, and so with any ServiceAccount
@@ -156,25 +165,11 @@ RISKS = [
         "probes": [
             (
                 ["admissionregistration.k8s.io"],
-                [
-                    "validatingwebhookconfigurations",
-                    "mutatingwebhookconfigurations",
-                    "validatingadmissionpolicies",
-                    "validatingadmissionpolicybindings",
-                    "mutatingadmissionpolicies",
-                    "mutatingadmissionpolicybindings",
-                ],
+                _ADMISSION_CONFIGURATION,
                 _MUTATE,
             )
         ],
-        "cluster_only": [
-            "validatingwebhookconfigurations",
-            "mutatingwebhookconfigurations",
-            "validatingadmissionpolicies",
-            "validatingadmissionpolicybindings",
-            "mutatingadmissionpolicies",
-            "mutatingadmissionpolicybindings",
-        ],
+        "cluster_only": _ADMISSION_CONFIGURATION,
     },
     {
         "id": "argocd_write",
