@@ -1,28 +1,31 @@
 # The whole product: bootstrap.yml over several local clusters, drift.yml, the demo.
 
 DEMO_DIR      := $(BUILD)/demo
-DEMO_CLUSTERS := demo-dev demo-prod
+DEMO_CLUSTERS := dev=demo-dev,prod=demo-prod
 
-# With KUBECONFIG set, the demo bootstraps that cluster (its current context) instead of
-# two local ones.
-DEMO_INVENTORY := $(if $(KUBECONFIG),playbooks/inventory.kubeconfig,playbooks/inventory.local)
-
+# make demo: hack/demo.py bootstraps two local clusters, starts the real Argo CD controllers beside
+# them (host processes that keep running after make returns) and shows the GitOps loop on the dev
+# cluster (docs/demo.md). A second run reuses the clusters, the bootstrap and the controllers.
+# With KUBECONFIG set, the demo bootstraps that cluster (its current context) instead, and
+# shows no loop (its Argo CD runs in the cluster, and cannot read this machine's repository).
 .PHONY: demo
-demo: venv $(if $(KUBECONFIG),,controlplane)
-	@if [ -z "$$KUBECONFIG" ]; then for c in $(DEMO_CLUSTERS); do $(PYTHON) hack/localcluster.py up $$c >/dev/null || exit 1; done; \
-	  else echo "KUBECONFIG is set: bootstrapping its current context ($$KUBECONFIG)"; fi
-	@mkdir -p $(DEMO_DIR)
-	@[ -d $(DEMO_DIR)/infra.git ] || git init -q --bare -b main $(DEMO_DIR)/infra.git
-	GITOPS_DEMO_DIR=$(DEMO_DIR) ansible-playbook -i $(DEMO_INVENTORY) playbooks/bootstrap.yml
-	@echo
-	@echo "The infra repository is at $(DEMO_DIR)/infra.git; clone it to see the layout:"
-	@echo "  git clone $(DEMO_DIR)/infra.git /tmp/infra && find /tmp/infra -path '*/.git' -prune -o -type f -print"
-	@echo "Drift report (check mode): GITOPS_DEMO_DIR=$(DEMO_DIR) ANSIBLE_CALLBACKS_ENABLED=gitops.bootstrap.drift_report ansible-playbook --check --diff -i $(DEMO_INVENTORY) playbooks/drift.yml"
+demo: venv $(if $(KUBECONFIG),,controlplane argocd-binaries pull-loop-deps)
+	@if [ -z "$$KUBECONFIG" ]; then $(PYTHON) hack/demo.py --dir $(DEMO_DIR) --clusters $(DEMO_CLUSTERS) up; \
+	else \
+	  echo "KUBECONFIG is set: bootstrapping its current context ($$KUBECONFIG)"; \
+	  mkdir -p $(DEMO_DIR); [ -d $(DEMO_DIR)/infra.git ] || git init -q --bare -b main $(DEMO_DIR)/infra.git; \
+	  GITOPS_DEMO_DIR=$(DEMO_DIR) ansible-playbook -i playbooks/inventory.kubeconfig playbooks/bootstrap.yml; \
+	fi
 
+# Stops every process the demo started (controllers, repo servers, Redis, and what they started),
+# deletes its clusters and $(DEMO_DIR).
 .PHONY: demo-clean
 demo-clean:
-	-@for c in $(DEMO_CLUSTERS); do $(PYTHON) hack/localcluster.py down $$c; done
-	rm -rf $(DEMO_DIR)
+	$(PYTHON) hack/demo.py --dir $(DEMO_DIR) --clusters $(DEMO_CLUSTERS) down
+
+# tests/integration/test_demo.py (in test-bootstrap, cluster GITOPS_DEMO_TEST_CLUSTER, default
+# demotest-dev) runs the demo's steps with the real controllers.
+test-bootstrap: argocd-binaries pull-loop-deps
 
 # The fleet report's page is opened in headless Chromium (tests/integration/test_fleet_report.py).
 .PHONY: fleet-report-deps
@@ -45,7 +48,7 @@ fleet-report-deps:
 .PHONY: test-bootstrap
 test-bootstrap: venv controlplane fleet-report-deps gitea forge-deps
 	@$(CLUSTERS); failed=""; \
-	python -m pytest -v -p no:cacheprovider tests/integration/test_bootstrap.py tests/integration/test_fleet_report.py tests/integration/test_job_slicing.py || failed="$$failed pytest"; \
+	python -m pytest -v -p no:cacheprovider tests/integration/test_bootstrap.py tests/integration/test_fleet_report.py tests/integration/test_job_slicing.py tests/integration/test_demo.py || failed="$$failed pytest"; \
 	if [ -n "$$KUBECONFIG" ]; then echo "KUBECONFIG is set: molecule scenario bootstrap skipped (it starts two local clusters)"; \
 	else \
 	  dev="mol-dev-$$$$"; prod="mol-prod-$$$$"; \
