@@ -38,10 +38,10 @@ _CM_HEADERS = {
     "argocd-cmd-params-cm": "Parameters of Argo CD's components; the upstream ConfigMap is patched with these keys.",
     "argocd-rbac-cm": "Who may do what in Argo CD; the upstream ConfigMap is patched with these keys.",
 }
-_CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]{1,253}$")
-_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
-_KIND = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,62}$")
-_PLAIN_KEY = re.compile(r"^[A-Za-z_][-A-Za-z0-9_./]*$")
+_CONFIG_KEY = re.compile(r"[-._a-zA-Z0-9]{1,253}")
+_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
+_KIND = re.compile(r"[A-Za-z][A-Za-z0-9]{0,62}")
+_PLAIN_KEY = re.compile(r"[A-Za-z_][-A-Za-z0-9_./]*")
 SYNC_WAVE = "argocd.argoproj.io/sync-wave"
 
 
@@ -72,13 +72,13 @@ def _check_object(where: str, obj: Any, kind: "str | None" = None) -> dict:
     if not isinstance(obj, dict):
         raise ArgoConfigError(f"argocd_config {where} must be a Kubernetes object (a mapping), got {type(obj).__name__}")
     api, obj_kind = obj.get("apiVersion"), obj.get("kind")
-    if not isinstance(api, str) or not api or not isinstance(obj_kind, str) or not _KIND.match(obj_kind):
+    if not isinstance(api, str) or not api or not isinstance(obj_kind, str) or not _KIND.fullmatch(obj_kind):
         raise ArgoConfigError(f"argocd_config {where} needs apiVersion and kind (got apiVersion {api!r}, kind {obj_kind!r})")
     if kind and obj_kind != kind:
         raise ArgoConfigError(f"argocd_config {where} must be a {kind}, got kind {obj_kind}")
     meta = obj.get("metadata")
     name = meta.get("name") if isinstance(meta, dict) else None
-    if not isinstance(name, str) or not _SUBDOMAIN.match(name):
+    if not isinstance(name, str) or not _SUBDOMAIN.fullmatch(name):
         raise ArgoConfigError(
             f"argocd_config {where} needs metadata.name, a DNS-1123 name (lower case letters, digits, '-' and '.'), got {name!r}")
     try:  # a plain copy; refuses what JSON or UTF-8 cannot hold
@@ -110,7 +110,7 @@ def validate_argocd_config(config: Any, namespace: str) -> "dict | None":
             raise ArgoConfigError(f"argocd_config config_maps.{name} must map keys to string values, got {type(data).__name__}")
         clean = {}
         for key, value in data.items():
-            if not isinstance(key, str) or not _CONFIG_KEY.match(key):
+            if not isinstance(key, str) or not _CONFIG_KEY.fullmatch(key):
                 raise ArgoConfigError(
                     f"argocd_config config_maps.{name} has the key {key!r}: a ConfigMap key is letters, digits, '-', '_' and '.'")
             clean[key] = _check_value(f"config_maps.{name}.{key}", value)
@@ -193,7 +193,7 @@ def _scalar(value: str, indent: int) -> str:
 
 
 def _key(key: str) -> str:
-    if _PLAIN_KEY.match(key) and yaml.safe_load(key) == key:
+    if _PLAIN_KEY.fullmatch(key) and yaml.safe_load(key) == key:
         return key
     return json.dumps(key)
 

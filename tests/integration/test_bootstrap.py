@@ -40,6 +40,14 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+# No Argo CD controller runs in this suite, so nothing applies the repository to the cluster: the drift
+# tests change Argo CD's configuration out of band on DEV and expect the role to repair it, which it does
+# with argocd_config_source: inventory. PROD runs in the default repository mode (Argo CD's configuration
+# in the repository, the role creating only what is missing); the pull-loop suite proves that mode with
+# the real controllers (test_single_source.py).
+HOST_VARS = {DEV: {"argocd_config_source": "inventory"}}
+
+
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     """Two running clusters, a bare infra repository and an inventory for them."""
@@ -52,7 +60,8 @@ def env(tmp_path_factory):
     hosts = {"all": {
         "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable},
         "children": {"clusters": {"children": {
-            envname: {"hosts": {name: {"gitops_kubeconfig": kubeconfigs[name]}}} for name, envname in CLUSTERS.items()
+            envname: {"hosts": {name: dict({"gitops_kubeconfig": kubeconfigs[name]}, **HOST_VARS.get(name, {}))}}
+            for name, envname in CLUSTERS.items()
         }}},
     }}
     (inventory / "hosts.yml").write_text(yaml.safe_dump(hosts))

@@ -495,8 +495,20 @@ def test_argocd_manages_itself_without_a_tug_of_war_with_the_role(loop):
         loop.wait_for(f"Application {name} Synced and Healthy at a commit fetched after the sync",
                       lambda name=name: loop.app_synced_healthy(name, probe), timeout=loop.reconcile_budget(), app=name)
 
-    # The role again: nothing to change, and nothing for the controller to sync back afterwards.
+    # The role again. Argo CD now applies its own objects, so the first re-run hands over to Argo CD's
+    # field manager the fields it applies too (managedFields only, no value); after that, nothing to
+    # change, and nothing for the controller to sync back afterwards.
     started = operation_started(loop, "argocd")
+    res = loop.play(BOOTSTRAP_REPO_AND_ARGOCD, loop.bootstrap_vars())
+    install = [t["hosts"]["localhost"] for t in res.tasks() if t["task"]["name"].endswith("is installed at the pinned version and "
+                                                                                          f"flavour in namespace {ARGOCD_NAMESPACE}")]
+    assert install, [t["task"]["name"] for t in res.tasks()]
+    acted = {o["action"] for o in install[0]["objects"]} - {"unchanged"}
+    assert acted <= {"hand over"}, [o for o in install[0]["objects"] if o["action"] != "unchanged"]
+    changed = [t["task"]["name"] for t in res.tasks() if any(h.get("changed") for h in t["hosts"].values())]
+    assert res.changed() == (1 if acted else 0), f"the role's re-run changed more than the hand-over: {changed}"
+    cm = loop.get("configmap", "argocd-cm", ARGOCD_NAMESPACE)
+    assert all(k in cm["data"] for k in ROLE_CM_KEYS), "the hand-over dropped the role's keys"
     res = loop.play(BOOTSTRAP_REPO_AND_ARGOCD, loop.bootstrap_vars())
     changed = [t["task"]["name"] for t in res.tasks() if any(h.get("changed") for h in t["hosts"].values())]
     assert res.changed() == 0, f"the role's re-run changed: {changed}"
