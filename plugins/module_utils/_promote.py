@@ -297,8 +297,17 @@ def summary_lines(source: str, target: str, diffs: list[dict]) -> list[str]:
             for d in diffs]
 
 
+if HAS_YAML:
+    class _IndentedDumper(yaml.SafeDumper):  # pylint: disable=too-many-ancestors
+        """Lists indented under their key, as the scaffold writes them (a promotion's diff is its pins only)."""
+
+        def increase_indent(self, flow=False, indentless=False):
+            return super().increase_indent(flow, False)
+
+
 def dump_kustomization(data: dict) -> str:
-    return "---\n" + yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
+    """The kustomization as the scaffold writes it: document start, keys in their order, lists indented."""
+    return "---\n" + yaml.dump(data, Dumper=_IndentedDumper, sort_keys=False, default_flow_style=False)
 
 
 # ------------------------------------------------------------------------------ the source's state

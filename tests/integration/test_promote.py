@@ -174,7 +174,7 @@ def wait_app(loop, name, predicate, timeout=150):
     return loop.wait_for(f"Application {name}", lambda: predicate(loop.app(name)), timeout, interval=2.0, app=name)
 
 
-def run_promote(infra, kubeconfig, tmp_path, **extra_vars):
+def run_promote(infra, kubeconfig, tmp_path, *args, **extra_vars):
     forge, repo = infra["forge"], infra["repo"]
     token_file = tmp_path / "forge.json"
     token_file.write_text(json.dumps({"gitops_forge_token": forge.platform.token}))
@@ -186,7 +186,7 @@ def run_promote(infra, kubeconfig, tmp_path, **extra_vars):
         ev["gitops_promote_kubeconfigs"] = {"dev": kubeconfig}
     ev.update(extra_vars)
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default")
-    proc = subprocess.run(["ansible-playbook", PLAYBOOK, "-e", json.dumps(ev), "-e", f"@{token_file}"], cwd=ROOT, env=env,
+    proc = subprocess.run(["ansible-playbook", PLAYBOOK, *args, "-e", json.dumps(ev), "-e", f"@{token_file}"], cwd=ROOT, env=env,
                           text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300, check=False)
     assert forge.platform.token not in proc.stdout
     return proc
@@ -232,6 +232,14 @@ def test_promotion_opens_a_pull_request_and_after_its_merge_staging_runs_what_de
     head = repo.head()
     wait_app(loop, f"{APP}-dev", lambda a: synced_healthy(a, head))
     assert live_image(loop, "dev") == ["nginx:1.27-alpine"] and live_image(loop, "staging") == ["nginx:1.25-alpine"]
+
+    # Check mode (with diff) says what would change and changes nothing on the forge.
+    checked = run_promote(infra, loop.kubeconfig, tmp_path, "--check", "--diff")
+    assert checked.returncode == 0 and "changed=1" in checked.stdout, checked.stdout[-4000:]
+    assert '-    newTag: 1.25-alpine' in checked.stdout.replace('"', '') and '+    newTag: 1.27-alpine' in checked.stdout.replace('"', '')
+    assert pulls(infra) == []
+    assert forge.git(forge.platform, "ls-remote", forge.git_url(repo.full_name), "refs/heads/promote/shop-staging",
+                     cwd=infra["wc"]).stdout.strip() == ""
 
     proc = run_promote(infra, loop.kubeconfig, tmp_path)
     assert proc.returncode == 0, proc.stdout[-4000:]

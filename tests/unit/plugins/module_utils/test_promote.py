@@ -157,3 +157,17 @@ def test_the_reason_is_completed_by_the_resources_conditions_when_argocd_keeps_n
     assert text.endswith("its resources say: " + details[0])
     # A healthy application, or one whose status carries the resources' health messages, needs no reading.
     assert P.unhealthy_without_message(app_status()) == []
+
+
+def test_the_promoted_overlay_differs_from_the_scaffolds_only_in_its_pins(repo):
+    """The target file is written as the scaffold writes it, so the pull request's diff is the pin lines."""
+    r = P.Repo(str(repo))
+    layout = P.Layout(r, "HEAD")
+    src_path, src = layout.overlay("web", "dev")
+    tgt_path, tgt = layout.overlay("web", "staging")
+    src["images"][0]["newTag"] = "1.27"
+    before = r.read("HEAD", tgt_path)
+    after = P.dump_kustomization(P.carry_pins(src, tgt, src_path, tgt_path))
+    changed = [(a, b) for a, b in zip(before.splitlines(), after.splitlines()) if a != b]
+    assert len(before.splitlines()) == len(after.splitlines())
+    assert changed == [('    newTag: "1.25"', "    newTag: '1.27'")], changed
