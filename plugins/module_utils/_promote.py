@@ -38,6 +38,7 @@ except ImportError:  # pragma: no cover - the module reports it
     HAS_YAML = False
 
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _layout as L
+from ansible_collections.gitops.bootstrap.plugins.module_utils import _scaffold_argocd
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import summarise_application
 from ansible_collections.gitops.bootstrap.plugins.module_utils._errors import GitopsInputError
 from ansible_collections.gitops.bootstrap.plugins.module_utils._git import GitTimeout, isolated_environ, run_process
@@ -297,17 +298,9 @@ def summary_lines(source: str, target: str, diffs: list[dict]) -> list[str]:
             for d in diffs]
 
 
-if HAS_YAML:
-    class _IndentedDumper(yaml.SafeDumper):  # pylint: disable=too-many-ancestors
-        """Lists indented under their key, as the scaffold writes them (a promotion's diff is its pins only)."""
-
-        def increase_indent(self, flow=False, indentless=False):
-            return super().increase_indent(flow, False)
-
-
 def dump_kustomization(data: dict) -> str:
-    """The kustomization as the scaffold writes it: document start, keys in their order, lists indented."""
-    return "---\n" + yaml.dump(data, Dumper=_IndentedDumper, sort_keys=False, default_flow_style=False)
+    """The kustomization as the scaffold writes it (its YAML writer: lists indented, its quoting)."""
+    return _scaffold_argocd.dump_object(data)
 
 
 # ------------------------------------------------------------------------------ the source's state

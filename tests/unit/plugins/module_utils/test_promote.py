@@ -170,4 +170,4 @@ def test_the_promoted_overlay_differs_from_the_scaffolds_only_in_its_pins(repo):
     after = P.dump_kustomization(P.carry_pins(src, tgt, src_path, tgt_path))
     changed = [(a, b) for a, b in zip(before.splitlines(), after.splitlines()) if a != b]
     assert len(before.splitlines()) == len(after.splitlines())
-    assert changed == [('    newTag: "1.25"', "    newTag: '1.27'")], changed
+    assert changed == [('    newTag: "1.25"', '    newTag: "1.27"')], changed
