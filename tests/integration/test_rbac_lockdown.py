@@ -185,6 +185,15 @@ def req(verb, resource, namespace="", group="", sub=""):
     return rbac.Request(verb, resource, api_group=group, namespace=namespace, subresource=sub)
 
 
+# The backup entries of the bindings the lock-down of the seeded cluster changes.
+LOCKED_DOWN_ENTRIES = [
+    "crb._cluster.rbac-t-alice-admin.json",
+    "crb._cluster.rbac-t-bob-escalate.json",
+    "crb._cluster.rbac-t-ops.json",
+    "rb.rbac-t-a.team-a-edit.json",
+    "rb.rbac-t-b.wildcard-mixed.json",
+]
+
 EXPECTATIONS = [
     # developers: read, never write nor Secrets
     (authenticated(None, ["rbac-t-team-a"]), req("get", "deployments", "rbac-t-a", "apps"), True),
@@ -242,15 +251,7 @@ def test_enforce(cluster, tmp):
     # Backups: the ConfigMaps (index and compressed parts, every checksum verified) and the file hold the originals.
     backup = read_backup(cluster)
     entries = backup["document"]["entries"]
-    assert sorted(entries) == sorted(
-        [
-            "crb._cluster.rbac-t-alice-admin.json",
-            "crb._cluster.rbac-t-bob-escalate.json",
-            "crb._cluster.rbac-t-ops.json",
-            "rb.rbac-t-a.team-a-edit.json",
-            "rb.rbac-t-b.wildcard-mixed.json",
-        ]
-    )
+    assert sorted(entries) == sorted(LOCKED_DOWN_ENTRIES)
     assert len(entries["rb.rbac-t-b.wildcard-mixed.json"]["binding"]["subjects"]) == 3
     assert sorted(s["name"] for s in entries["rb.rbac-t-b.wildcard-mixed.json"]["removed_subjects"]) == ["rbac-t-carol", "rbac-t-team-b"]
     assert entries["crb._cluster.rbac-t-alice-admin.json"]["action"] == "delete"
@@ -509,15 +510,7 @@ def test_restore_reads_the_backup_of_earlier_versions_and_the_lockdown_converts_
     backup = read_backup(cluster)
     assert "crb._cluster.rbac-t-alice-admin.json" not in backup["index_object"]["data"]
     entries = backup["document"]["entries"]
-    assert sorted(entries) == sorted(
-        [
-            "crb._cluster.rbac-t-alice-admin.json",
-            "crb._cluster.rbac-t-bob-escalate.json",
-            "crb._cluster.rbac-t-ops.json",
-            "rb.rbac-t-a.team-a-edit.json",
-            "rb.rbac-t-b.wildcard-mixed.json",
-        ]
-    )
+    assert sorted(entries) == sorted(LOCKED_DOWN_ENTRIES)
     assert entries["rb.rbac-t-b.wildcard-mixed.json"]["removed_subjects"] is None  # saved by the earlier version
     run = restore(cluster)
     assert run.rc == 0 and run.task_result(RESTORE_TASK)["conflicts"] == [], run
