@@ -348,7 +348,7 @@ objects:
     - One entry per object with the action taken (or, in check mode, that would be taken) C(create), C(update),
       C(unchanged), C(delete) or C(hand over) (O(hand_over_to)), and whether the API server validated it (V(false) when
       it could not be sent as a dry run because its namespace or CRD does not exist yet).
-    - With O(existing=keep), an existing object left as it is has C(kept=true); it may differ from what O(update) would
+    - With O(existing=keep), an existing object left as it is has C(kept=true); it may differ from what O(existing=update) would
       apply, since its values come from the repository Argo CD syncs.
   returned: always
   type: list

@@ -25,7 +25,7 @@ description:
   - With O(compare_only=true) it only reports how the two overlays differ (what the source runs that the target does
     not); nothing is asked of a cluster or a forge.
 author:
-  - gitops.bootstrap contributors
+  - gitops.bootstrap contributors (@gitops-bootstrap)
 attributes:
   check_mode:
     support: full

@@ -131,7 +131,7 @@ def test_concurrent_slices_bootstrap_every_cluster_and_a_second_round_changes_no
     # The first fetch of every slice waits until all slices have read the (empty) branch: they all
     # plan on the same state, and all but one must rebase their commit on the others'.
     server.hold_first_fetches(SLICES, timeout=120)
-    first, _ = run_slices(fleet, "first")
+    first, _first_seconds = run_slices(fleet, "first")
     for hosts, res in first:
         assert res.rc == 0, (hosts, res)
         for host in hosts:
@@ -142,7 +142,7 @@ def test_concurrent_slices_bootstrap_every_cluster_and_a_second_round_changes_no
         assert sorted(line["cluster"] for line in summary) == sorted(hosts)
         assert all(line["argocd_ready"] is True for line in summary), summary
         assert server.token not in res.stdout + res.stderr
-    layouts = [r for _, res in first for r in layout_results(res)]
+    layouts = [r for _slice, res in first for r in layout_results(res)]
     assert len(layouts) == len(CLUSTERS) and all(r.get("pushed") for r in layouts), layouts
     assert sum(r["rebased"] for r in layouts) >= SLICES - 1, [r["rebased"] for r in layouts]
 
@@ -169,7 +169,7 @@ def test_concurrent_slices_bootstrap_every_cluster_and_a_second_round_changes_no
         assert server_deploy["status"].get("availableReplicas") == 1, name
 
     # A second round of all slices at once changes nothing, in the clusters or in the repository.
-    second, _ = run_slices(fleet, "second")
+    second, _second_seconds = run_slices(fleet, "second")
     for hosts, res in second:
         assert res.rc == 0, (hosts, res)
         for host in hosts:
