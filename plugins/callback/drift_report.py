@@ -379,7 +379,8 @@ class CallbackModule(CallbackBase):
 
     def _object_list_entries(self, task_name, objects, diffs):
         """Results that list every object they handled with its action (gitops.bootstrap.argocd_install)."""
-        changed = [o for o in objects if o.get("action") not in ("unchanged", None)]
+        # A hand-over (argocd_install existing=keep) changes who owns the fields, not a value: no drift.
+        changed = [o for o in objects if o.get("action") not in ("unchanged", "hand over", None)]
         by_ref = {}
         for diff in diffs:
             ref = _ref_of_header(diff)

@@ -364,6 +364,16 @@ def config_hash(obj):
     return sha256_hex(json.dumps(obj, sort_keys=True, separators=(",", ":")))
 
 
+def without_hash(obj):
+    """A copy of ``obj`` without the hash annotation (an object applied on another manager's behalf)."""
+    obj = copy.deepcopy(obj)
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    annotations.pop(APPLIED_HASH_ANNOTATION, None)
+    if not annotations and "annotations" in (obj.get("metadata") or {}):
+        del obj["metadata"]["annotations"]
+    return obj
+
+
 def with_hash(obj):
     """A copy of ``obj`` carrying the hash of its own applied configuration as an annotation."""
     digest = config_hash(obj)

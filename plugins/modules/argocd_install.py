@@ -156,13 +156,16 @@ options:
     default: update
   hand_over_to:
     description:
-      - With O(existing=keep), the field manager of the agent that applies these objects from Git
-        (Argo CD's server-side apply manager is C(argocd-controller)). For every kept object that this manager also
-        manages, the fields it manages are removed from O(field_manager)'s entry in C(metadata.managedFields) (the entry
-        goes when nothing is left), so a key later removed from Git is removed from the cluster instead of staying
-        owned by this module. This is how an install made with O(existing=update) is handed over; the object's values
-        are not changed. Reported as action C(hand over).
-      - Set V(null) to keep the entries.
+      - With O(existing=keep), the field manager of the agent that applies these objects from Git (Argo CD's server-side
+        apply manager is C(argocd-controller)).
+      - A missing object is created under that manager, as the agent would create it from Git, so the agent owns it from
+        the start.
+      - An existing object that the agent manages loses the Apply entries of O(field_manager) in C(metadata.managedFields)
+        and this module's hash annotation, so a key later removed from Git is removed from the cluster instead of staying
+        owned by this module. The repository holds every value this module applied (the argocd role renders both from
+        the same variables), and the agent's next apply owns them. This is how an install made with O(existing=update)
+        is handed over; no value changes. Reported as action C(hand over), which the drift report does not count as drift.
+      - Set V(null) to create missing objects under O(field_manager) and keep its entries.
     type: str
     default: argocd-controller
   absent_objects:

@@ -84,6 +84,8 @@ def test_keep_creates_what_is_missing_hands_over_and_never_overwrites(kc):
     ours = managers(cm).get(MANAGER, {})
     assert "f:timeout.reconciliation" not in ours.get("f:data", {}) and "f:admin.enabled" not in ours.get("f:data", {}), ours
     assert "f:timeout.reconciliation" in managers(cm)["argocd-controller"]["f:data"]
+    assert MANAGER not in managers(cm), "the hand-over left the module's entry"
+    assert "gitops.bootstrap/applied-config-sha256" not in (cm["metadata"].get("annotations") or {})
     diffs = [d for d in handed.get("diff", []) if "argocd-cm" in d["before_header"]]
     assert diffs and any(MANAGER in m for m in diffs[0]["before"]["field_managers"]), diffs
 
@@ -106,7 +108,9 @@ def test_keep_repairs_what_is_missing_and_applies_the_bootstrap_objects(kc):
     repaired = install(kc)
     assert actions(repaired, "create") == ["Deployment/argocd-repo-server"]
     assert "ConfigMap/keep-bootstrap" in actions(repaired, "update")
-    assert get(kc, "deployment", "argocd-repo-server") is not None
+    created = get(kc, "deployment", "argocd-repo-server")
+    # Created on the repository's behalf: Argo CD's manager owns it, nothing to hand over later.
+    assert set(managers(created)) & {"argocd-controller", MANAGER} == {"argocd-controller"}, list(managers(created))
     assert get(kc, "configmap", "keep-bootstrap")["data"] == {"root": "applied every run"}
     assert not install(kc)["changed"]
 

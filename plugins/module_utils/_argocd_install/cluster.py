@@ -54,8 +54,8 @@ class ClusterStep:
             return kind not in CLUSTER_SCOPED_KINDS
         return bool(res.namespaced)
 
-    def server_side_apply(self, obj: dict) -> dict:
-        return self.service.server_side_apply(obj, field_manager=self.params["field_manager"],
+    def server_side_apply(self, obj: dict, field_manager: str | None = None) -> dict:
+        return self.service.server_side_apply(obj, field_manager=field_manager or self.params["field_manager"],
                                               force_conflicts=self.params["force_conflicts"])
 
     def delete(self, obj: dict, propagation_policy: str = "Background") -> None:

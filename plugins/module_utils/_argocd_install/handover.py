@@ -9,8 +9,8 @@ do not use it from other collections.
 Server-side apply records in ``metadata.managedFields`` which field manager owns which field.
 While this module and Argo CD both apply an object, both own the fields they set to the same
 value; a key later removed from Git would then stay in the cluster, owned by this module. Once
-the module stops applying the object (existing=keep), the fields that Argo CD's manager owns
-too are removed from the module's entry, so Argo CD is their only owner.
+the module stops applying the object (existing=keep) and Argo CD manages it, the module's entry
+is removed, so Argo CD is the only owner of what Git says.
 """
 
 from __future__ import annotations
@@ -43,25 +43,19 @@ def merge_fields(trees) -> dict:
 
 
 def hand_over_fields(entries: list, manager: str, to: str | None) -> list | None:
-    """``managedFields`` without the fields of ``manager``'s Apply entries that ``to`` also manages.
+    """``managedFields`` without ``manager``'s Apply entries, once ``to`` manages the object.
 
-    None when nothing changes: ``to`` is unset, or one of the two managers has no entry, or they share no field.
+    Argo CD applies an object from Git only when it differs from Git, so the fields it shares
+    with this module's old apply are not always in its entry: an object that already holds Git's
+    values stays Synced and is never applied again. The repository holds every value this module
+    applied (infra_repo renders it from the same variables), so once Argo CD manages the object at
+    all, this module's entries go whole; Argo CD's next apply owns what Git says.
+    None when nothing changes: ``to`` is unset or does not manage the object, or ``manager`` has no Apply entry.
     """
-    if not to:
+    if not to or not any(e.get("manager") == to for e in entries):
         return None
-    ours = [e for e in entries if e.get("manager") == manager and e.get("operation") == "Apply"]
-    theirs = merge_fields(e.get("fieldsV1") for e in entries if e.get("manager") == to)
-    if not ours or not theirs:
-        return None
-    result = []
-    for entry in entries:
-        if entry in ours:
-            left = subtract_fields(entry.get("fieldsV1") or {}, theirs)
-            if not left:
-                continue
-            entry = dict(entry, fieldsV1=left)
-        result.append(entry)
-    return None if result == entries else result
+    result = [e for e in entries if not (e.get("manager") == manager and e.get("operation") == "Apply")]
+    return None if len(result) == len(entries) else result
 
 
 def managers_of(entries: list) -> list[str]:

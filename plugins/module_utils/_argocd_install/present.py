@@ -29,6 +29,7 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd_install.i
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd_install.report import Action
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd_install.source import ManifestSource
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd_manifests import (
+    APPLIED_HASH_ANNOTATION,
     KNOWN_HOSTS_CONFIG_MAP,
     WORKLOAD_KINDS,
     describe_conditions,
@@ -36,6 +37,7 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd_manifests
     rewrite_namespace,
     up_to_date,
     with_hash,
+    without_hash,
     workload_problems,
 )
 from ansible_collections.gitops.bootstrap.plugins.module_utils._equivalence import keep_live_spelling
@@ -217,6 +219,11 @@ class Install(ClusterStep):
             return self._hand_over(obj, before) or Action(obj, "unchanged", validated=True, kept=True)
         if self.keep_version_differs and entry_of(obj) not in self.recorded:
             return None
+        agent = self.params["hand_over_to"]
+        if agent:
+            # Created on the repository's behalf, as Argo CD would create it from Git: under its field
+            # manager, so Argo CD owns it from the start and there is nothing to hand over later.
+            return self._apply_one(without_hash(obj), before, validated, field_manager=agent)
         return self._apply_one(obj, before, validated)
 
     def _hand_over(self, obj, live):
@@ -233,6 +240,9 @@ class Install(ClusterStep):
             if handed is None:
                 return None
             patch = {"metadata": {"managedFields": handed, "resourceVersion": meta.get("resourceVersion")}}
+            if APPLIED_HASH_ANNOTATION in (meta.get("annotations") or {}):
+                # The record of this module's last apply goes with its entry: Git does not hold it.
+                patch["metadata"]["annotations"] = {APPLIED_HASH_ANNOTATION: None}
             try:
                 self.service.merge_patch(obj["kind"], obj["apiVersion"], meta.get("name"), meta.get("namespace"), patch,
                                          doing="Handing over to %s the fields of" % self.params["hand_over_to"],
@@ -248,7 +258,7 @@ class Install(ClusterStep):
                           before={"field_managers": managers_of(fields)}, after={"field_managers": managers_of(handed)})
         return None
 
-    def _apply_one(self, obj, before, validated):
+    def _apply_one(self, obj, before, validated, field_manager=None):
         # A live value that means the same as ours (argocd-rbac-cm policy lines in another order)
         # is kept as it is: the apply, its dry run and the diff then agree that nothing changes.
         obj = keep_live_spelling(obj, before)
@@ -258,7 +268,7 @@ class Install(ClusterStep):
         if up_to_date(obj, before):
             # Same configuration as our last apply and every field still holds our value: nothing to send.
             return Action(obj, "unchanged", validated=True, before=None, after=None)
-        after = self.server_side_apply(obj)
+        after = self.server_side_apply(obj, field_manager)
         b, a = clean_object(before), clean_object(after)
         if b is None:
             action = "create"

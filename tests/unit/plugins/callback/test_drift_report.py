@@ -177,6 +177,23 @@ def test_every_object_of_the_install_step_is_an_entry_of_its_own(tmp_path):
     assert "None" not in md
 
 
+def test_a_hand_over_of_fields_to_argocd_is_no_drift(tmp_path):
+    task = _NamedTask(INSTALL_TASK, "gitops.bootstrap.argocd_install")
+    res = install_result()
+    res["objects"].append({"api_version": "argoproj.io/v1alpha1", "kind": "AppProject", "name": "team-a", "namespace": "argocd",
+                           "action": "hand over", "validated": True, "kept": True})
+    res["diff"].append({"before_header": "AppProject argocd/team-a", "after_header": "AppProject argocd/team-a",
+                        "before": {"field_managers": ["argocd-controller (Apply)", "gitops.bootstrap.argocd-install (Apply)"]},
+                        "after": {"field_managers": ["argocd-controller (Apply)"]}})
+    report, _md = recorded(tmp_path, _ItemResult(res, task))
+    names = [c["name"] for c in report["clusters"]["dev"]["changes"]]
+    assert "team-a" not in names and len(names) == 4, names
+    only = {"changed": True, "check_mode": True, "namespace": "argocd", "objects": res["objects"][-1:], "diff": res["diff"][-1:],
+            "summary": {"hand over": 1}, "_ansible_no_log": False}
+    report, _md = recorded(tmp_path, _ItemResult(only, task))
+    assert report["clusters"].get("dev", {}).get("changes", []) == [] and not report["clusters"].get("dev", {}).get("drifted")
+
+
 def test_install_step_without_diff_still_names_its_objects(tmp_path):
     task = _NamedTask(INSTALL_TASK, "gitops.bootstrap.argocd_install")
     report, _md = recorded(tmp_path, _ItemResult(install_result(diff=False), task))

@@ -41,18 +41,19 @@ def test_hand_over_drops_an_entry_left_empty_and_keeps_others():
     assert hand_over_fields(entries, OURS, "argocd-controller") == entries[1:]
 
 
-def test_hand_over_keeps_the_fields_only_we_own():
-    entries = [entry(OURS, {"f:data": {"f:a": {}, "f:mine": {}}}), entry("argocd-controller", {"f:data": {"f:a": {}}})]
-    handed = hand_over_fields(entries, OURS, "argocd-controller")
-    assert handed[0]["fieldsV1"] == {"f:data": {"f:mine": {}}} and handed[1] == entries[1]
+def test_hand_over_drops_our_entry_whole_once_argocd_manages_the_object():
+    # Argo CD found the object Synced (it already held Git's values) and applied only a few fields:
+    # the ones it does not share with us go too, since Git holds them and Argo CD applies them next.
+    entries = [entry(OURS, {"f:data": {"f:a": {}, "f:mine": {}}}), entry("argocd-controller", {"f:metadata": {"f:labels": {}}})]
+    assert hand_over_fields(entries, OURS, "argocd-controller") == entries[1:]
 
 
 def test_nothing_to_hand_over_is_none():
     alone = [entry(OURS, {"f:data": {"f:a": {}}})]
-    assert hand_over_fields(alone, OURS, "argocd-controller") is None
+    assert hand_over_fields(alone, OURS, "argocd-controller") is None, "Argo CD does not manage it yet"
     disjoint = alone + [entry("argocd-controller", {"f:data": {"f:b": {}}})]
-    assert hand_over_fields(disjoint, OURS, "argocd-controller") is None
     assert hand_over_fields(disjoint, OURS, None) is None
+    assert hand_over_fields(disjoint[1:], OURS, "argocd-controller") is None, "nothing of ours left"
     # An Update entry of ours (a merge patch) is not a server-side apply and is left alone.
     assert hand_over_fields([entry(OURS, {"f:data": {"f:a": {}}}, "Update"), disjoint[1]], OURS, "argocd-controller") is None
 
