@@ -410,6 +410,14 @@ def test_migration_from_inventory_mode_hands_over_without_downtime(loop):
     assert not runs[-1], f"the runs after the migration kept changing: {runs}"
     print(f"runs after the migration run until changed=0: {runs}")
 
+    # The role asked Argo CD for one sync after its hand-over; the hand-over is complete once Argo CD
+    # has applied, and then owns every field Git holds.
+    def handed_over():
+        cm = read_many(loop, [("configmap", "argocd-cm")]).get(("configmap", "argocd-cm")) or {}
+        return owners(cm).get("data.timeout.reconciliation") == {ARGOCD_MANAGER}
+    loop.wait_for("Argo CD's field manager alone owns argocd-cm's keys after its sync", handed_over,
+                  timeout=loop.reconcile_budget() + 60, app="argocd")
+
     objs = read_many(loop, HANDED_OVER)
     for ref in HANDED_OVER:
         obj = objs.get(ref)
