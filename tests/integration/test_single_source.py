@@ -270,12 +270,17 @@ def template_hash(obj: dict) -> str:
 
 
 def workloads(loop) -> dict[str, tuple]:
-    """Deployments and StatefulSets of Argo CD: uid, generation, pod template."""
+    """Deployments and StatefulSets of Argo CD: uid and pod template (what a rollout changes).
+
+    Not the generation: Argo CD's first full server-side apply after the hand-over writes the spec
+    as upstream's manifest has it, which counts as a spec write (generation 2 -> 3) with the same
+    pod template, so no pod is replaced; the pods' uids are compared by object_uids too.
+    """
     out = {}
     for kind in ("deployments", "statefulsets"):
         for item in json.loads(loop.kubectl("-n", ARGOCD_NAMESPACE, "get", kind, "-o", "json").stdout)["items"]:
             meta = item["metadata"]
-            out[f"{item['kind']}/{meta['name']}"] = (meta["uid"], meta["generation"], template_hash(item))
+            out[f"{item['kind']}/{meta['name']}"] = (meta["uid"], template_hash(item))
     return out
 
 
