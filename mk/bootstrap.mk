@@ -23,9 +23,8 @@ demo: venv $(if $(KUBECONFIG),,controlplane argocd-binaries pull-loop-deps)
 demo-clean:
 	$(PYTHON) hack/demo.py --dir $(DEMO_DIR) --clusters $(DEMO_CLUSTERS) down
 
-# tests/integration/test_demo.py (in test-bootstrap, cluster GITOPS_DEMO_TEST_CLUSTER, default
+# tests/integration/test_demo.py (in test-fleet, cluster GITOPS_DEMO_TEST_CLUSTER, default
 # demotest-dev) runs the demo's steps with the real controllers.
-test-bootstrap: argocd-binaries pull-loop-deps
 
 # The fleet report's page is opened in headless Chromium (tests/integration/test_fleet_report.py).
 .PHONY: fleet-report-deps
@@ -41,14 +40,14 @@ fleet-report-deps:
 	fi
 
 # test-bootstrap: the pytest suites (their own clusters boot-dev and boot-prod; rep-dev and rep-prod for the
-# fleet report; slice-1 to slice-3 and the test Gitea for job slicing), then the molecule scenario `bootstrap` (bootstrap of two clusters in one run, idempotence, live state, five kinds of
+# fleet report), then the molecule scenario `bootstrap` (bootstrap of two clusters in one run, idempotence, live state, five kinds of
 # drift reported and repaired, one cluster unreachable) on two clusters started and deleted here,
 # named after the recipe's process id so that two runs at the same time do not share them. Both
 # need local clusters: with KUBECONFIG set they are skipped.
 .PHONY: test-bootstrap
-test-bootstrap: venv controlplane fleet-report-deps gitea forge-deps
+test-bootstrap: venv controlplane fleet-report-deps
 	@$(CLUSTERS); failed=""; \
-	python -m pytest -v -p no:cacheprovider tests/integration/test_bootstrap.py tests/integration/test_fleet_report.py tests/integration/test_job_slicing.py tests/integration/test_demo.py || failed="$$failed pytest"; \
+	python -m pytest -v -p no:cacheprovider tests/integration/test_bootstrap.py tests/integration/test_fleet_report.py || failed="$$failed pytest"; \
 	if [ -n "$$KUBECONFIG" ]; then echo "KUBECONFIG is set: molecule scenario bootstrap skipped (it starts two local clusters)"; \
 	else \
 	  dev="mol-dev-$$$$"; prod="mol-prod-$$$$"; \
@@ -60,3 +59,12 @@ test-bootstrap: venv controlplane fleet-report-deps gitea forge-deps
 	[ -z "$$failed" ] || { echo "FAILED test-bootstrap:$$failed"; exit 1; }
 
 TEST_TARGETS += test-bootstrap
+
+# test-fleet: bootstrap.yml as concurrent job slices of one inventory (clusters slice-1 to slice-3, the
+# test Gitea) and the demo's GitOps loop with the real controllers (test_demo.py); a suite of its own
+# so that it runs beside test-bootstrap in the other lane of make test.
+.PHONY: test-fleet
+test-fleet: venv controlplane gitea forge-deps argocd-binaries pull-loop-deps
+	python -m pytest -v -p no:cacheprovider tests/integration/test_job_slicing.py tests/integration/test_demo.py
+
+TEST_TARGETS += test-fleet
