@@ -37,12 +37,14 @@ test-pull-loop: venv controlplane pull-loop-deps argocd-binaries gitea forge-dep
 	python -m pytest -v -p no:cacheprovider -s tests/integration/test_pull_loop.py tests/integration/test_webhook.py \
 	  tests/integration/test_pull_loop_uninstall.py
 
-# Repository mode (Git as the only source of truth) on a pull loop of its own (cluster loop5). Not yet
-# among TEST_TARGETS: the hand-over of the migration does not complete yet (docs/pull_loop.md).
+# Repository mode (Git as the only source of truth) on a pull loop of its own (cluster loop5), so it
+# runs beside test-pull-loop in the other lane of make test.
 .PHONY: test-single-source
 test-single-source: venv controlplane pull-loop-deps argocd-binaries
 	GITOPS_PULL_LOOP_CLUSTER=$${GITOPS_PULL_LOOP_CLUSTER:-loop5} python -m pytest -v -p no:cacheprovider -s \
 	  tests/integration/test_single_source.py
+
+TEST_TARGETS += test-single-source
 
 .PHONY: bench-pull-loop
 bench-pull-loop: venv controlplane pull-loop-deps argocd-binaries

@@ -64,7 +64,10 @@ def env(tmp_path_factory):
     hosts = {"all": {
         "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable},
         "children": {"clusters": {"children": {
-            envname: {"hosts": {name: {"gitops_kubeconfig": kubeconfigs[name], "gitops_environment": envname}}}
+            # No controller applies the repository here: DEV, whose Argo CD configuration the drift test
+            # changes out of band, runs in inventory mode, where the role reports and repairs it.
+            envname: {"hosts": {name: dict({"gitops_kubeconfig": kubeconfigs[name], "gitops_environment": envname},
+                                           **({"argocd_config_source": "inventory"} if name == DEV else {}))}}
             for name, envname in CLUSTERS.items()
         }}},
     }}
@@ -205,7 +208,10 @@ def test_drift_run_report_shows_drift_degraded_and_unreachable_against_live_stat
     assert "data.timeout.reconciliation" in drift["ConfigMap argocd/argocd-cm"]["fields"]
     callback = json.loads((tmp_path / "drift.json").read_text())["clusters"]
     assert [o["object"] for o in by_name[DEV]["drift"]["objects"]] == [c["object"] for c in callback[DEV]["changes"]]
-    assert by_name[PROD]["drift"]["objects"] == []
+    # prod runs in repository mode: its drift is Argo CD's own comparison, the Degraded application.
+    prod_drift = [o["object"] for o in by_name[PROD]["drift"]["objects"]]
+    assert len(prod_drift) == 1 and "Application argocd/guestbook" in prod_drift[0], prod_drift
+    assert [o["object"] for o in by_name[PROD]["drift"]["objects"]] == [c["object"] for c in callback[PROD]["changes"]]
 
     # prod: the Degraded application first, with its reason; every live Application listed with its status.
     apps = by_name[PROD]["applications"]
