@@ -50,3 +50,32 @@ def access_check_options(**extra) -> dict:
 def group_kind_options() -> dict:
     """The suboptions of one API group and kind (the resource lists of an AppProject)."""
     return dict(group=dict(type="str", required=True), kind=dict(type="str", required=True))
+
+
+FORGE_KINDS = ["gitea", "github", "gitlab"]
+MAX_FORGE_TIMEOUT = 600
+
+
+def forge_connection_options(required: bool = True, timeout_option: str = "timeout") -> dict:
+    """How a module reaches a forge: kind, URL, token, the per-call timeout and TLS.
+
+    Documented by the ``gitops.bootstrap.forge`` doc fragment for the modules that always talk to a
+    forge (``required``); a module for which the forge is one mode among others (infra_repo's
+    pull-request mode, gitops_promote) makes ``forge`` and ``token`` optional and names the timeout
+    ``forge_timeout``, beside its own timeouts.
+    """
+    return {
+        "forge": dict(type="str", required=required, choices=list(FORGE_KINDS)),
+        "api_url": dict(type="str"),
+        "token": dict(type="str", required=required, no_log=True),
+        timeout_option: dict(type="int", default=20),
+        "validate_certs": dict(type="bool", default=True),
+        "ca_path": dict(type="path"),
+    }
+
+
+def forge_timeout_problem(value, option: str = "timeout") -> str | None:
+    """Why a forge timeout cannot be used, or None: every call to a forge is bounded."""
+    if value is None or not 0 < value <= MAX_FORGE_TIMEOUT:
+        return f"{option} must be between 1 and {MAX_FORGE_TIMEOUT} seconds (got {value!r})"
+    return None

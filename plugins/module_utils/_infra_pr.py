@@ -37,6 +37,7 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _layout
+from ansible_collections.gitops.bootstrap.plugins.module_utils._argspec import forge_connection_options
 from ansible_collections.gitops.bootstrap.plugins.module_utils._forge.base import RepoInfo
 from ansible_collections.gitops.bootstrap.plugins.module_utils._forge.http import (
     ForgeError,
@@ -53,10 +54,9 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._forge.pulls impo
     pull_requests_for,
 )
 from ansible_collections.gitops.bootstrap.plugins.module_utils._forge.runner import (
-    DEFAULT_API_URL,
     _check_name,
-    _check_url,
     build_provider,
+    check_connection,
 )
 from ansible_collections.gitops.bootstrap.plugins.module_utils._git import explain
 
@@ -71,12 +71,7 @@ NOTE_KEYS = ("conflicts", "forced", "removed_by_user", "taken_over")
 # The module options of this mode (documented in infra_repo's DOCUMENTATION).
 ARG_SPEC = dict(
     pull_request=dict(type="bool", default=False),
-    forge=dict(type="str", choices=["gitea", "github", "gitlab"]),
-    api_url=dict(type="str"),
-    token=dict(type="str", no_log=True),
-    forge_timeout=dict(type="int", default=20),
-    validate_certs=dict(type="bool", default=True),
-    ca_path=dict(type="path"),
+    **forge_connection_options(required=False, timeout_option="forge_timeout"),
     forge_owner=dict(type="str"),
     forge_repository=dict(type="str"),
     pull_request_title=dict(type="str"),
@@ -326,11 +321,7 @@ class PullRequestFlow:
                 "token of a user who may open pull requests there")
         forge = p["forge"]
         try:
-            if forge == "gitea" and not p.get("api_url"):
-                raise ForgeInputError("api_url is required for forge=gitea (the Gitea server URL)")
-            _check_url(p.get("api_url") or DEFAULT_API_URL[forge], "api_url")
-            if not 0 < p["forge_timeout"] <= 600:
-                raise ForgeInputError("forge_timeout must be between 1 and 600 seconds")
+            check_connection(p, "forge_timeout", "a user who may open pull requests")
             owner, name = p.get("forge_owner"), p.get("forge_repository")
             if not (owner and name):
                 derived = owner_and_name(p["repo"], forge, p.get("api_url"))
@@ -350,9 +341,7 @@ class PullRequestFlow:
         """Read the forge: the token's user, the repository, the pull requests of the review branch."""
         self.check_options()
         p = self.p
-        params = {"forge": p["forge"], "api_url": p.get("api_url"), "token": p["token"],
-                  "timeout": p["forge_timeout"], "validate_certs": p["validate_certs"], "ca_path": p.get("ca_path")}
-        provider = build_provider(params, self.masker, transport=self.transport)
+        provider = build_provider(p, self.masker, transport=self.transport, timeout_option="forge_timeout")
         where = f"{self.owner}/{self.name} on {provider.label}"
         try:
             me = provider.whoami()

@@ -104,9 +104,10 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.gitops.bootstrap.plugins.module_utils._argspec import forge_connection_options
 from ansible_collections.gitops.bootstrap.plugins.module_utils._forge.http import ForgeError, ForgeInputError, Masker
 from ansible_collections.gitops.bootstrap.plugins.module_utils._forge.pulls import pull_requests_for
-from ansible_collections.gitops.bootstrap.plugins.module_utils._forge.runner import build_provider
+from ansible_collections.gitops.bootstrap.plugins.module_utils._forge.runner import build_provider, check_connection
 
 
 def publish(params: dict, masker: Masker, transport=None) -> dict:
@@ -119,10 +120,7 @@ def publish(params: dict, masker: Masker, transport=None) -> dict:
             raise ForgeInputError(f"markdown_path {params['markdown_path']}: cannot read it ({exc.strerror})") from None
     if not (text or "").strip():
         raise ForgeInputError("the plan's Markdown is empty: give markdown (the result of gitops_plan) or markdown_path")
-    if not (params["token"] or "").strip():
-        raise ForgeInputError("token is empty: give the API token of the pipeline's forge user")
-    if params["forge"] == "gitea" and not params.get("api_url"):
-        raise ForgeInputError("api_url is required for forge=gitea (the Gitea server URL)")
+    check_connection(params, token_holder="the pipeline's forge user")
     provider = build_provider(params, masker, transport=transport)
     repo = provider.get_repo(params["owner"], params["name"])
     if repo is None:
@@ -141,12 +139,7 @@ def publish(params: dict, masker: Masker, transport=None) -> dict:
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            forge=dict(type="str", required=True, choices=["gitea", "github", "gitlab"]),
-            api_url=dict(type="str"),
-            token=dict(type="str", required=True, no_log=True),
-            timeout=dict(type="int", default=20),
-            validate_certs=dict(type="bool", default=True),
-            ca_path=dict(type="path"),
+            **forge_connection_options(),
             owner=dict(type="str", required=True),
             name=dict(type="str", required=True),
             pull_request=dict(type="int", required=True),
@@ -164,8 +157,6 @@ def main():
         supports_check_mode=False,
     )
     masker = Masker([module.params.get("token")])
-    if not 0 < module.params["timeout"] <= 600:
-        module.fail_json(msg="timeout must be between 1 and 600 seconds")
     try:
         result = publish(module.params, masker)
     except ForgeError as exc:

@@ -212,10 +212,11 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _plan
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _promote as P
 from ansible_collections.gitops.bootstrap.plugins.module_utils._argocd import summarise_application
+from ansible_collections.gitops.bootstrap.plugins.module_utils._argspec import forge_connection_options
 from ansible_collections.gitops.bootstrap.plugins.module_utils._errors import GitopsInputError
 from ansible_collections.gitops.bootstrap.plugins.module_utils._forge.http import ForgeError, Masker
 from ansible_collections.gitops.bootstrap.plugins.module_utils._forge.pulls import pull_requests_for
-from ansible_collections.gitops.bootstrap.plugins.module_utils._forge.runner import build_provider
+from ansible_collections.gitops.bootstrap.plugins.module_utils._forge.runner import build_provider, check_connection
 from ansible_collections.gitops.bootstrap.plugins.module_utils._git import isolated_environ
 from ansible_collections.gitops.bootstrap.plugins.module_utils._k8s.client import (
     GitopsK8sError,
@@ -290,8 +291,10 @@ class PromoteManager:
         missing = [o for o in ("forge", "token", "owner", "name") if not (self.p.get(o) or "").strip()]
         if missing:
             raise P.PromoteError(f"a promotion opens a pull request: give {', '.join(missing)} (or compare_only: true)")
-        if self.p["forge"] == "gitea" and not self.p.get("api_url"):
-            raise P.PromoteError("api_url is required for forge=gitea (the Gitea server URL)")
+        try:
+            check_connection(self.p, "forge_timeout", "a user who may push branches and open pull requests")
+        except ForgeError as exc:
+            raise P.PromoteError(self.masker.mask(exc.msg)) from None
 
     # -- the source's state ------------------------------------------------------------------
     def check_sources(self, repo, layout, app, source, revision) -> list[dict]:
@@ -372,7 +375,7 @@ class PromoteManager:
     # -- the branch and the pull request ------------------------------------------------------
     def publish(self, repo, branch, commit, pr_title, pr_body) -> dict:
         p = self.p
-        provider = build_provider(dict(p, timeout=p["forge_timeout"]), self.masker)
+        provider = build_provider(p, self.masker, timeout_option="forge_timeout")
         info = provider.get_repo(p["owner"], p["name"])
         if info is None:
             raise P.PromoteError(f"repository {p['owner']}/{p['name']} does not exist on {provider.label} (or the token cannot see it)")
@@ -432,12 +435,7 @@ def main():
             request_timeout=dict(type="float", default=30),
             kustomize=dict(type="path"),
             timeout=dict(type="float", default=60),
-            forge=dict(type="str", choices=["gitea", "github", "gitlab"]),
-            api_url=dict(type="str"),
-            token=dict(type="str", no_log=True),
-            forge_timeout=dict(type="int", default=20),
-            validate_certs=dict(type="bool", default=True),
-            ca_path=dict(type="path"),
+            **forge_connection_options(required=False, timeout_option="forge_timeout"),
             owner=dict(type="str"),
             name=dict(type="str"),
             push_url=dict(type="str"),
@@ -451,8 +449,6 @@ def main():
         problem = request_timeout_problem(module.params[option])
         if problem:
             module.fail_json(msg=problem.replace("request_timeout", option))
-    if not 0 < module.params["forge_timeout"] <= 600:
-        module.fail_json(msg="forge_timeout must be between 1 and 600 seconds")
     manager = PromoteManager(module)
     run_manager(module, manager.run, "Promoting the application", input_errors=(ForgeError,))
 

@@ -16,6 +16,7 @@ import traceback
 from urllib.parse import urlsplit
 
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _names
+from ansible_collections.gitops.bootstrap.plugins.module_utils._argspec import forge_connection_options, forge_timeout_problem
 from ansible_collections.gitops.bootstrap.plugins.module_utils._forge import sshkey
 from ansible_collections.gitops.bootstrap.plugins.module_utils._forge.base import (
     ForgeRepository,
@@ -30,14 +31,7 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._forge.http impor
 )
 
 # Connection options, documented by the gitops.bootstrap.forge doc fragment.
-FORGE_ARG_SPEC = dict(
-    forge=dict(type="str", required=True, choices=["gitea", "github", "gitlab"]),
-    api_url=dict(type="str"),
-    token=dict(type="str", required=True, no_log=True),
-    timeout=dict(type="int", default=20),
-    validate_certs=dict(type="bool", default=True),
-    ca_path=dict(type="path"),
-)
+FORGE_ARG_SPEC = forge_connection_options()
 
 DEFAULT_API_URL = {"github": "https://api.github.com", "gitlab": "https://gitlab.com"}
 
@@ -59,16 +53,28 @@ def _check_url(value: str, what: str) -> None:
         raise ForgeInputError(f"{what} must not carry credentials in the URL")
 
 
-def settings_from_params(params: dict) -> tuple[Settings, str | None]:
-    """Settings for the engine, and the key file to generate (None when it exists or is not used)."""
+def check_connection(params: dict, timeout_option: str = "timeout",
+                     token_holder: str = "a repository administrator") -> None:
+    """Offline: the connection options of ``forge_connection_options`` are complete and well-formed.
+
+    Every module that talks to a forge calls this before the first request, so that a missing URL,
+    an empty token or an unbounded timeout gets the same message everywhere.
+    """
     forge = params["forge"]
     if forge == "gitea" and not params.get("api_url"):
         raise ForgeInputError("api_url is required for forge=gitea (the Gitea server URL)")
     _check_url(params.get("api_url") or DEFAULT_API_URL[forge], "api_url")
     if not (params.get("token") or "").strip():
-        raise ForgeInputError("token is empty: give the API token of a repository administrator")
-    if params["timeout"] <= 0 or params["timeout"] > 600:
-        raise ForgeInputError("timeout must be between 1 and 600 seconds")
+        raise ForgeInputError(f"token is empty: give the API token of {token_holder}")
+    problem = forge_timeout_problem(params.get(timeout_option), timeout_option)
+    if problem:
+        raise ForgeInputError(problem)
+
+
+def settings_from_params(params: dict) -> tuple[Settings, str | None]:
+    """Settings for the engine, and the key file to generate (None when it exists or is not used)."""
+    forge = params["forge"]
+    check_connection(params)
     _check_name(params["owner"], "owner", nested=forge == "gitlab")
     _check_name(params["name"], "name")
     if params.get("gitea_web_password") and forge != "gitea":
@@ -135,10 +141,11 @@ def settings_from_params(params: dict) -> tuple[Settings, str | None]:
     return settings, generate_at
 
 
-def build_provider(params: dict, masker: Masker, transport=None, web_transport=None, sleep=time.sleep):
+def build_provider(params: dict, masker: Masker, transport=None, web_transport=None, sleep=time.sleep,
+                   timeout_option: str = "timeout"):
     """The provider of ``params['forge']`` (imported lazily: one forge per run)."""
     forge = params["forge"]
-    common = dict(timeout=float(params["timeout"]), masker=masker, validate_certs=params["validate_certs"],
+    common = dict(timeout=float(params[timeout_option]), masker=masker, validate_certs=params["validate_certs"],
                   ca_path=params.get("ca_path"), transport=transport, sleep=sleep)
     api_url = params.get("api_url") or DEFAULT_API_URL[forge]
     if forge == "gitea":
