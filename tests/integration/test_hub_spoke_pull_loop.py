@@ -10,18 +10,22 @@ server run as host processes (hack/argocd_controllers.py). The controller holds 
 for the spoke but the token of that cluster Secret, and reaches the spoke's API server on
 loopback with it, TLS verified with the CA the Secret carries.
 
+The spoke is registered twice, each registration with an account of its own: ``team`` with the
+defaults (one namespace, nothing cluster-scoped) and ``tools`` with one cluster-scoped kind,
+Namespace (so the cluster Secret says clusterResources=true and Argo CD does send cluster-scoped
+objects to the spoke). The AppProject deliberately allows every kind on both, so what stops a
+sync below is the spoke's API server, not Argo CD's own checks.
+
 What is proven, on the live clusters:
-- an Application on the hub whose destination is the spoke syncs into a namespace the spoke
+- an Application on the hub whose destination is the spoke (team) syncs into the namespace the
   account may write: the objects appear on the spoke (not on the hub), the Application is
   Synced and Healthy, the objects' field manager is Argo CD's controller, and a change made by
   hand on the spoke is healed back;
 - an Application that needs what the account may not do is refused by the spoke's API server,
   and the Application's status carries the Kubernetes RBAC reason (``forbidden`` and the
-  account's name), although the AppProject (deliberately, in this test) allows every kind:
-  a ClusterRole (the registration lists one cluster-scoped kind, Namespace, so Argo CD does
-  send cluster-scoped objects to the spoke), a Role that grants more than the account holds
-  (RBAC escalation prevention), and a bare Pod (the account may read and delete Pods, not
-  create them); none of those objects exists on the spoke afterwards.
+  account's name): a Role that grants more than the account holds (RBAC escalation
+  prevention) and a bare Pod (the account may read and delete Pods, not create them) on team,
+  a ClusterRole on tools; none of those objects exists on the spoke afterwards.
 
 Clusters: GITOPS_TEST_HUB_CLUSTER / GITOPS_TEST_SPOKE_CLUSTER (default hub1 / spoke1, the
 clusters test_hub_and_spoke.py uses), started when missing and left running for the next suite;
@@ -51,11 +55,16 @@ from pullloop_servers import GitDaemon, WorkingCopy, git  # noqa: E402
 PLAYBOOK = os.path.join(ROOT, "playbooks", "hub_and_spoke.yml")
 SFX = uuid.uuid4().hex[:6]
 ARGOCD_NS = "argocd"
-CLUSTER = f"spoke-{SFX}"                 # the spoke as Argo CD knows it
-TEAM_NS = f"team-{SFX}"                  # the one namespace the spoke account may deploy to
-SA_NS = f"argocd-spoke-{SFX}"
 SA = "argocd-spoke"
-SA_USER = f"system:serviceaccount:{SA_NS}:{SA}"
+# Two registrations of the spoke, made by one run of the playbook, each with an account of its own:
+#  team   the defaults: one namespace, no cluster-scoped kind (the cluster Secret says clusterResources=false)
+#  tools  one namespace and one cluster-scoped kind, Namespace (clusterResources=true: Argo CD does send
+#         cluster-scoped objects to the spoke); the server reached as localhost (Argo CD keeps one cluster per URL)
+REG = {
+    "team": {"cluster": f"team-spoke-{SFX}", "ns": f"team-{SFX}", "sa_ns": f"argocd-spoke-team-{SFX}", "kinds": []},
+    "tools": {"cluster": f"tools-spoke-{SFX}", "ns": f"tools-{SFX}", "sa_ns": f"argocd-spoke-tools-{SFX}",
+              "kinds": [{"group": "", "kind": "Namespace"}]},
+}
 PROJECT = f"spokes-{SFX}"
 SYNC_BUDGET = 150
 
@@ -164,9 +173,7 @@ PROJECT_AND_APPS = """
         name: "{{ project }}"
         namespace: "{{ ns }}"
         source_repos: ["{{ repo }}"]
-        destinations:
-          - name: "{{ cluster }}"
-            namespace: "*"
+        destinations: "{{ destinations }}"
         cluster_resource_whitelist:
           - {group: "*", kind: "*"}
 
@@ -178,8 +185,8 @@ PROJECT_AND_APPS = """
         repo_url: "{{ repo }}"
         path: "{{ item.path }}"
         target_revision: main
-        destination_name: "{{ cluster }}"
-        destination_namespace: "{{ item.dest }}"
+        destination_name: "{{ item.cluster }}"
+        destination_namespace: "{{ item.namespace }}"
         sync_policy:
           automated: true
           prune: true
@@ -191,11 +198,15 @@ PROJECT_AND_APPS = """
 """
 
 APPS = {
-    "web": ("apps/web", TEAM_NS),
-    "clusterrole": ("apps/clusterrole", TEAM_NS),
-    "escalate": ("apps/escalate", TEAM_NS),
-    "pod": ("apps/pod", TEAM_NS),
+    "web": ("apps/web", "team"),
+    "escalate": ("apps/escalate", "team"),
+    "pod": ("apps/pod", "team"),
+    "clusterrole": ("apps/clusterrole", "tools"),
 }
+
+
+def sa_user(reg):
+    return f"system:serviceaccount:{REG[reg]['sa_ns']}:{SA}"
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -208,19 +219,31 @@ def kube_json(kubeconfig, *args):
     return json.loads(proc.stdout)
 
 
+def server_of(kubeconfig):
+    with open(kubeconfig, encoding="utf-8") as fh:
+        kc = yaml.safe_load(fh)
+    ctx = next(c for c in kc["contexts"] if c["name"] == kc["current-context"])["context"]
+    return next(c for c in kc["clusters"] if c["name"] == ctx["cluster"])["cluster"]["server"]
+
+
 def write_inventory(path, hub, spoke):
+    server = server_of(spoke)
+    spokes = {}
+    for key, reg in REG.items():
+        host = {
+            "gitops_kubeconfig": spoke,
+            "argocd_spoke_hub_host": "hub",
+            "argocd_spoke_cluster_name": reg["cluster"],
+            "argocd_spoke_namespaces": [reg["ns"]],
+            "argocd_spoke_service_account_namespace": reg["sa_ns"],
+            "argocd_spoke_cluster_resources": reg["kinds"],
+        }
+        if key == "tools":
+            host["argocd_spoke_server"] = server.replace("https://127.0.0.1:", "https://localhost:")
+        spokes[reg["cluster"]] = host
     inventory = {"all": {
         "vars": {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"},
-        "children": {
-            "hubs": {"hosts": {"hub": {"gitops_kubeconfig": hub}}},
-            "spokes": {"hosts": {CLUSTER: {
-                "gitops_kubeconfig": spoke,
-                "argocd_spoke_hub_host": "hub",
-                "argocd_spoke_namespaces": [TEAM_NS],
-                "argocd_spoke_service_account_namespace": SA_NS,
-                "argocd_spoke_cluster_resources": [{"group": "", "kind": "Namespace"}],
-            }}},
-        },
+        "children": {"hubs": {"hosts": {"hub": {"gitops_kubeconfig": hub}}}, "spokes": {"hosts": spokes}},
     }}
     with open(path, "w", encoding="utf-8") as fh:
         yaml.safe_dump(inventory, fh)
@@ -267,8 +290,10 @@ class HubAndSpoke:
         self.host.start()
         self.timings["controllers"] = time.time() - t0
         t0 = time.time()
-        self.play(PROJECT_AND_APPS, {"project": PROJECT, "repo": self.repo, "cluster": CLUSTER,
-                                     "apps": [{"name": f"{name}-{SFX}", "path": path, "dest": dest} for name, (path, dest) in APPS.items()]})
+        apps = [{"name": f"{name}-{SFX}", "path": path, "cluster": REG[reg]["cluster"], "namespace": REG[reg]["ns"]}
+                for name, (path, reg) in APPS.items()]
+        self.play(PROJECT_AND_APPS, {"project": PROJECT, "repo": self.repo, "apps": apps,
+                                     "destinations": [{"name": r["cluster"], "namespace": "*"} for r in REG.values()]})
         self.timings["project_and_apps"] = time.time() - t0
         return self
 
@@ -313,6 +338,8 @@ def env():
         # One cluster plays both parts; the hub is reached through a kubeconfig of its own path.
         hub = os.path.join(workdir, "hub-kubeconfig.yaml")
         shutil.copyfile(spoke, hub)
+        if not server_of(spoke).startswith("https://127.0.0.1:"):
+            pytest.skip("the two registrations need two URLs of the one API server (127.0.0.1 and localhost)")
     else:
         hub = start_local_cluster(os.environ.get("GITOPS_TEST_HUB_CLUSTER", "hub1"))
         spoke = start_local_cluster(os.environ.get("GITOPS_TEST_SPOKE_CLUSTER", "spoke1"))
@@ -329,32 +356,36 @@ def env():
         apps = [f"{name}-{SFX}" for name in APPS]
         kubectl(hub, "-n", ARGOCD_NS, "delete", "applications.argoproj.io", *apps, "--ignore-not-found", "--wait=false", check=False)
         kubectl(hub, "-n", ARGOCD_NS, "delete", "appprojects.argoproj.io", PROJECT, "--ignore-not-found", "--wait=false", check=False)
-        kubectl(hub, "-n", ARGOCD_NS, "delete", "secret", f"cluster-{CLUSTER}", "--ignore-not-found", check=False)
-        kubectl(spoke, "delete", "clusterrolebindings,clusterroles", "-l", f"gitops.bootstrap/argocd-spoke={SA_NS}.{SA}",
-                "--ignore-not-found", "--wait=false", check=False)
-        kubectl(spoke, "delete", "namespace", TEAM_NS, SA_NS, "--ignore-not-found", "--wait=false", check=False)
+        kubectl(hub, "-n", ARGOCD_NS, "delete", "secret", *[f"cluster-{r['cluster']}" for r in REG.values()], "--ignore-not-found",
+                check=False)
+        for reg in REG.values():
+            kubectl(spoke, "delete", "clusterrolebindings,clusterroles", "-l", f"gitops.bootstrap/argocd-spoke={reg['sa_ns']}.{SA}",
+                    "--ignore-not-found", "--wait=false", check=False)
+            kubectl(spoke, "delete", "namespace", reg["ns"], reg["sa_ns"], "--ignore-not-found", "--wait=false", check=False)
         if not os.environ.get("GITOPS_KEEP_PULL_LOOP"):
             shutil.rmtree(workdir, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------- tests
 def test_application_syncs_into_the_spoke_through_its_account(env):
+    ns = REG["team"]["ns"]
+
     def synced():
         st = env.app("web").get("status") or {}
         return (st.get("sync") or {}).get("status") == "Synced" and (st.get("health") or {}).get("status") == "Healthy"
 
     env.wait_for("web Synced and Healthy on the spoke", synced, app="web")
     for kind, name in (("configmap", "web-config"), ("deployment", "web"), ("service", "web")):
-        obj = kube_json(env.spoke, "-n", TEAM_NS, "get", kind, name)
-        assert obj is not None, f"{kind} {TEAM_NS}/{name} is not on the spoke"
+        obj = kube_json(env.spoke, "-n", ns, "get", kind, name)
+        assert obj is not None, f"{kind} {ns}/{name} is not on the spoke"
         managers = {(m.get("manager"), m.get("operation")) for m in obj["metadata"].get("managedFields") or []}
         assert ("argocd-controller", "Apply") in managers, (kind, managers)
-        assert kube_json(env.hub, "-n", TEAM_NS, "get", kind, name) is None, f"{kind} {name} landed on the hub"
-    assert kube_json(env.spoke, "-n", TEAM_NS, "get", "configmap", "web-config")["data"] == {"greeting": "hello from the hub"}
+        assert kube_json(env.hub, "-n", ns, "get", kind, name) is None, f"{kind} {name} landed on the hub"
+    assert kube_json(env.spoke, "-n", ns, "get", "configmap", "web-config")["data"] == {"greeting": "hello from the hub"}
     # The controller watches the spoke through the account: a change by hand is healed back.
-    kubectl(env.spoke, "-n", TEAM_NS, "patch", "configmap", "web-config", "--type=merge", "-p", '{"data":{"greeting":"by hand"}}')
+    kubectl(env.spoke, "-n", ns, "patch", "configmap", "web-config", "--type=merge", "-p", '{"data":{"greeting":"by hand"}}')
     env.wait_for("the hand-made change healed back",
-                 lambda: (kube_json(env.spoke, "-n", TEAM_NS, "get", "configmap", "web-config") or {}).get("data") == {"greeting": "hello from the hub"},
+                 lambda: (kube_json(env.spoke, "-n", ns, "get", "configmap", "web-config") or {}).get("data") == {"greeting": "hello from the hub"},
                  app="web")
 
 
@@ -381,10 +412,11 @@ def refusal(app):
     ("pod", "pods", "bare", "sync", 'cannot patch resource "pods"'),
 ])
 def test_what_the_account_may_not_do_is_refused_with_the_rbac_reason(env, name, kind, obj, stage, verb):
+    reg = APPS[name][1]
     where, text = env.wait_for(f"{name} refused by the spoke's API server", lambda: refusal(env.app(name)), app=name)
     assert where == stage, (where, text)
-    assert "forbidden" in text and SA_USER in text, text
+    assert "forbidden" in text and sa_user(reg) in text, text
     assert verb in text, text
     assert ((env.app(name).get("status") or {}).get("sync") or {}).get("status") != "Synced"
-    args = ["get", kind, obj] if kind == "clusterroles" else ["-n", TEAM_NS, "get", kind, obj]
+    args = ["get", kind, obj] if kind == "clusterroles" else ["-n", REG[reg]["ns"], "get", kind, obj]
     assert kube_json(env.spoke, *args) is None, f"{kind} {obj} exists on the spoke"
