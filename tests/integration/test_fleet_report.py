@@ -17,6 +17,7 @@ application controller would write it.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -271,3 +272,96 @@ def test_html_report_renders_offline_in_headless_chromium(env, tmp_path):
     assert 'data-app="guestbook"' in rendered and "Degraded" in rendered
     assert "ConfigMap argocd/argocd-cm" in rendered
     assert_no_secret(env, rendered)
+
+
+@pytest.mark.parametrize("broken", ["cluster", "repository", "summary"])
+def test_report_is_written_when_every_cluster_fails(tmp_path, broken):
+    """No cluster can be reached (or the infra repository cannot be read): the run fails on every host, and still
+    writes all three files with every cluster failing and why. With "summary", the bootstrap skips every step and the
+    first task that fails is the last play's own read of the clusters."""
+    down = {"down-dev": "dev", "down-prod": "prod"}
+    kubeconfig = tmp_path / "closed-port.kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "closed",
+        "clusters": [{"name": "closed", "cluster": {"server": "https://127.0.0.1:1", "insecure-skip-tls-verify": True}}],
+        "users": [{"name": "nobody", "user": {"token": "not-a-real-token"}}],
+        "contexts": [{"name": "closed", "context": {"cluster": "closed", "user": "nobody"}}],
+    }))
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(yaml.safe_dump({"all": {
+        "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+                 # the repository does not exist: its step fails first when the run writes the layout
+                 "gitops_infra_repo_url": f"file://{tmp_path}/no-such-repo.git", "gitops_skip_infra_repo": broken != "repository",
+                 "gitops_skip_argocd": broken == "summary", "gitops_skip_rbac_lockdown": broken == "summary",
+                 "argocd_version": "v3.5.1", "argocd_manifest_source": os.path.join(ARGOCD_MANIFESTS, "v3.5.1"),
+                 "argocd_repositories": [{"name": "apps-repo", "url": "https://git.example.invalid/platform/apps.git",
+                                          "username": "argocd", "password": REPO_PASSWORD}]},
+        "hosts": {name: {"gitops_kubeconfig": str(kubeconfig), "gitops_environment": envname} for name, envname in down.items()},
+    }}))
+    report = tmp_path / "reports" / "fleet-report"
+    res = run_playbook(BOOTSTRAP, inventory=str(inventory), extra_vars={"gitops_fleet_report_path": str(report)}, timeout=300)
+    assert res.rc != 0
+    for name in down:
+        assert res.failures(name) >= 1, res
+    data, markdown, page = read_report(report)
+    assert data["fleet"] == {"clusters": 2, "healthy": 0, "drifted": 0, "failing": 2, "pending": 0}
+    by_name = {c["name"]: c for c in data["clusters"]}
+    assert set(by_name) == set(down)
+    for name, cluster in by_name.items():
+        assert cluster["status"] == "failing"
+        assert cluster["environment"] == down[name]
+        # The reason is the error of the task that failed, not a pointer to the run's output.
+        if broken != "summary":
+            assert cluster["error"].startswith("the run did not finish on this cluster: task "), cluster["error"]
+        if broken == "repository" and name == "down-dev":
+            # the first host writes every cluster's folder: the repository's error is its own
+            assert "Infra repository holds the layout" in cluster["error"] and "no-such-repo.git" in cluster["error"], cluster["error"]
+        else:
+            assert "Connection refused" in cluster["error"] or "could not be reached" in cluster["error"], cluster["error"]
+        assert cluster["reasons"][0] == cluster["error"]
+        assert name in markdown and f'id="cluster-{name}" data-status="failing"' in page
+    assert "2 failing" in markdown and "2 failing" in page
+    # The console says the same.
+    fleet_lines = res.task_result("Fleet status is printed, with the clusters the run could not finish on", "down-dev")["msg"]
+    assert fleet_lines[0] == "fleet: 2 clusters, 0 healthy, 0 drifted, 2 failing"
+    for name in down:
+        assert any(line.startswith(f"{name}: failing: ") and by_name[name]["error"] in line for line in fleet_lines), fleet_lines
+    assert fleet_lines[-1] == f"report: {report}.html"
+    for text in (json.dumps(data), markdown, page):
+        assert REPO_PASSWORD not in text
+
+
+def test_spoke_credentials_are_aged_from_the_live_secrets(env, tmp_path):
+    """A spoke registered with the hub: its token Secret and the hub's cluster Secret, with their creation time."""
+    spoke, dev, prod = "fleet-spoke", env["kubeconfigs"][DEV], env["kubeconfigs"][PROD]
+    kubectl(prod, "create", "namespace", "fleet-apps", check=False)
+    inventory = tmp_path / "inventory"
+    shutil.copytree(env["inventory"], inventory)
+    hosts = yaml.safe_load((inventory / "hosts.yml").read_text())
+    # The spoke is the prod cluster under a second name (its own kubeconfig path), registered with dev's Argo CD.
+    spoke_kc = tmp_path / "spoke.kubeconfig"
+    shutil.copyfile(prod, spoke_kc)
+    hosts["all"]["children"]["spokes"] = {"hosts": {spoke: {
+        "gitops_kubeconfig": str(spoke_kc), "gitops_skip_argocd": True, "gitops_skip_rbac_lockdown": True,
+        "argocd_spoke_hub_host": DEV, "argocd_spoke_namespaces": ["fleet-apps"]}}}
+    (inventory / "hosts.yml").write_text(yaml.safe_dump(hosts))
+    report = tmp_path / "fleet-report"
+    res = run_playbook(BOOTSTRAP, inventory=str(inventory), extra_vars={"gitops_fleet_report_path": str(report), "gitops_hosts": f"{DEV}:{spoke}"})
+    assert res.rc == 0, res
+    data, markdown, page = read_report(report)
+    creds = {c["kind"]: c for c in next(c for c in data["clusters"] if c["name"] == spoke)["credentials"]}
+    token = json.loads(kubectl(prod, "-n", "argocd-spoke", "get", "secret", "argocd-spoke-token", "-o", "json").stdout)
+    on_hub = json.loads(kubectl(dev, "-n", "argocd", "get", "secret", f"cluster-{spoke}", "-o", "json").stdout)
+    assert creds["spoke token"]["created"] == token["metadata"]["creationTimestamp"], creds
+    assert creds["spoke token on the hub"]["created"] == on_hub["metadata"]["creationTimestamp"], creds
+    assert "argocd-spoke/argocd-spoke-token" in creds["spoke token"]["name"]
+    assert f"argocd/cluster-{spoke}" in creds["spoke token on the hub"]["name"]
+    for cred in creds.values():
+        assert cred["age_days"] is not None and 0 <= cred["age_days"] < 1
+        assert cred["name"] in markdown
+    # The token itself is in none of the files, nor in the run's output.
+    secret_token = token["data"]["token"]
+    plain = base64.b64decode(secret_token).decode()
+    for text in (json.dumps(data), markdown, page, res.stdout):
+        assert plain not in text and secret_token not in text
+    kubectl(dev, "-n", "argocd", "delete", "secret", f"cluster-{spoke}", check=False)

@@ -71,3 +71,26 @@ def test_a_drift_file_that_is_not_the_callbacks_is_refused(tmp_path):
 def test_unfinished_entry_needs_a_name():
     with pytest.raises(FleetReportError, match="needs the cluster's name"):
         fleet_report.run(params(unfinished=[{"failed": True}]))
+
+
+def test_every_cluster_failing_still_writes_three_files_with_each_error(tmp_path):
+    base = tmp_path / "fleet"
+    created = "2026-01-02T03:04:05Z"
+    out = fleet_report.run(params(path=str(base), clusters=[
+        {"name": name, "error": f"the run did not finish on this cluster: task 'x' failed: {name} refused", "argocd": {}, "rbac": None,
+         "credentials": [{"kind": "spoke token", "name": "Secret argocd-spoke/argocd-spoke-token", "created": created}]}
+        for name in ("b-prod", "a-dev")]))
+    assert len(out["written"]) == 3
+    data = json.loads((tmp_path / "fleet.json").read_text())
+    assert data["fleet"] == {"clusters": 2, "healthy": 0, "drifted": 0, "failing": 2, "pending": 0}
+    for cluster in data["clusters"]:
+        # the failed task's error is the one reason: no "Argo CD is not installed" read from a cluster not read
+        assert cluster["status"] == "failing" and cluster["reasons"] == [cluster["error"]]
+        assert f"{cluster['name']} refused" in cluster["error"]
+        assert cluster["rbac"]["audited"] is False
+        assert cluster["credentials"][0]["created"] == created and cluster["credentials"][0]["age_days"] > 0
+    assert [s["cluster"] for s in out["summary"]] == ["a-dev", "b-prod"]
+    assert out["fleet"]["text"] == "2 clusters, 0 healthy, 0 drifted, 2 failing"
+    for ext in ("md", "html"):
+        text = (tmp_path / f"fleet.{ext}").read_text()
+        assert "a-dev refused" in text and "b-prod refused" in text
