@@ -18,6 +18,7 @@ import re
 from typing import Any
 
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _layout as L
+from ansible_collections.gitops.bootstrap.plugins.module_utils._objects import IN_CLUSTER_SERVER
 
 try:
     import yaml
@@ -43,6 +44,10 @@ _SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
 _KIND = re.compile(r"[A-Za-z][A-Za-z0-9]{0,62}")
 _PLAIN_KEY = re.compile(r"[A-Za-z_][-A-Za-z0-9_./]*")
 SYNC_WAVE = "argocd.argoproj.io/sync-wave"
+# The folder of the access the RBAC lock-down wants to exist, and the Application that applies it.
+ACCESS_DIR = "access"
+ACCESS_APPLICATION = "access"
+ACCESS_FILE = "access.yaml"
 
 
 class ArgoConfigError(L.LayoutError):
@@ -93,9 +98,9 @@ def validate_argocd_config(config: Any, namespace: str) -> "dict | None":
         return None
     if not isinstance(config, dict):
         raise ArgoConfigError(f"argocd_config must be a mapping with config_maps, projects and objects, got {type(config).__name__}")
-    unknown = sorted(set(config) - {"config_maps", "projects", "objects"})
+    unknown = sorted(set(config) - {"config_maps", "projects", "objects", "access"})
     if unknown:
-        raise ArgoConfigError(f"argocd_config has unknown entries {', '.join(unknown)}; it takes config_maps, projects and objects")
+        raise ArgoConfigError(f"argocd_config has unknown entries {', '.join(unknown)}; it takes config_maps, projects, objects and access")
     _need_yaml()
     maps = config.get("config_maps") or {}
     if not isinstance(maps, dict):
@@ -139,9 +144,15 @@ def validate_argocd_config(config: Any, namespace: str) -> "dict | None":
         raise ArgoConfigError(f"argocd_config objects must be a list of Kubernetes objects, got {type(objects).__name__}")
     out_objects = [_check_object(f"objects[{index}]", obj) for index, obj in enumerate(objects)]
     _object_file_names(out_objects)  # refuses two objects that would share a file
-    if not (any(out_maps.values()) or out_projects or out_objects):
+    # Given (even empty), the access folder is rendered: what the lock-down no longer wants leaves Git.
+    access = config.get("access")
+    if access is not None and not isinstance(access, list):
+        raise ArgoConfigError(f"argocd_config access must be a list of Kubernetes objects, got {type(access).__name__}")
+    out_access = None if access is None else [_check_object(f"access[{index}]", obj) for index, obj in enumerate(access)]
+    _check_access_unique(out_access or [])
+    if not (any(out_maps.values()) or out_projects or out_objects or out_access is not None):
         return None  # nothing beyond the scaffold: its files exactly
-    return {"config_maps": out_maps, "projects": out_projects, "objects": out_objects}
+    return {"config_maps": out_maps, "projects": out_projects, "objects": out_objects, "access": out_access}
 
 
 # ------------------------------------------------------------------ YAML output
@@ -233,6 +244,52 @@ def _object_file_names(objects: "list[dict]") -> "list[str]":
     return names
 
 
+def _check_access_unique(objects: "list[dict]") -> None:
+    seen = set()
+    for obj in objects:
+        meta = obj["metadata"]
+        key = (obj["kind"], meta.get("namespace") or "", meta["name"])
+        if key in seen:
+            ns = meta.get("namespace")
+            raise ArgoConfigError(f"argocd_config access lists {obj['kind']} {(ns + '/') if ns else ''}{meta['name']} twice; list each object once")
+        seen.add(key)
+
+
+def _access_application(s: dict, path: str) -> dict:
+    """The Application that applies the access folder: platform project (cluster-scoped objects), pruned, self-healed."""
+    return {
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+        "metadata": {"name": ACCESS_APPLICATION, "namespace": s["argocd_namespace"]},
+        "spec": {
+            "project": "platform",
+            "source": {"repoURL": s["repo_url"], "targetRevision": s["target_revision"], "path": path},
+            "destination": {"server": IN_CLUSTER_SERVER, "namespace": "default"},
+            "syncPolicy": {"automated": {"prune": True, "selfHeal": True}, "syncOptions": ["ServerSideApply=true"]},
+        },
+    }
+
+
+def _access_files(s: dict, files: "dict[str, str]", access: "list[dict]") -> None:
+    """One file holds every object (a List): an object the inventory no longer wants leaves the file, and Argo CD prunes it."""
+    c = s["cluster"]
+    folder = f"{L.cluster_path(c)}/{ACCESS_DIR}"
+    files[f"{folder}/{ACCESS_FILE}"] = dump_object(
+        {"apiVersion": "v1", "kind": "List", "items": access},
+        "The access the RBAC lock-down wants to exist (read-only role, break-glass and developer bindings),\n"
+        "rendered from the inventory (the RBAC lock-down role); change it here, through review.")
+    files[f"{folder}/{L.KUSTOMIZATION}"] = (
+        f"---\n# Applied by the Application apps/{ACCESS_APPLICATION}.yaml. No namespace transformer: each RoleBinding keeps its own.\n"
+        f"apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - {ACCESS_FILE}\n")
+    apps = L.cluster_apps_path(c)
+    files[f"{apps}/{ACCESS_APPLICATION}.yaml"] = dump_object(
+        _access_application(s, folder),
+        f"Applies ../{ACCESS_DIR}: the access the RBAC lock-down wants to exist. Objects removed there are pruned.")
+    kustomization = files[f"{apps}/{L.KUSTOMIZATION}"]
+    entry = f"  - {ACCESS_APPLICATION}.yaml\n"
+    if entry not in kustomization:
+        files[f"{apps}/{L.KUSTOMIZATION}"] = kustomization.replace("resources: []\n", "resources:\n") + entry
+
+
 _PROJECT_COMMENTS = {
     "default": "The default project, locked down: no sources, no destinations, no resources.\n"
                "Rendered from the inventory (the Argo CD role's projects); change it here, through review.",
@@ -284,6 +341,8 @@ def cluster_files(s: dict, files: "dict[str, str]") -> None:
         f"namespace: {s['argocd_namespace']}\n"
         "resources:\n" + "".join(f"  - {r}\n" for r in resources)
         + "patches:\n" + "".join(f"  - path: {p}\n" for p in patches))
+    if config.get("access") is not None:
+        _access_files(s, files, config["access"])
     proj = L.cluster_projects_path(c)
     listed = ["platform.yaml", "apps.yaml"]
     for obj in config["projects"]:

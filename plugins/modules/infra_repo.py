@@ -333,6 +333,16 @@ options:
             kind repeats) and listed under C(resources:).
         type: list
         elements: dict
+      access:
+        description:
+          - The access the RBAC lock-down wants to exist (the read-only ClusterRole, the break-glass and developer
+            bindings, as the C(gitops.bootstrap.rbac_lockdown) role's C(repository_config) tasks render them), written as
+            one List in C(clusters/<cluster>/access/access.yaml) and applied by the Application
+            C(clusters/<cluster>/apps/access.yaml) (project C(platform), pruned and self-healed), so that an object
+            the inventory no longer wants leaves Git and Argo CD removes it.
+          - Given, even empty, the folder is rendered; left out, the files are the scaffold's alone.
+        type: list
+        elements: dict
 attributes:
   check_mode:
     support: full
@@ -1190,6 +1200,7 @@ def main():
             config_maps=dict(type="dict"),
             projects=dict(type="list", elements="dict"),
             objects=dict(type="list", elements="dict"),
+            access=dict(type="list", elements="dict"),
         )),
     )
     argument_spec.update(PULL_REQUEST_ARG_SPEC)
