@@ -2,7 +2,8 @@
 #
 #   make argocd-binaries   build (or reuse) the argocd and kustomize binaries from Go modules
 #   make test-pull-loop    the end-to-end pull-loop suite (cluster loop1), the webhook from the test
-#                          forge into argocd-server (same cluster and controllers, after the suite)
+#                          forge into argocd-server, sync impersonation (same cluster and controllers,
+#                          after the suite)
 #                          and the uninstall with the real controller (cluster loop3)
 #   make bench-pull-loop   time from git push to live change (cluster loop2)
 #   make bench-webhook     merge on the forge to live change, webhook against poll (cluster loop4)
@@ -34,8 +35,8 @@ argocd-binaries:
 # (pullloop_env.shared_pull_loop) and the session's Gitea (make gitea, forge-deps of mk/forge.mk).
 .PHONY: test-pull-loop
 test-pull-loop: venv controlplane pull-loop-deps argocd-binaries gitea forge-deps
-	python -m pytest -v -p no:cacheprovider -s tests/integration/test_pull_loop.py tests/integration/test_webhook.py \
-	  tests/integration/test_pull_loop_uninstall.py
+	python -m pytest -v -p no:cacheprovider -s tests/integration/test_pull_loop.py tests/integration/test_sync_impersonation.py \
+	  tests/integration/test_webhook.py tests/integration/test_pull_loop_uninstall.py
 
 # Repository mode (Git as the only source of truth) on a pull loop of its own (cluster loop5), so it
 # runs beside test-pull-loop in the other lane of make test.

@@ -247,6 +247,16 @@ def build_project(params):
         spec["roles"] = roles
     if p.get("source_namespaces") is not None:
         spec["sourceNamespaces"] = list(p["source_namespaces"])
+    if p.get("destination_service_accounts") is not None:
+        accounts = []
+        for index, entry in enumerate(p["destination_service_accounts"]):
+            account = entry.get("default_service_account") or ""
+            if not account.strip() or any(ch in account for ch in "!*[]{}\\/"):
+                errors.append("destination_service_accounts[%d] needs default_service_account, a ServiceAccount name "
+                              "('<namespace>:<name>' or '<name>'), without glob characters." % index)
+            accounts.append(drop_none({"server": entry.get("server"), "namespace": entry.get("namespace"),
+                                       "defaultServiceAccount": account}))
+        spec["destinationServiceAccounts"] = accounts
     if p.get("orphaned_resources") is not None:
         spec["orphanedResources"] = p["orphaned_resources"]
     if p.get("sync_windows") is not None:

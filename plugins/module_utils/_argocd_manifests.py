@@ -154,10 +154,11 @@ def is_namespaced(obj, namespaced=None):
     return obj["kind"] not in CLUSTER_SCOPED_KINDS
 
 
-def rewrite_namespace(docs, namespace, namespaced=None, upstream_namespace=UPSTREAM_NAMESPACE):
+def rewrite_namespace(docs, namespace, namespaced=None, upstream_namespace=UPSTREAM_NAMESPACE, keep_given=False):
     """Return copies of ``docs`` placed in ``namespace``.
 
-    Namespaced objects get ``metadata.namespace``; ServiceAccount subjects of
+    Namespaced objects get ``metadata.namespace`` (with ``keep_given``, only those that name none:
+    the caller's own objects, which may live in other namespaces); ServiceAccount subjects of
     (Cluster)RoleBindings that name the upstream namespace are pointed at ``namespace``.
     """
     out = []
@@ -165,7 +166,8 @@ def rewrite_namespace(docs, namespace, namespaced=None, upstream_namespace=UPSTR
         doc = copy.deepcopy(doc)
         meta = doc.setdefault("metadata", {})
         if is_namespaced(doc, namespaced):
-            meta["namespace"] = namespace
+            if not (keep_given and meta.get("namespace")):
+                meta["namespace"] = namespace
         else:
             meta.pop("namespace", None)
         if doc["kind"] in ("ClusterRoleBinding", "RoleBinding"):

@@ -114,6 +114,26 @@ options:
     description: Namespaces where Applications of this project may live (apps in any namespace).
     type: list
     elements: str
+  destination_service_accounts:
+    description:
+      - >-
+        The ServiceAccount Argo CD impersonates to sync an Application of this project, per destination (AppProject
+        C(spec.destinationServiceAccounts); used when argocd-cm sets C(application.sync.impersonation.enabled)). The first
+        entry whose O(destination_service_accounts[].server) and O(destination_service_accounts[].namespace) patterns
+        match the Application's destination wins.
+    type: list
+    elements: dict
+    suboptions:
+      server:
+        description: Destination server URL (glob pattern).
+        type: str
+      namespace:
+        description: Destination namespace (glob pattern).
+        type: str
+      default_service_account:
+        description: The ServiceAccount, C(<namespace>:<name>), or C(<name>) for one in the Application's destination namespace.
+        type: str
+        required: true
   orphaned_resources:
     description: Orphaned resource monitoring, as in the AppProject spec (C(warn), C(ignore)).
     type: dict
@@ -263,6 +283,10 @@ def build_argument_spec():
             ),
         ),
         source_namespaces=dict(type="list", elements="str"),
+        destination_service_accounts=dict(
+            type="list", elements="dict",
+            options=dict(server=dict(type="str"), namespace=dict(type="str"), default_service_account=dict(type="str", required=True)),
+        ),
         orphaned_resources=dict(type="dict"),
         sync_windows=dict(type="list", elements="dict"),
     )

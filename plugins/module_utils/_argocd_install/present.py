@@ -57,8 +57,9 @@ class Install(ClusterStep):
         ns = self.namespace
         # Connect, learn which kinds are namespaced, and place every object.
         docs = rewrite_namespace(docs, ns, namespaced=self.namespaced)
-        extras = rewrite_namespace(self.params["extra_objects"], ns, namespaced=self.namespaced)
-        bootstrap = rewrite_namespace(self.params["bootstrap_objects"], ns, namespaced=self.namespaced)
+        # The caller's objects keep the namespace they name (a RoleBinding in a team's namespace).
+        extras = rewrite_namespace(self.params["extra_objects"], ns, namespaced=self.namespaced, keep_given=True)
+        bootstrap = rewrite_namespace(self.params["bootstrap_objects"], ns, namespaced=self.namespaced, keep_given=True)
         namespace_obj = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
         if self.params["namespace_labels"]:
             namespace_obj["metadata"]["labels"] = {k: str(v) for k, v in self.params["namespace_labels"].items()}
@@ -113,7 +114,7 @@ class Install(ClusterStep):
         self.report.record_all(self.parallel(
             lambda o: self._apply_or_keep(o, before_of[object_id(o)], ns_ready or not o["metadata"].get("namespace")), others))
         for obj in extras + bootstrap:
-            validated = ns_ready
+            validated = self._namespace_ready(obj, ns, ns_ready)
             if not self.served(obj["apiVersion"], obj["kind"]):
                 self.service.forget_resource(obj["kind"], obj["apiVersion"])
                 if not self.served(obj["apiVersion"], obj["kind"]):
@@ -123,7 +124,7 @@ class Install(ClusterStep):
                             "CustomResourceDefinition first." % (obj["kind"], obj["apiVersion"], ref_of(obj))
                         )
                     validated = False
-            record(self._apply_or_keep(obj, before_of.get(object_id(obj)), validated and (ns_ready or not obj["metadata"].get("namespace"))))
+            record(self._apply_or_keep(obj, before_of.get(object_id(obj)), validated))
         self.report.mark("apply")
         # 5. prune what a previous version or flavour installed and this one does not
         if self.params["prune"] and old_entries and not self.keep:
@@ -148,6 +149,18 @@ class Install(ClusterStep):
             self.report.workloads = [{"kind": o["kind"], "name": o["metadata"]["name"], "ready": None, "reason": "not waited"}
                                      for o in workloads]
         self.report.mark("wait")
+
+    def _namespace_ready(self, obj, ns, ns_ready):
+        """Whether the server can dry-run OBJ: cluster-scoped, in Argo CD's namespace once it exists, or (check
+        mode) in another namespace that exists already; outside check mode an earlier extra object creates it."""
+        namespace = obj["metadata"].get("namespace")
+        if not namespace:
+            return True
+        if namespace == ns:
+            return ns_ready
+        if not self.check_mode:
+            return True
+        return self.get("v1", "Namespace", namespace) is not None
 
     def _get_obj(self, obj, namespace_exists):
         meta = obj["metadata"]

@@ -71,6 +71,16 @@ def test_rewrite_keeps_foreign_subjects():
     assert binding["subjects"][0]["namespace"] == "argocd", "the input is not modified"
 
 
+def test_rewrite_keeps_the_namespace_of_given_objects_on_request():
+    docs = [{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "b", "namespace": "team-a"},
+             "subjects": [{"kind": "ServiceAccount", "name": "s", "namespace": "argocd"}]},
+            {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "i"}}]
+    kept = M.rewrite_namespace(docs, "gitops", keep_given=True)
+    assert [d["metadata"]["namespace"] for d in kept] == ["team-a", "gitops"]
+    assert kept[0]["subjects"][0]["namespace"] == "gitops"
+    assert [d["metadata"]["namespace"] for d in M.rewrite_namespace(docs, "gitops")] == ["gitops", "gitops"], "upstream's objects move"
+
+
 def test_stringify():
     assert M.stringify(True) == "true"
     assert M.stringify(False) == "false"

@@ -1,0 +1,167 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gitops.bootstrap contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Unit tests of the sync impersonation filters (plugins/filter/argocd_impersonation.py): from the
+role's projects to ServiceAccounts, Roles, RoleBindings and each project's destinationServiceAccounts."""
+
+import pytest
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.gitops.bootstrap.plugins.filter.argocd_impersonation import (
+    FilterModule,
+    guess_resource,
+    sync_identity_errors,
+    sync_identity_objects,
+    sync_identity_projects,
+    sync_impersonation_keys,
+)
+from ansible_collections.gitops.bootstrap.plugins.filter.argocd_manifests import argocd_project_objects, argocd_role_projects
+
+SERVER = "https://kubernetes.default.svc"
+
+
+def settings(**over):
+    s = {
+        "namespace": "argocd", "flavour": "cluster", "in_cluster_server": SERVER, "infra_repo_url": "https://git.example.test/infra.git",
+        "default_project_locked": True, "platform_project": {}, "sync_impersonation": True,
+        "projects": [{"name": "team-a", "source_repos": ["https://git.example.test/a.git"],
+                      "destinations": [{"server": SERVER, "namespace": "team-a"}, {"name": "in-cluster", "namespace": "team-a-dev"}],
+                      "namespace_resource_whitelist": [{"group": "apps", "kind": "Deployment"}, {"group": "", "kind": "ConfigMap"},
+                                                       {"group": "networking.k8s.io", "kind": "Ingress"},
+                                                       {"group": "networking.k8s.io", "kind": "NetworkPolicy"}]}],
+    }
+    s.update(over)
+    return s
+
+
+def by_kind(objects, kind):
+    return {(o["metadata"].get("namespace"), o["metadata"]["name"]): o for o in objects if o["kind"] == kind}
+
+
+def test_filters_are_registered():
+    assert set(FilterModule().filters()) == {"argocd_sync_identity_errors", "argocd_sync_identity_projects",
+                                             "argocd_sync_identity_objects", "argocd_sync_impersonation_keys"}
+
+
+def test_team_project_gets_one_account_per_namespace_bound_to_its_allow_list():
+    s = settings()
+    objects = sync_identity_objects(argocd_role_projects(s), s)
+    accounts = by_kind(objects, "ServiceAccount")
+    assert set(accounts) == {("argocd", "argocd-sync-platform"), ("argocd", "argocd-sync-team-a-team-a"),
+                             ("argocd", "argocd-sync-team-a-team-a-dev")}
+    roles = by_kind(objects, "Role")
+    assert set(roles) == {("team-a", "argocd-sync-team-a"), ("team-a-dev", "argocd-sync-team-a")}
+    rules = roles[("team-a", "argocd-sync-team-a")]["rules"]
+    assert rules == [
+        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
+        {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
+        {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses", "networkpolicies"],
+         "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
+    ]
+    for rule in rules:
+        assert not {"escalate", "bind", "impersonate", "*"} & set(rule["verbs"])
+    bindings = by_kind(objects, "RoleBinding")
+    binding = bindings[("team-a-dev", "argocd-sync-team-a")]
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "argocd-sync-team-a"}
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "argocd-sync-team-a-team-a-dev", "namespace": "argocd"}]
+    # Nothing cluster-scoped for a team; the namespaces come before what lives in them.
+    assert not by_kind(objects, "ClusterRole")
+    assert [o["metadata"]["name"] for o in objects[:2]] == ["team-a", "team-a-dev"]
+    assert all(o["kind"] == "Namespace" for o in objects[:2])
+
+
+def test_platform_identity_is_cluster_wide():
+    s = settings(projects=[])
+    objects = sync_identity_objects(argocd_role_projects(s), s)
+    crb = by_kind(objects, "ClusterRoleBinding")[(None, "gitops-bootstrap:argocd-sync:argocd:platform")]
+    assert crb["roleRef"]["name"] == "cluster-admin"
+    assert crb["subjects"] == [{"kind": "ServiceAccount", "name": "argocd-sync-platform", "namespace": "argocd"}]
+
+
+def test_projects_name_their_accounts_and_reach_the_appproject():
+    s = settings()
+    projects = sync_identity_projects(argocd_role_projects(s), s)
+    objs = {o["metadata"]["name"]: o for o in argocd_project_objects(projects, "argocd")}
+    assert objs["team-a"]["spec"]["destinationServiceAccounts"] == [
+        {"server": SERVER, "namespace": "team-a", "defaultServiceAccount": "argocd:argocd-sync-team-a-team-a"},
+        {"server": SERVER, "namespace": "team-a-dev", "defaultServiceAccount": "argocd:argocd-sync-team-a-team-a-dev"},
+    ]
+    assert objs["platform"]["spec"]["destinationServiceAccounts"] == [
+        {"server": SERVER, "namespace": "*", "defaultServiceAccount": "argocd:argocd-sync-platform"}]
+    # The locked default project deploys nowhere and gets no account.
+    assert "destinationServiceAccounts" not in objs["default"]["spec"]
+
+
+def test_off_changes_nothing():
+    s = settings(sync_impersonation=False)
+    projects = argocd_role_projects(s)
+    assert sync_identity_projects(projects, s) == projects
+    assert sync_identity_objects(projects, s) == []
+    assert sync_identity_errors(s) == []
+    assert sync_impersonation_keys(s) == {}
+    assert sync_impersonation_keys(settings()) == {"application.sync.impersonation.enabled": "true",
+                                                   "application.sync.impersonation.enforced": "false"}
+    assert sync_impersonation_keys(settings(sync_impersonation_enforced=True))["application.sync.impersonation.enforced"] == "true"
+
+
+def test_no_allow_list_is_every_namespaced_resource_without_escalation():
+    s = settings(projects=[{"name": "b", "source_repos": ["x"], "destinations": [{"server": SERVER, "namespace": "b"}],
+                            "namespace_resource_blacklist": [{"group": "", "kind": "ResourceQuota"}],
+                            "cluster_resource_whitelist": [{"group": "*", "kind": "*"}]}])
+    role = by_kind(sync_identity_objects(argocd_role_projects(s), s), "Role")[("b", "argocd-sync-b")]
+    assert role["rules"] == [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]}]
+
+
+@pytest.mark.parametrize("dest, what", [
+    ({"server": "https://spoke.example.test:6443", "namespace": "a"}, "another cluster"),
+    ({"server": SERVER, "namespace": "team-*"}, "is a pattern"),
+    ({"server": SERVER, "namespace": ""}, "is a pattern"),
+])
+def test_destinations_the_role_cannot_serve_are_refused(dest, what):
+    s = settings(projects=[{"name": "c", "source_repos": ["x"], "destinations": [dest]}])
+    errors = sync_identity_errors(s)
+    assert len(errors) == 1 and what in errors[0] and "argocd_sync_impersonation: false" in errors[0], errors
+    with pytest.raises(AnsibleFilterError, match=what):
+        sync_identity_objects(argocd_role_projects(s), s)
+
+
+def test_own_accounts_are_kept_and_no_identity_is_created():
+    own = [{"server": "https://spoke.example.test:6443", "namespace": "a", "default_service_account": "a:deployer"}]
+    s = settings(projects=[{"name": "c", "source_repos": ["x"], "destinations": [{"server": "https://spoke.example.test:6443", "namespace": "a"}],
+                            "destination_service_accounts": own}])
+    assert sync_identity_errors(s) == []
+    projects = sync_identity_projects(argocd_role_projects(s), s)
+    assert [p for p in projects if p["name"] == "c"][0]["destination_service_accounts"] == own
+    assert not [o for o in sync_identity_objects(projects, s) if "-c-" in o["metadata"]["name"] or o["metadata"].get("namespace") == "a"]
+
+
+def test_namespace_flavour_is_refused_and_colliding_accounts_are_named():
+    assert "namespace flavour" in sync_identity_errors(settings(flavour="namespace"))[0].replace("argocd_flavour namespace", "namespace flavour")
+    s = settings(projects=[{"name": "a-b", "source_repos": ["x"], "destinations": [{"server": SERVER, "namespace": "c"}]},
+                           {"name": "a", "source_repos": ["x"], "destinations": [{"server": SERVER, "namespace": "b-c"}]}])
+    errors = sync_identity_errors(s)
+    assert len(errors) == 1 and "argocd-sync-a-b-c" in errors[0], errors
+
+
+def test_invalid_account_in_project_is_refused():
+    with pytest.raises(AnsibleFilterError, match="default_service_account"):
+        argocd_project_objects([{"name": "d", "source_repos": ["x"], "destinations": [{"server": SERVER, "namespace": "d"}],
+                                 "destination_service_accounts": [{"server": SERVER, "namespace": "*", "default_service_account": "*"}]}])
+
+
+def test_repository_mode_gives_the_platform_project_alone_an_identity():
+    s = settings(config_source="repository")
+    assert sync_identity_errors(settings(config_source="repository", projects=[
+        {"name": "c", "source_repos": ["x"], "destinations": [{"server": SERVER, "namespace": "team-*"}]}])) == []
+    projects = {p["name"]: p for p in sync_identity_projects(argocd_role_projects(s), s)}
+    assert "destination_service_accounts" not in projects["team-a"]
+    assert projects["platform"]["destination_service_accounts"][0]["default_service_account"] == "argocd:argocd-sync-platform"
+    assert [(o["kind"], o["metadata"]["name"]) for o in sync_identity_objects(argocd_role_projects(s), s)] == [
+        ("ServiceAccount", "argocd-sync-platform"), ("ClusterRoleBinding", "gitops-bootstrap:argocd-sync:argocd:platform")]
+
+
+@pytest.mark.parametrize("kind, resource", [("Deployment", "deployments"), ("Ingress", "ingresses"), ("NetworkPolicy", "networkpolicies"),
+                                            ("Endpoints", "endpoints"), ("Gateway", "gateways"), ("*", "*")])
+def test_resource_names(kind, resource):
+    assert guess_resource(kind) == resource
