@@ -614,8 +614,11 @@ class Demo:
     def loop_drift(self) -> subprocess.CompletedProcess:
         step("4. A drift run compares every cluster with what the bootstrap would make of it (check mode, nothing changed)")
         t0 = time.time()
+        # callbacks of the caller's environment (profile_tasks, for one) stay enabled beside the drift report's
+        callbacks = [c.strip() for c in os.environ.get("ANSIBLE_CALLBACKS_ENABLED", "").split(",")
+                     if c.strip() and c.strip() != "gitops.bootstrap.drift_report"]
         proc = self.playbook("drift.yml", "--check", "--diff", label="drift", check=False,
-                             env={"ANSIBLE_CALLBACKS_ENABLED": "gitops.bootstrap.drift_report"})
+                             env={"ANSIBLE_CALLBACKS_ENABLED": ",".join(callbacks + ["gitops.bootstrap.drift_report"])})
         self.timings["drift"] = time.time() - t0
         report = self.drift_report()
         drifted = {c: v for c, v in (report.get("clusters") or {}).items() if v.get("drifted")}
