@@ -191,9 +191,9 @@ PLAY_HEAD = """
 INFRA_TASK = "The infra repository holds the cluster's folder and Argo CD's configuration"
 
 
-def play(loop, tasks: str, check: bool = False):
+def play(loop, tasks: str, check: bool = False, **extra):
     """One run of the collection in repository mode (TASKS: the repository step, the role, or both)."""
-    ev = dict(loop.bootstrap_vars(), kc=loop.kubeconfig, ns=ARGOCD_NAMESPACE, inventory=INVENTORY)
+    ev = dict(loop.bootstrap_vars(), kc=loop.kubeconfig, ns=ARGOCD_NAMESPACE, inventory=INVENTORY, **extra)
     res = run_playbook(PLAY_HEAD + tasks, extra_vars=ev, check=check, timeout=600)
     assert res.rc == 0, f"the run in repository mode failed: {res.failed_msgs()}\n{res.stderr[-3000:]}"
     return res
@@ -638,3 +638,218 @@ def test_out_of_band_change_to_bootstrap_objects_is_repaired_by_the_role(loop):
     assert loop.app(ROOT_APP)["spec"]["syncPolicy"]["retry"]["limit"] == limit, "the root application was not put back"
     assert loop.app_synced_healthy(ROOT_APP) or loop.wait_for(
         "the root application Synced and Healthy", lambda: loop.app_synced_healthy(ROOT_APP), timeout=loop.reconcile_budget(), app=ROOT_APP)
+
+
+# --------------------------------------------------------------------------- 5. the lock-down's wanted access through Git
+# rbac_lockdown in repository mode: the read-only ClusterRole, the break-glass and developer bindings and the
+# developers' key of argocd-rbac-cm are rendered into the repository and applied by Argo CD (Application access).
+ACCESS_DIR = f"clusters/{CLUSTER}/access"
+APPS_DIR = f"clusters/{CLUSTER}/apps"
+ACCESS_APP = "access"
+DEV_NS = "team-h-dev"
+DEV_GROUP = "team-h-devs"
+BREAK_GLASS_GROUP = "gitops-admins"
+POLICY_KEY = "policy.gitops-developers.csv"
+READONLY_ROLE = "gitops-readonly"
+BREAK_GLASS_BINDING = "gitops-break-glass"
+READONLY_BINDING = "gitops-developers-readonly"
+INSTALL_TASK = "Argo CD is installed at the pinned version and flavour in namespace argocd"
+HANDED_SYNC_TASK = "Argo CD applies once what was handed over to it, so its field manager owns every field Git holds"
+KEPT_TASK = "Read-only ClusterRole, break-glass and developer bindings exist before any access is removed (Argo CD applies them from Git)"
+INVENTORY["developer_groups"] = [{"name": DEV_GROUP, "namespaces": [DEV_NS], "argocd_projects": [TEAM]}]
+
+LOCKDOWN_VARS = """
+        rbac_lockdown_kubeconfig: "{{ kc }}"
+        rbac_lockdown_mode: enforce
+        rbac_lockdown_config_source: "{{ lockdown_source | default('repository') }}"
+        rbac_lockdown_argocd_namespace: "{{ ns }}"
+        rbac_lockdown_break_glass_groups: [gitops-admins]
+        rbac_lockdown_developer_groups: "{{ inventory.developer_groups }}"
+"""
+
+# As play 1 of playbooks/bootstrap.yml: the lock-down's rendering joins Argo CD's configuration.
+LOCKDOWN_RENDER = """
+    - name: The access the RBAC lock-down wants to exist is rendered for the infra repository
+      ansible.builtin.include_role:
+        name: gitops.bootstrap.rbac_lockdown
+        tasks_from: repository_config
+      vars:
+""" + LOCKDOWN_VARS + """
+    - name: Argo CD's configuration carries the lock-down's policy key and access
+      ansible.builtin.set_fact:
+        argocd_repository_config: >-
+          {{ argocd_repository_config | combine({'config_maps': {'argocd-rbac-cm': rbac_lockdown_repository_config.argocd_rbac_cm},
+                                                 'access': rbac_lockdown_repository_config.access}, recursive=true) }}
+"""
+_INFRA_HEAD = "    - name: The infra repository holds the cluster's folder and Argo CD's configuration\n"
+LOCKDOWN_REPOSITORY_TASKS = REPOSITORY_TASKS.replace(_INFRA_HEAD, LOCKDOWN_RENDER + _INFRA_HEAD)
+LOCKDOWN_ROLE_TASKS = """
+    - name: Direct write access is taken away from people
+      ansible.builtin.include_role:
+        name: gitops.bootstrap.rbac_lockdown
+      vars:
+""" + LOCKDOWN_VARS
+
+
+def role_task(res, name: str) -> dict:
+    """The result of a task of an included role (the json callback names it "<role> : <task>")."""
+    for task in res.tasks():
+        if task["task"]["name"] == name or task["task"]["name"].endswith(f" : {name}"):
+            return task["hosts"].get("localhost", {})
+    raise KeyError(f"no task named {name!r} in the run")
+
+
+def access_objects(loop) -> dict[str, dict]:
+    """The lock-down's wanted objects, with their managedFields, by kind/[namespace/]name."""
+    out = {}
+    for args in (["get", f"clusterrole/{READONLY_ROLE}", f"clusterrolebinding/{BREAK_GLASS_BINDING}"],
+                 ["-n", DEV_NS, "get", f"rolebinding/{READONLY_BINDING}"]):
+        proc = loop.kubectl(*args, "-o", "json", "--ignore-not-found", "--show-managed-fields")
+        data = json.loads(proc.stdout) if proc.stdout.strip() else {"items": []}
+        for item in data.get("items", []) if data.get("kind") == "List" else [data]:
+            meta = item["metadata"]
+            out["/".join(filter(None, [item["kind"], meta.get("namespace"), meta["name"]]))] = item
+    return out
+
+
+ACCESS_KEYS = {f"ClusterRole/{READONLY_ROLE}", f"ClusterRoleBinding/{BREAK_GLASS_BINDING}", f"RoleBinding/{DEV_NS}/{READONLY_BINDING}"}
+
+
+def test_lockdown_access_arrives_through_a_commit_and_argocd_applies_it(loop):
+    """Repository mode: what the lock-down wants to exist is committed and applied by Argo CD. A cluster the
+    lock-down configured directly before (inventory mode) is handed over: nothing deleted, the role's entries gone."""
+    if not loop.get("namespace", DEV_NS):
+        loop.kubectl("create", "namespace", DEV_NS)
+    # Before: the lock-down as the collection ran it until now, applying directly.
+    direct = play(loop, LOCKDOWN_ROLE_TASKS, lockdown_source="inventory")
+    objs = access_objects(loop)
+    assert set(objs) == ACCESS_KEYS, sorted(objs)
+    for name, obj in objs.items():
+        assert managers(obj) == {ROLE_MANAGER}, f"{name}: {managers(obj)}"
+    uids = {name: obj["metadata"]["uid"] for name, obj in objs.items()}
+    key_managers = owners(live(loop, "configmap", "argocd-rbac-cm")).get(f"data.{POLICY_KEY}", set())
+    assert any(m.startswith("gitops.bootstrap") for m in key_managers), key_managers
+    print(f"lock-down in inventory mode: changed {changed_tasks(direct)}")
+
+    loop.wc.pull()
+    before = loop.wc.head()
+    res = play(loop, LOCKDOWN_REPOSITORY_TASKS)
+    infra = res.task_result(INFRA_TASK)
+    assert infra["changed"] and infra["pushed"] and infra["clusters_changed"] == [CLUSTER], infra
+    loop.wc.pull()
+    changed_files = set(git("diff", "--name-only", before, infra["commit"], cwd=loop.wc.path).stdout.split())
+    wanted = {f"{ACCESS_DIR}/access.yaml", f"{ACCESS_DIR}/kustomization.yaml", f"{APPS_DIR}/{ACCESS_APP}.yaml",
+              f"{APPS_DIR}/kustomization.yaml", f"{ARGO_DIR}/argocd-rbac-cm.yaml"}
+    assert wanted <= changed_files <= wanted | {".gitops/managed.yaml"}, changed_files
+    items = read_yaml(loop, f"{ACCESS_DIR}/access.yaml")["items"]
+    assert {"/".join(filter(None, [o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]])) for o in items} == ACCESS_KEYS
+    key = read_yaml(loop, f"{ARGO_DIR}/argocd-rbac-cm.yaml")["data"][POLICY_KEY]
+    assert f"g, {DEV_GROUP}, role:developer-{DEV_GROUP}" in key and f"{TEAM}/*" in key, key
+    assert cm_data(loop, "argocd-rbac-cm")[POLICY_KEY] == key, "Git's key is not the text the lock-down wrote directly"
+
+    # Argo CD applies the access folder (Application access, through the root one).
+    wait_synced(loop, names=(ROOT_APP, ACCESS_APP, "argocd"), extra=SELF_SYNC_SLACK)
+    for name, obj in access_objects(loop).items():
+        assert ARGOCD_MANAGER in managers(obj), f"{name} is not applied by Argo CD: {managers(obj)}"
+
+    # The role's run writes none of them (they exist: kept), nor the policy key: it hands them over.
+    t0 = time.time()
+    role = play(loop, ROLE_TASKS + LOCKDOWN_ROLE_TASKS)
+    print(f"lock-down in repository mode (hand-over): {time.time() - t0:.1f}s, changed {changed_tasks(role)}")
+    kept = role_task(role, KEPT_TASK)
+    assert not kept["created"] and sorted(kept["handed_over"]) == sorted(
+        f"{k.split('/')[0]} {'/'.join(k.split('/')[1:])}" for k in ACCESS_KEYS), kept
+    key_task = role_task(role, "The developers' Argo CD policy key is left to Argo CD, which applies it from Git")
+    assert key_task["handed_over"] == [f"ConfigMap {ARGOCD_NAMESPACE}/argocd-rbac-cm"], key_task
+
+    def handed_over():
+        objs = access_objects(loop)
+        key_owners = owners(live(loop, "configmap", "argocd-rbac-cm")).get(f"data.{POLICY_KEY}")
+        if key_owners != {ARGOCD_MANAGER} or any(managers(o) != {ARGOCD_MANAGER} for o in objs.values()):
+            return None
+        return objs
+    objs = loop.wait_for("Argo CD alone owns the lock-down's objects and key after its sync", handed_over,
+                         timeout=loop.reconcile_budget() + SELF_SYNC_SLACK, app="argocd")
+    assert {name: obj["metadata"]["uid"] for name, obj in objs.items()} == uids, "an object was deleted or re-created"
+    # Re-runs until changed=0. The sync the hand-over asked for applied the whole self-management Application,
+    # so the Argo CD role may hand over its own entries of install objects Argo CD now manages: that, and its one
+    # sync request after it, are the only changes allowed on the way; the lock-down changes nothing.
+    runs = []
+    for dummy in range(3):
+        wait_synced(loop, names=(ROOT_APP, ACCESS_APP, "argocd"), extra=SELF_SYNC_SLACK)
+        again = play(loop, LOCKDOWN_REPOSITORY_TASKS + ROLE_TASKS + LOCKDOWN_ROLE_TASKS)
+        runs.append(changed_tasks(again))
+        if not runs[-1]:
+            break
+        install = role_task(again, INSTALL_TASK)
+        assert all(t.endswith((f" : {INSTALL_TASK}", f" : {HANDED_SYNC_TASK}")) for t in runs[-1]), runs
+        assert {k: v for k, v in install["summary"].items() if k not in ("unchanged", "hand over") and v} == {}, install["summary"]
+    print(f"re-runs after the lock-down's hand-over until changed=0: {runs}")
+    assert not runs[-1], f"the re-runs kept changing: {runs}"
+    for name, obj in access_objects(loop).items():
+        assert managers(obj) == {ARGOCD_MANAGER}, f"{name} written by the role: {managers(obj)}"
+
+
+def test_changed_developer_group_is_a_commit_not_a_direct_write(loop):
+    """A second developer group in the inventory: the run commits the RoleBinding's new subject and the policy
+    line; the role writes neither, and Argo CD applies them."""
+    INVENTORY["developer_groups"].append({"name": "team-h-reviewers", "namespaces": [DEV_NS], "argocd_projects": [TEAM]})
+    loop.wc.pull()
+    before = loop.wc.head()
+    res = play(loop, LOCKDOWN_REPOSITORY_TASKS + ROLE_TASKS + LOCKDOWN_ROLE_TASKS)
+    infra = res.task_result(INFRA_TASK)
+    assert changed_tasks(res) == [INFRA_TASK], f"tasks other than the repository's changed: {changed_tasks(res)}"
+    assert infra["pushed"] and infra["clusters_changed"] == [CLUSTER], infra
+    loop.wc.pull()
+    changed_files = set(git("diff", "--name-only", before, infra["commit"], cwd=loop.wc.path).stdout.split())
+    wanted = {f"{ACCESS_DIR}/access.yaml", f"{ARGO_DIR}/argocd-rbac-cm.yaml"}
+    assert wanted <= changed_files <= wanted | {".gitops/managed.yaml"}, changed_files
+
+    def applied():
+        rb = access_objects(loop).get(f"RoleBinding/{DEV_NS}/{READONLY_BINDING}") or {}
+        if "team-h-reviewers" not in [s["name"] for s in rb.get("subjects") or []]:
+            return None
+        if "g, team-h-reviewers, role:developer-team-h-reviewers" not in cm_data(loop, "argocd-rbac-cm").get(POLICY_KEY, ""):
+            return None
+        return rb
+    rb = loop.wait_for("Argo CD applied the new developer group", applied, timeout=loop.reconcile_budget() + SELF_SYNC_SLACK, app=ACCESS_APP)
+    assert managers(rb) == {ARGOCD_MANAGER}, managers(rb)
+    assert owners(live(loop, "configmap", "argocd-rbac-cm"))[f"data.{POLICY_KEY}"] == {ARGOCD_MANAGER}
+
+
+# --------------------------------------------------------------------------- 6. an Application that does not self-heal
+MANUAL_APP = "manual-sync"
+MANUAL_DIR = f"clusters/{CLUSTER}/manual"
+MANUAL_CM = "manual-sync-probe"
+
+
+def test_out_of_sync_application_without_self_heal_is_synced_on_the_role_s_request(loop):
+    """The reconcile step asks Argo CD to sync an OutOfSync Application that does not self-heal; Argo CD does."""
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": MANUAL_CM, "namespace": DEV_NS}, "data": {"probe": "1"}}
+    commit_and_push(loop, "manual: a folder synced only on request", {
+        f"{MANUAL_DIR}/configmap.yaml": "---\n" + yaml.safe_dump(cm, sort_keys=False)})
+    app = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": {"name": MANUAL_APP, "namespace": ARGOCD_NAMESPACE},
+           "spec": {"project": "platform", "source": {"repoURL": loop.repo_url, "targetRevision": "main", "path": MANUAL_DIR},
+                    "destination": {"server": "https://kubernetes.default.svc", "namespace": DEV_NS}}}
+    loop.kubectl("apply", "-f", "-", input_text=json.dumps(app))
+    try:
+        loop.wait_for(f"Application {MANUAL_APP} compared OutOfSync",
+                      lambda: ((loop.app(MANUAL_APP) or {}).get("status") or {}).get("sync", {}).get("status") == "OutOfSync",
+                      timeout=loop.reconcile_budget() + 60, app=MANUAL_APP)
+        assert not loop.get("configmap", MANUAL_CM, DEV_NS), "synced before anyone asked"
+        res = play(loop, ROLE_TASKS)
+        asked = "Applications that differ from the repository and do not self-heal are synced by Argo CD"
+        assert any(t.endswith(f" : {asked}") for t in changed_tasks(res)), changed_tasks(res)
+
+        def synced():
+            status = (loop.app(MANUAL_APP) or {}).get("status") or {}
+            op = status.get("operationState") or {}
+            if op.get("phase") != "Succeeded" or status.get("sync", {}).get("status") != "Synced":
+                return None
+            return op
+        op = loop.wait_for(f"Argo CD synced {MANUAL_APP} on the role's request", synced, timeout=loop.reconcile_budget() + 60, app=MANUAL_APP)
+        assert op["operation"]["initiatedBy"]["username"] == "gitops.bootstrap", op["operation"]
+        assert loop.get("configmap", MANUAL_CM, DEV_NS)["data"] == {"probe": "1"}
+    finally:
+        loop.kubectl("-n", ARGOCD_NAMESPACE, "delete", "applications.argoproj.io", MANUAL_APP, "--ignore-not-found", "--wait=false")
+        loop.kubectl("-n", DEV_NS, "delete", "configmap", MANUAL_CM, "--ignore-not-found")
