@@ -25,7 +25,10 @@ What is proven, on the live clusters:
   and the Application's status carries the Kubernetes RBAC reason (``forbidden`` and the
   account's name): a Role that grants more than the account holds (RBAC escalation
   prevention) and a bare Pod (the account may read and delete Pods, not create them) on team,
-  a ClusterRole on tools; none of those objects exists on the spoke afterwards.
+  a ClusterRole on tools; none of those objects exists on the spoke afterwards;
+- the resource.respectRBAC that argocd_spoke adds to the hub's argocd-cm is what lets the
+  controller cache the spoke: without it the Application's comparison fails on a kind the
+  account may not list, and with it back the Application is Synced again.
 
 Clusters: GITOPS_TEST_HUB_CLUSTER / GITOPS_TEST_SPOKE_CLUSTER (default hub1 / spoke1, the
 clusters test_hub_and_spoke.py uses), started when missing and left running for the next suite;
@@ -420,3 +423,30 @@ def test_what_the_account_may_not_do_is_refused_with_the_rbac_reason(env, name, 
     assert ((env.app(name).get("status") or {}).get("sync") or {}).get("status") != "Synced"
     args = ["get", kind, obj] if kind == "clusterroles" else ["-n", REG[reg]["ns"], "get", kind, obj]
     assert kube_json(env.spoke, *args) is None, f"{kind} {obj} exists on the spoke"
+
+
+def test_without_respect_rbac_the_controller_cannot_use_the_spoke(env):
+    """What the resource.respectRBAC that argocd_spoke adds to the hub's argocd-cm is for: without it the
+    controller's cache of the spoke fails on the first kind the account may not list, and no Application of
+    that spoke can be compared. Runs last: it restarts the controller twice."""
+    cm = kube_json(env.hub, "-n", ARGOCD_NS, "get", "configmap", "argocd-cm")
+    assert (cm.get("data") or {}).get("resource.respectRBAC") == "normal", cm.get("data")
+    user = sa_user("team")
+
+    def cache_refused():
+        conds = (env.app("web").get("status") or {}).get("conditions") or []
+        return [c["message"] for c in conds if "forbidden" in (c.get("message") or "") and user in c["message"]]
+
+    kubectl(env.hub, "-n", ARGOCD_NS, "patch", "configmap", "argocd-cm", "--type=json",
+            "-p", '[{"op": "remove", "path": "/data/resource.respectRBAC"}]')
+    try:
+        env.host.restart("argocd-application-controller")
+        kubectl(env.hub, "-n", ARGOCD_NS, "annotate", "applications.argoproj.io", f"web-{SFX}", "argocd.argoproj.io/refresh=hard", "--overwrite")
+        messages = env.wait_for("web's comparison fails on the spoke's forbidden lists", cache_refused, app="web")
+        assert any("cannot list resource" in m for m in messages), messages
+    finally:
+        kubectl(env.hub, "-n", ARGOCD_NS, "patch", "configmap", "argocd-cm", "--type=merge", "-p", '{"data": {"resource.respectRBAC": "normal"}}')
+        env.host.restart("argocd-application-controller")
+    kubectl(env.hub, "-n", ARGOCD_NS, "annotate", "applications.argoproj.io", f"web-{SFX}", "argocd.argoproj.io/refresh=hard", "--overwrite")
+    env.wait_for("web compared and Synced again with resource.respectRBAC back",
+                 lambda: not cache_refused() and ((env.app("web").get("status") or {}).get("sync") or {}).get("status") == "Synced", app="web")
