@@ -51,6 +51,8 @@ from ansible.plugins.callback import CallbackBase
 from ansible_collections.gitops.bootstrap.plugins.module_utils._secrets import NO_LOG_MASK, mask_secrets
 
 MASK = NO_LOG_MASK
+# Actions of an object list that change no value in the cluster.
+NO_DRIFT_ACTIONS = ("unchanged", "hand over", "kept", None)
 NO_LOG_DIFF = "(hidden: no_log task)"
 _SERVER_OWNED = ("metadata.managedFields", "metadata.resourceVersion", "metadata.generation")
 # Keys of a module result that hold the one object the result is about.
@@ -378,9 +380,10 @@ class CallbackModule(CallbackBase):
         return [self._make(task_name, ref, action or _action_of(diffs, res.get("method")), fields, sides)]
 
     def _object_list_entries(self, task_name, objects, diffs):
-        """Results that list every object they handled with its action (gitops.bootstrap.argocd_install)."""
-        # A hand-over (argocd_install existing=keep) changes who owns the fields, not a value: no drift.
-        changed = [o for o in objects if o.get("action") not in ("unchanged", "hand over", None)]
+        """Results that list every object they handled with its action (argocd_install, k8s_kept_objects)."""
+        # A hand-over (argocd_install existing=keep, k8s_kept_objects) changes who owns the fields, not a
+        # value, and a kept object is left as it is: neither is drift.
+        changed = [o for o in objects if o.get("action") not in NO_DRIFT_ACTIONS]
         by_ref = {}
         for diff in diffs:
             ref = _ref_of_header(diff)

@@ -348,3 +348,19 @@ def test_default_report_path_does_not_depend_on_the_working_directory():
         text = (root / "playbooks" / playbook).read_text()
         fallbacks = set(re.findall(r"'GITOPS_DRIFT_REPORT'\) \| default\('([^']*)', true\)", text))
         assert fallbacks == {default}, (playbook, fallbacks)
+
+
+def test_kept_objects_report_only_what_they_create_as_drift(tmp_path):
+    """k8s_kept_objects lists every object: a kept or handed-over one is no drift, a missing one created is."""
+    task = _NamedTask("gitops.bootstrap.rbac_lockdown : Access the lock-down wants exists", "gitops.bootstrap.k8s_kept_objects")
+    objects = [{"kind": "ClusterRole", "namespace": None, "name": "gitops-readonly", "action": "kept"},
+               {"kind": "ClusterRoleBinding", "namespace": None, "name": "gitops-breakglass", "action": "hand over"},
+               {"kind": "RoleBinding", "namespace": "team-a", "name": "gitops-developers", "action": "create"}]
+    res = {"changed": True, "check_mode": True, "objects": objects, "created": ["RoleBinding team-a/gitops-developers"],
+           "handed_over": ["ClusterRoleBinding gitops-breakglass"], "_ansible_no_log": False}
+    report, _md = recorded(tmp_path, _ItemResult(res, task))
+    changes = report["clusters"]["dev"]["changes"]
+    assert [(c["object"], c["action"]) for c in changes] == [("RoleBinding team-a/gitops-developers", "create")], changes
+    only_kept = dict(res, changed=True, objects=objects[:2], created=[])
+    report, _md = recorded(tmp_path, _ItemResult(only_kept, task))
+    assert report["clusters"].get("dev", {}).get("changes", []) == [] and not report["clusters"].get("dev", {}).get("drifted")
