@@ -84,13 +84,14 @@ def _in_cluster(dest: dict, server: str) -> bool:
 
 
 def _team_destinations(project: dict, server: str):
-    """(namespace, problem) per destination of a team project: the problem is None when the role can create its identity."""
+    """(namespace, problem) per destination of a team project on this cluster: the problem is None when the role can
+    create its identity. A destination on another cluster (a spoke) gets no identity: Argo CD syncs there with the
+    cluster Secret's credential, whose own rights (argocd_spoke's least-privilege account) are the limit."""
     for dest in project.get("destinations") or []:
         namespace = dest.get("namespace") or ""
         if not _in_cluster(dest, server):
-            yield namespace, (f"destination {dest.get('server') or dest.get('name')!r} is another cluster; the role creates sync "
-                              "identities on this cluster only")
-        elif not namespace or _GLOB.search(namespace):
+            continue
+        if not namespace or _GLOB.search(namespace):
             yield namespace, f"destination namespace {namespace!r} is a pattern; a Role is bound in named namespaces only"
         else:
             yield namespace, None

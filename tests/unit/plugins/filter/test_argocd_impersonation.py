@@ -113,8 +113,19 @@ def test_no_allow_list_is_every_namespaced_resource_without_escalation():
     assert role["rules"] == [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]}]
 
 
+def test_a_destination_on_another_cluster_gets_no_identity_and_is_not_refused():
+    """A spoke destination syncs with the spoke's cluster Secret credential (argocd_spoke's account), not an identity here."""
+    spoke = {"server": "https://spoke.example.test:6443", "namespace": "a"}
+    s = settings(projects=[{"name": "c", "source_repos": ["x"], "destinations": [spoke, {"server": SERVER, "namespace": "c"}]}])
+    assert sync_identity_errors(s) == []
+    project = [p for p in sync_identity_projects(argocd_role_projects(s), s) if p["name"] == "c"][0]
+    assert [d["namespace"] for d in project["destination_service_accounts"]] == ["c"]
+    assert all(d["server"] == SERVER for d in project["destination_service_accounts"])
+    objects = sync_identity_objects(argocd_role_projects(s), s)
+    assert "a" not in {o["metadata"].get("namespace") for o in objects} | {o["metadata"]["name"] for o in objects if o["kind"] == "Namespace"}
+
+
 @pytest.mark.parametrize("dest, what", [
-    ({"server": "https://spoke.example.test:6443", "namespace": "a"}, "another cluster"),
     ({"server": SERVER, "namespace": "team-*"}, "is a pattern"),
     ({"server": SERVER, "namespace": ""}, "is a pattern"),
 ])
