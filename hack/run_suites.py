@@ -36,14 +36,14 @@ LOGS = os.path.join(ROOT, ".build", "test-logs")
 CACHE = os.environ.get("GITOPS_BOOTSTRAP_CACHE") or os.path.expanduser("~/.cache/gitops-bootstrap")
 TIMES = os.path.join(CACHE, "suite-times.json")
 FAILED_TAIL = 80
-# Seconds each suite took in a sequential run on a quiet 2-core machine; used to start the longest
-# first on a machine that has timed none yet (the cache of the last run overrides them). test-bootstrap,
-# test-fleet and test-plan are estimates since the job-slicing, demo and promotion tests came: a suite
-# missing here would start last and stretch the run.
+# Seconds each suite took in the last full rehearsal (two lanes on a 2-core machine, load 3 to 6);
+# used to start the longest first on a machine that has timed none yet (the cache of the last run
+# overrides them): a suite missing here would start last and stretch the run.
 DEFAULT_SECONDS = {
-    "test-bootstrap": 900, "test-fleet": 700, "test-rbac": 517, "test-pull-loop": 435, "test-plan": 150, "test-single-source": 400, "test-argocd-role": 271,
-    "test-infra-repo": 216, "test-argocd-modules": 214, "test-hub-spoke": 250, "test-forge": 114, "test-sanity": 64,
-    "test-galaxy": 62, "test-runner": 40, "test-lint": 31, "test-docs": 20, "test-controlplane": 18, "test-unit": 17,
+    "test-bootstrap": 1640, "test-rbac": 1400, "test-pull-loop": 500, "test-single-source": 390, "test-argocd-role": 300,
+    "test-fleet": 300, "test-argocd-modules": 290, "test-infra-repo": 265, "test-hub-spoke": 200, "test-forge": 190,
+    "test-plan": 150, "test-sanity": 120, "test-galaxy": 80, "test-lint": 77, "test-runner": 40, "test-unit": 25,
+    "test-controlplane": 20, "test-docs": 16,
 }
 
 
