@@ -19,6 +19,7 @@ import re
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _names
+from ansible_collections.gitops.bootstrap.plugins.module_utils._objects import IN_CLUSTER_SERVER
 
 MANAGED_LABELS = {"app.kubernetes.io/managed-by": "gitops.bootstrap", "app.kubernetes.io/part-of": "argocd",
                   "app.kubernetes.io/component": "sync-identity"}
@@ -120,7 +121,7 @@ def sync_identity_errors(s: dict) -> list[str]:
                       "so the sync identities the role would bind (one cluster-wide for the platform project) would give Argo CD "
                       "more than it has; set argocd_sync_impersonation: false, or choose the cluster, ha or core flavour.")
         return errors
-    server = s.get("in_cluster_server") or "https://kubernetes.default.svc"
+    server = s.get("in_cluster_server") or IN_CLUSTER_SERVER
     seen: dict[str, str] = {}
     for project in _team_projects(s.get("projects") or [], s):
         name = project.get("name")
@@ -159,7 +160,7 @@ def sync_identity_projects(projects: list, s: dict) -> list:
     if not s.get("sync_impersonation"):
         return projects
     ns = s.get("namespace") or "argocd"
-    server = s.get("in_cluster_server") or "https://kubernetes.default.svc"
+    server = s.get("in_cluster_server") or IN_CLUSTER_SERVER
     platform = s.get("platform_project") or {}
     platform_name = platform.get("name") or "platform"
     teams = {p.get("name") for p in _team_projects(projects, s)}
@@ -186,7 +187,7 @@ def sync_identity_objects(projects: list, s: dict) -> list:
     if not s.get("sync_impersonation"):
         return []
     ns = s.get("namespace") or "argocd"
-    server = s.get("in_cluster_server") or "https://kubernetes.default.svc"
+    server = s.get("in_cluster_server") or IN_CLUSTER_SERVER
     platform = s.get("platform_project") or {}
     objects: list[dict] = []
     if platform.get("enabled", True):
