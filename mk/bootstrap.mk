@@ -68,3 +68,10 @@ test-fleet: venv controlplane gitea forge-deps argocd-binaries pull-loop-deps
 	python -m pytest -v -p no:cacheprovider tests/integration/test_job_slicing.py tests/integration/test_demo.py
 
 TEST_TARGETS += test-fleet
+
+# make bench-fleet: benchmarks/fleet.py, bootstrap.yml over fleets of 1, 2, 5 and 10 local clusters and a hub
+# with 10 spokes, first run and no-op re-run, wall time and controller CPU (docs/performance.md). About an hour
+# on 2 cores. BENCH_FLEET_ARGS passes options, e.g. BENCH_FLEET_ARGS="--sizes 1,2 --spokes 0 --profile".
+.PHONY: bench-fleet
+bench-fleet: venv controlplane
+	python benchmarks/fleet.py $(BENCH_FLEET_ARGS)
