@@ -56,7 +56,8 @@ PYTHON = os.path.join(VENV_BIN, "python")
 # the collection under test: this checkout, or an export of one revision (--revision)
 TREE = {"root": ROOT, "collections": os.path.join(ROOT, ".build", "collections"), "revision": "working tree"}
 RUN_TIMEOUT = 3600
-CLUSTER_TIMEOUT = 300
+# a cluster starts in seconds on a quiet machine; on a loaded one kwokctl may retry for minutes
+CLUSTER_TIMEOUT = 900
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
 
 
@@ -64,10 +65,18 @@ def sh(cmd: list[str], timeout: int = CLUSTER_TIMEOUT) -> str:
     return subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=timeout).stdout.strip()
 
 
-def cluster_up(name: str) -> str:
-    """Start a fresh cluster NAME (deleting one of that name first); its kubeconfig path."""
-    sh([sys.executable, LOCALCLUSTER, "down", name])
-    return sh([sys.executable, LOCALCLUSTER, "up", name]).splitlines()[-1]
+def cluster_up(name: str, attempts: int = 2) -> str:
+    """Start a fresh cluster NAME (deleting one of that name first); its kubeconfig path. On a loaded
+    machine a start can fail (a component not ready in time): it is tried once more from scratch."""
+    for attempt in range(1, attempts + 1):
+        sh([sys.executable, LOCALCLUSTER, "down", name])
+        try:
+            return sh([sys.executable, LOCALCLUSTER, "up", name]).splitlines()[-1]
+        except subprocess.CalledProcessError as exc:
+            if attempt == attempts:
+                raise
+            print(f"<!-- cluster {name} did not start ({(exc.stderr or '').strip().splitlines()[-1:]}); trying again -->", flush=True)
+    raise AssertionError("unreachable")
 
 
 def cluster_down(name: str) -> None:
@@ -176,22 +185,33 @@ class Bench:
               f" {row['load_before']:.1f} / {row['load_after']:.1f} |" + (f" {row['error']}" if "error" in row else ""), flush=True)
         return row
 
-    def start(self, names: list[str]) -> dict[str, str]:
+    def start(self, label: str, names: list[str]) -> dict[str, str] | None:
+        """Start the clusters NAMES one after the other; None (and a row saying why) when one does not start."""
         t0 = time.monotonic()
         clusters = {}
         for name in names:
-            clusters[name] = cluster_up(name)
+            try:
+                clusters[name] = cluster_up(name)
+            except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+                stderr = exc.stderr.strip() if isinstance(exc.stderr, str) else ""
+                error = f"cluster {name} did not start ({exc.__class__.__name__}){': ' + stderr.splitlines()[-1] if stderr else ''}"
+                self.rows.append({"fleet": label, "run": "clusters", "error": error})
+                print(f"| {label} | clusters | - | - | - | - | - | - | {error}", flush=True)
+                self.failed = True
+                return None
         print(f"<!-- {len(names)} cluster(s) started one after the other in {time.monotonic() - t0:.0f} s -->", flush=True)
         return clusters
 
     def fleet(self, size: int, tmp: str, profile: bool) -> None:
         names = [f"{self.args.prefix}-{size}-{i}" for i in range(1, size + 1)]
         try:
-            clusters = self.start(names)
+            label = f"fleet of {size}"
+            clusters = self.start(label, names)
+            if clusters is None:
+                return
             work = os.path.join(tmp, f"fleet-{size}")
             os.makedirs(work)
             inv = fleet_inventory(work, clusters)
-            label = f"fleet of {size}"
             first = self.measure(label, "first bootstrap", inv, size, size, os.path.join(self.args.out, f"fleet-{size}-first.log"))
             if "error" not in first:
                 self.measure(label, "no-op re-run", inv, size, size, os.path.join(self.args.out, f"fleet-{size}-noop.log"))
@@ -206,11 +226,13 @@ class Bench:
         hub = f"{self.args.prefix}-hub"
         spokes = [f"{self.args.prefix}-spoke-{i}" for i in range(1, count + 1)]
         try:
-            clusters = self.start([hub] + spokes)
+            label = f"hub + {count} spokes"
+            clusters = self.start(label, [hub] + spokes)
+            if clusters is None:
+                return
             work = os.path.join(tmp, "hub")
             os.makedirs(work)
             inv = hub_inventory(work, (hub, clusters.pop(hub)), clusters)
-            label = f"hub + {count} spokes"
             first = self.measure(label, "first bootstrap", inv, count + 1, count + 1, os.path.join(self.args.out, "hub-first.log"))
             if "error" not in first:
                 self.measure(label, "no-op re-run", inv, count + 1, count + 1, os.path.join(self.args.out, "hub-noop.log"))
