@@ -19,12 +19,11 @@ import re
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _names
+from ansible_collections.gitops.bootstrap.plugins.module_utils import _sync_identity as I
 from ansible_collections.gitops.bootstrap.plugins.module_utils._objects import IN_CLUSTER_SERVER
 
-MANAGED_LABELS = {"app.kubernetes.io/managed-by": "gitops.bootstrap", "app.kubernetes.io/part-of": "argocd",
-                  "app.kubernetes.io/component": "sync-identity"}
-# What Argo CD does to a resource while it syncs and prunes; never escalate, bind or impersonate.
-SYNC_VERBS = ["get", "list", "watch", "create", "update", "patch", "delete"]
+MANAGED_LABELS = I.MANAGED_LABELS
+SYNC_VERBS = I.SYNC_VERBS
 PLATFORM_CLUSTER_ROLE = "cluster-admin"
 IMPERSONATION_KEY = "application.sync.impersonation.enabled"
 ENFORCED_KEY = "application.sync.impersonation.enforced"
@@ -59,7 +58,7 @@ def role_rules(project: dict) -> list[dict]:
     """
     whitelist = project.get("namespace_resource_whitelist")
     if not whitelist:
-        return [{"apiGroups": ["*"], "resources": ["*"], "verbs": list(SYNC_VERBS)}]
+        return [dict(rule) for rule in I.EVERY_NAMESPACED_RESOURCE]
     by_group: dict[str, list[str]] = {}
     for entry in whitelist:
         group = entry.get("group") or ""
@@ -70,12 +69,8 @@ def role_rules(project: dict) -> list[dict]:
     return [{"apiGroups": [group], "resources": sorted(resources), "verbs": list(SYNC_VERBS)} for group, resources in sorted(by_group.items())]
 
 
-def account_name(project: str, namespace: str) -> str:
-    return f"argocd-sync-{project}-{namespace}"
-
-
-def platform_account_name(project: str) -> str:
-    return f"argocd-sync-{project}"
+account_name = I.account_name
+platform_account_name = I.platform_account_name
 
 
 def _in_cluster(dest: dict, server: str) -> bool:
@@ -99,10 +94,7 @@ def _team_destinations(project: dict, server: str):
 
 
 def _team_projects(projects: list, s: dict) -> list:
-    """The team projects the role gives sync identities: none in repository mode, where the infra repository
-    would have to hold them (it cannot yet); their Applications sync as the application controller there."""
-    if s.get("config_source") == "repository":
-        return []
+    """The team projects the role gives sync identities (every project but default and the platform project)."""
     platform = (s.get("platform_project") or {})
     reserved = {"default"}
     if platform.get("enabled", True):
@@ -146,11 +138,7 @@ def sync_identity_errors(s: dict) -> list[str]:
     return errors
 
 
-def _meta(name: str, namespace: str | None = None) -> dict:
-    meta = {"name": name, "labels": dict(MANAGED_LABELS)}
-    if namespace:
-        meta["namespace"] = namespace
-    return meta
+_meta = I.meta
 
 
 def sync_identity_projects(projects: list, s: dict) -> list:
@@ -180,26 +168,27 @@ def sync_identity_projects(projects: list, s: dict) -> list:
     return projects
 
 
-def sync_identity_objects(projects: list, s: dict) -> list:
-    """The ServiceAccounts, Roles, RoleBindings (and the namespaces they live in) of the projects' sync identities."""
-    projects = _plain(projects or [])
-    s = _plain(s)
-    if not s.get("sync_impersonation"):
+def _platform_identity(s: dict) -> list[dict]:
+    platform = s.get("platform_project") or {}
+    if not platform.get("enabled", True):
         return []
     ns = s.get("namespace") or "argocd"
+    name = platform.get("name") or "platform"
+    account = platform_account_name(name)
+    return [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta(account, ns)},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+         "metadata": _meta(f"gitops-bootstrap:argocd-sync:{ns}:{name}"),
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": PLATFORM_CLUSTER_ROLE},
+         "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": ns}]},
+    ]
+
+
+def _team_identities(projects: list, s: dict) -> tuple[list[dict], list[dict]]:
+    """The team projects' namespaces, and their ServiceAccounts, Roles and RoleBindings."""
+    ns = s.get("namespace") or "argocd"
     server = s.get("in_cluster_server") or IN_CLUSTER_SERVER
-    platform = s.get("platform_project") or {}
     objects: list[dict] = []
-    if platform.get("enabled", True):
-        name = platform.get("name") or "platform"
-        account = platform_account_name(name)
-        objects.append({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta(account, ns)})
-        objects.append({
-            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-            "metadata": _meta(f"gitops-bootstrap:argocd-sync:{ns}:{name}"),
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": PLATFORM_CLUSTER_ROLE},
-            "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": ns}],
-        })
     namespaces: list[str] = []
     for project in _team_projects(projects, s):
         if project.get("destination_service_accounts"):
@@ -208,20 +197,99 @@ def sync_identity_objects(projects: list, s: dict) -> list:
         for namespace, problem in _team_destinations(project, server):
             if problem is not None:
                 raise AnsibleFilterError(f"argocd_sync_identity_objects: project {name}: {problem}")
-            account = account_name(name, namespace)
             if namespace not in namespaces and namespace != ns:
                 namespaces.append(namespace)
-            role = f"argocd-sync-{name}"
-            objects.append({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta(account, ns)})
-            objects.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": _meta(role, namespace),
-                            "rules": role_rules(project)})
-            objects.append({
-                "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": _meta(role, namespace),
-                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role},
-                "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": ns}],
-            })
+            objects.extend(I.team_identity(name, namespace, role_rules(project), ns))
+    return [I.namespace_object(n) for n in namespaces], objects
+
+
+def sync_identity_objects(projects: list, s: dict, part: str = "all") -> list:
+    """The ServiceAccounts, Roles, RoleBindings (and the namespaces they live in) of the projects' sync identities.
+
+    ``part``: ``all``; ``platform``, the platform project's identity (a bootstrap object in repository mode:
+    the root application needs it before its first sync); ``teams``, the team projects' (what the infra
+    repository holds in repository mode).
+    """
+    if part not in ("all", "platform", "teams"):
+        raise AnsibleFilterError(f"argocd_sync_identity_objects: part must be all, platform or teams, got {part!r}")
+    projects = _plain(projects or [])
+    s = _plain(s)
+    if not s.get("sync_impersonation"):
+        return []
+    platform = _platform_identity(s) if part in ("all", "platform") else []
+    namespaces, teams = _team_identities(projects, s) if part in ("all", "teams") else ([], [])
     # The namespaces come first: a RoleBinding needs its namespace.
-    return [{"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(n)} for n in namespaces] + objects
+    return namespaces + platform + teams
+
+
+# The application controller with least privilege: it reads everything (its cache watches every resource
+# to compare live and desired state) and writes only as the accounts it impersonates.
+CONTROLLER_NAME = I.CONTROLLER_NAME
+CONTROLLER_READ_RULES = [
+    {"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list", "watch"]},
+    {"nonResourceURLs": ["*"], "verbs": ["get"]},
+]
+IMPERSONATE_ROLE = I.IMPERSONATE_ROLE
+
+
+def _accounts_by_namespace(projects: list, s: dict) -> dict[str, list[str]]:
+    """Every account a project names in destination_service_accounts, by namespace (``ns:name``, or the destination's)."""
+    ns = s.get("namespace") or "argocd"
+    out: dict[str, list[str]] = {}
+    for project in projects:
+        for entry in project.get("destination_service_accounts") or []:
+            account = entry.get("default_service_account") or ""
+            if ":" in account:
+                namespace, name = account.split(":", 1)
+            else:
+                namespace, name = entry.get("namespace") or ns, account
+            if not name or _GLOB.search(namespace):
+                continue
+            names = out.setdefault(namespace, [])
+            if name not in names:
+                names.append(name)
+    return {namespace: sorted(names) for namespace, names in sorted(out.items())}
+
+
+def controller_least_privilege_errors(s: dict) -> list[str]:
+    """What keeps the role from reducing the application controller's rights (empty when that is off)."""
+    s = _plain(s)
+    if not s.get("controller_least_privilege"):
+        return []
+    errors = []
+    if not (s.get("sync_impersonation") and s.get("sync_impersonation_enforced")):
+        errors.append("argocd_controller_least_privilege is on without argocd_sync_impersonation and "
+                      "argocd_sync_impersonation_enforced: an Application of a project that names no account would sync "
+                      "as the application controller, which then may not write; turn both on, or "
+                      "argocd_controller_least_privilege off.")
+    if s.get("config_source") != "repository" and s.get("self_manage"):
+        errors.append("argocd_controller_least_privilege is on in inventory mode with argocd_self_manage: the "
+                      "self-management application would put upstream's ClusterRole back from the repository; use "
+                      "argocd_config_source: repository (the repository then holds the reduced ClusterRole), or "
+                      "argocd_self_manage: false.")
+    return errors
+
+
+def controller_objects(projects: list, s: dict) -> dict:
+    """The application controller's reduced rights: ``patches`` (upstream's ClusterRole, read-only) and ``objects``
+    (per namespace of the accounts the projects name, a Role allowing ``impersonate`` on those accounts alone and
+    its RoleBinding to the controller, in an earlier sync wave); both empty when argocd_controller_least_privilege
+    is off. In repository mode the objects of the Argo CD namespace sit beside the patch (one Application applies
+    both, in order); those of other namespaces go with the team identities."""
+    projects = _plain(projects or [])
+    s = _plain(s)
+    if not s.get("controller_least_privilege"):
+        return {"patches": [], "objects": []}
+    ns = s.get("namespace") or "argocd"
+    cluster_role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                    "metadata": {"name": CONTROLLER_NAME, "labels": {"app.kubernetes.io/name": CONTROLLER_NAME,
+                                                                     "app.kubernetes.io/part-of": "argocd",
+                                                                     "app.kubernetes.io/component": "application-controller"}},
+                    "rules": [dict(rule) for rule in CONTROLLER_READ_RULES]}
+    objects: list[dict] = []
+    for namespace, names in _accounts_by_namespace(projects, s).items():
+        objects.extend(I.impersonation(namespace, names, ns))
+    return {"patches": [cluster_role], "objects": objects}
 
 
 def sync_impersonation_keys(s: dict) -> dict:
@@ -241,4 +309,6 @@ class FilterModule(object):
             "argocd_sync_identity_projects": sync_identity_projects,
             "argocd_sync_identity_objects": sync_identity_objects,
             "argocd_sync_impersonation_keys": sync_impersonation_keys,
+            "argocd_controller_least_privilege_errors": controller_least_privilege_errors,
+            "argocd_controller_objects": controller_objects,
         }

@@ -18,6 +18,7 @@ import re
 from typing import Any
 
 from ansible_collections.gitops.bootstrap.plugins.module_utils import _layout as L
+from ansible_collections.gitops.bootstrap.plugins.module_utils import _sync_identity as I
 from ansible_collections.gitops.bootstrap.plugins.module_utils._objects import IN_CLUSTER_SERVER
 
 try:
@@ -48,6 +49,22 @@ SYNC_WAVE = "argocd.argoproj.io/sync-wave"
 ACCESS_DIR = "access"
 ACCESS_APPLICATION = "access"
 ACCESS_FILE = "access.yaml"
+# The folder of the identities Argo CD syncs team projects as (and the controller's right to impersonate them).
+IDENTITIES_DIR = "sync-identities"
+IDENTITIES_APPLICATION = "sync-identities"
+IDENTITIES_FILE = "identities.yaml"
+# argocd_config entries rendered as a folder of their own: (folder, Application, file, what the Application
+# applies, the file's comment).
+FOLDERS = {
+    "access": (ACCESS_DIR, ACCESS_APPLICATION, ACCESS_FILE, "the access the RBAC lock-down wants to exist",
+               "The access the RBAC lock-down wants to exist (read-only role, break-glass and developer bindings),\n"
+               "rendered from the inventory (the RBAC lock-down role); change it here, through review."),
+    "identities": (IDENTITIES_DIR, IDENTITIES_APPLICATION, IDENTITIES_FILE, "the identities Argo CD syncs team projects as",
+                   "The identities Argo CD syncs each team project's Applications as (sync impersonation) and the\n"
+                   "application controller's right to impersonate them, rendered from the inventory (the Argo CD\n"
+                   "role's projects); change it here, through review."),
+}
+CONFIG_ENTRIES = ("config_maps", "projects", "objects", "patches", "access", "identities")
 
 
 class ArgoConfigError(L.LayoutError):
@@ -93,14 +110,15 @@ def _check_object(where: str, obj: Any, kind: "str | None" = None) -> dict:
 
 
 def validate_argocd_config(config: Any, namespace: str) -> "dict | None":
-    """The checked, normalised argocd_config ({config_maps, projects, objects}); None when absent or empty."""
+    """The checked, normalised argocd_config ({config_maps, projects, objects, patches, access, identities}); None when
+    absent or empty."""
     if not config:
         return None
     if not isinstance(config, dict):
         raise ArgoConfigError(f"argocd_config must be a mapping with config_maps, projects and objects, got {type(config).__name__}")
-    unknown = sorted(set(config) - {"config_maps", "projects", "objects", "access"})
+    unknown = sorted(set(config) - set(CONFIG_ENTRIES))
     if unknown:
-        raise ArgoConfigError(f"argocd_config has unknown entries {', '.join(unknown)}; it takes config_maps, projects, objects and access")
+        raise ArgoConfigError(f"argocd_config has unknown entries {', '.join(unknown)}; it takes {', '.join(CONFIG_ENTRIES)}")
     _need_yaml()
     maps = config.get("config_maps") or {}
     if not isinstance(maps, dict):
@@ -143,16 +161,23 @@ def validate_argocd_config(config: Any, namespace: str) -> "dict | None":
     if not isinstance(objects, list):
         raise ArgoConfigError(f"argocd_config objects must be a list of Kubernetes objects, got {type(objects).__name__}")
     out_objects = [_check_object(f"objects[{index}]", obj) for index, obj in enumerate(objects)]
-    _object_file_names(out_objects)  # refuses two objects that would share a file
-    # Given (even empty), the access folder is rendered: what the lock-down no longer wants leaves Git.
-    access = config.get("access")
-    if access is not None and not isinstance(access, list):
-        raise ArgoConfigError(f"argocd_config access must be a list of Kubernetes objects, got {type(access).__name__}")
-    out_access = None if access is None else [_check_object(f"access[{index}]", obj) for index, obj in enumerate(access)]
-    _check_access_unique(out_access or [])
-    if not (any(out_maps.values()) or out_projects or out_objects or out_access is not None):
+    patches = config.get("patches") or []
+    if not isinstance(patches, list):
+        raise ArgoConfigError(f"argocd_config patches must be a list of Kubernetes objects, got {type(patches).__name__}")
+    out_patches = [_check_object(f"patches[{index}]", obj) for index, obj in enumerate(patches)]
+    _object_file_names(out_objects + out_patches)  # refuses two objects that would share a file
+    out = {"config_maps": out_maps, "projects": out_projects, "objects": out_objects, "patches": out_patches}
+    # Given (even empty), a folder is rendered: what the inventory no longer wants leaves Git.
+    for entry in FOLDERS:
+        items = config.get(entry)
+        if items is not None and not isinstance(items, list):
+            raise ArgoConfigError(f"argocd_config {entry} must be a list of Kubernetes objects, got {type(items).__name__}")
+        out[entry] = None if items is None else [_check_object(f"{entry}[{index}]", obj) for index, obj in enumerate(items)]
+        _check_unique(entry, out[entry] or [])
+    if not (any(out_maps.values()) or out_projects or out_objects or out_patches
+            or any(out[entry] is not None for entry in FOLDERS)):
         return None  # nothing beyond the scaffold: its files exactly
-    return {"config_maps": out_maps, "projects": out_projects, "objects": out_objects, "access": out_access}
+    return out
 
 
 # ------------------------------------------------------------------ YAML output
@@ -244,22 +269,22 @@ def _object_file_names(objects: "list[dict]") -> "list[str]":
     return names
 
 
-def _check_access_unique(objects: "list[dict]") -> None:
+def _check_unique(entry: str, objects: "list[dict]") -> None:
     seen = set()
     for obj in objects:
         meta = obj["metadata"]
         key = (obj["kind"], meta.get("namespace") or "", meta["name"])
         if key in seen:
             ns = meta.get("namespace")
-            raise ArgoConfigError(f"argocd_config access lists {obj['kind']} {(ns + '/') if ns else ''}{meta['name']} twice; list each object once")
+            raise ArgoConfigError(f"argocd_config {entry} lists {obj['kind']} {(ns + '/') if ns else ''}{meta['name']} twice; list each object once")
         seen.add(key)
 
 
-def _access_application(s: dict, path: str) -> dict:
-    """The Application that applies the access folder: platform project (cluster-scoped objects), pruned, self-healed."""
+def _folder_application(s: dict, name: str, path: str) -> dict:
+    """The Application that applies a folder: platform project (cluster-scoped objects), pruned, self-healed."""
     return {
         "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
-        "metadata": {"name": ACCESS_APPLICATION, "namespace": s["argocd_namespace"]},
+        "metadata": {"name": name, "namespace": s["argocd_namespace"]},
         "spec": {
             "project": "platform",
             "source": {"repoURL": s["repo_url"], "targetRevision": s["target_revision"], "path": path},
@@ -269,23 +294,21 @@ def _access_application(s: dict, path: str) -> dict:
     }
 
 
-def _access_files(s: dict, files: "dict[str, str]", access: "list[dict]") -> None:
+def _folder_files(s: dict, files: "dict[str, str]", entry: str, items: "list[dict]") -> None:
     """One file holds every object (a List): an object the inventory no longer wants leaves the file, and Argo CD prunes it."""
+    directory, application, file_name, applies, what = FOLDERS[entry]
     c = s["cluster"]
-    folder = f"{L.cluster_path(c)}/{ACCESS_DIR}"
-    files[f"{folder}/{ACCESS_FILE}"] = dump_object(
-        {"apiVersion": "v1", "kind": "List", "items": access},
-        "The access the RBAC lock-down wants to exist (read-only role, break-glass and developer bindings),\n"
-        "rendered from the inventory (the RBAC lock-down role); change it here, through review.")
+    folder = f"{L.cluster_path(c)}/{directory}"
+    files[f"{folder}/{file_name}"] = dump_object({"apiVersion": "v1", "kind": "List", "items": items}, what)
     files[f"{folder}/{L.KUSTOMIZATION}"] = (
-        f"---\n# Applied by the Application apps/{ACCESS_APPLICATION}.yaml. No namespace transformer: each RoleBinding keeps its own.\n"
-        f"apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - {ACCESS_FILE}\n")
+        f"---\n# Applied by the Application apps/{application}.yaml. No namespace transformer: each object keeps its own.\n"
+        f"apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - {file_name}\n")
     apps = L.cluster_apps_path(c)
-    files[f"{apps}/{ACCESS_APPLICATION}.yaml"] = dump_object(
-        _access_application(s, folder),
-        f"Applies ../{ACCESS_DIR}: the access the RBAC lock-down wants to exist. Objects removed there are pruned.")
+    files[f"{apps}/{application}.yaml"] = dump_object(
+        _folder_application(s, application, folder),
+        f"Applies ../{directory}: {applies}. Objects removed there are pruned.")
     kustomization = files[f"{apps}/{L.KUSTOMIZATION}"]
-    entry = f"  - {ACCESS_APPLICATION}.yaml\n"
+    entry = f"  - {application}.yaml\n"
     if entry not in kustomization:
         files[f"{apps}/{L.KUSTOMIZATION}"] = kustomization.replace("resources: []\n", "resources:\n") + entry
 
@@ -311,6 +334,39 @@ def _project_file(obj: dict) -> str:
     return dump_object(ordered, comment)
 
 
+ENFORCED_KEY = "application.sync.impersonation.enforced"
+APPS_PROJECT = "apps"
+APPS_IMPERSONATE_ROLE = "argocd-application-controller-sync-apps"
+
+
+def _apps_project_identities(s: dict, files: "dict[str, str]", config: dict) -> "list[dict]":
+    """With sync impersonation enforced, the scaffold's apps project names one account per application namespace.
+
+    Each account (ServiceAccount ``argocd-sync-apps-<app>`` in the Argo CD namespace) is bound in its
+    application's namespace to a Role of every namespaced resource (the project allows nothing
+    cluster-scoped), and the application controller may impersonate these accounts alone. The namespaces
+    themselves stay the platform's ``namespaces`` component's when it exists (one owner per object).
+    Nothing when impersonation is not enforced (its Applications then sync as the application controller),
+    without applications, or when the inventory gives its own apps project.
+    """
+    if (config["config_maps"].get("argocd-cm") or {}).get(ENFORCED_KEY) != "true":
+        return []
+    if not s.get("apps") or any(p["metadata"]["name"] == APPS_PROJECT for p in config["projects"]):
+        return []
+    ns = s["argocd_namespace"]
+    path = f"{L.cluster_projects_path(s['cluster'])}/{APPS_PROJECT}.yaml"
+    project = yaml.safe_load(files[path])
+    project["spec"]["destinationServiceAccounts"] = [
+        I.destination_account(IN_CLUSTER_SERVER, app["name"], I.account_name(APPS_PROJECT, app["name"]), ns) for app in s["apps"]]
+    files[path] = dump_object(project, "Applications: namespaced resources in their own namespaces only, nothing cluster-scoped.\n"
+                                       "Each syncs as its own account (sync impersonation, ../sync-identities).")
+    namespaces = [] if "namespaces" in (s.get("platform_components") or []) else [
+        I.namespace_object(app["name"]) for app in s["apps"] if app["name"] != ns]
+    objects = [obj for app in s["apps"] for obj in I.team_identity(APPS_PROJECT, app["name"], I.EVERY_NAMESPACED_RESOURCE, ns)]
+    accounts = [I.account_name(APPS_PROJECT, app["name"]) for app in s["apps"]]
+    return namespaces + objects + I.impersonation(ns, accounts, ns, role=APPS_IMPERSONATE_ROLE)
+
+
 def cluster_files(s: dict, files: "dict[str, str]") -> None:
     """Overlay the files of ``s['argocd_config']`` on the cluster's scaffolded files (in place)."""
     config = s.get("argocd_config")
@@ -328,10 +384,15 @@ def cluster_files(s: dict, files: "dict[str, str]") -> None:
             patches.append(f"{name}.yaml")
             files[f"{argo}/{name}.yaml"] = config_map_file(name, maps[name])
     resources = ["namespace.yaml", L.argocd_install_url(s["argocd_version"])]
-    for obj, name in zip(config["objects"], _object_file_names(config["objects"])):
-        resources.append(name)
-        files[f"{argo}/{name}"] = dump_object(obj, f"{obj['kind']} {obj['metadata']['name']}, rendered from the inventory "
-                                                   "(the Argo CD role); change it here, through review.")
+    objects, patched = config["objects"], config.get("patches") or []
+    for index, (obj, name) in enumerate(zip(objects + patched, _object_file_names(objects + patched))):
+        if index < len(objects):
+            resources.append(name)
+            what = "rendered from the inventory (the Argo CD role)"
+        else:  # an object of the upstream install with our fields (strategic merge: lists without a key are replaced)
+            patches.append(name)
+            what = "patches upstream's; rendered from the inventory (the Argo CD role)"
+        files[f"{argo}/{name}"] = dump_object(obj, f"{obj['kind']} {obj['metadata']['name']}, {what}; change it here, through review.")
     files[f"{argo}/{L.KUSTOMIZATION}"] = (
         "---\n"
         f"# Argo CD {s['argocd_version']}, installed from the upstream release manifest and managed by Argo CD\n"
@@ -341,8 +402,12 @@ def cluster_files(s: dict, files: "dict[str, str]") -> None:
         f"namespace: {s['argocd_namespace']}\n"
         "resources:\n" + "".join(f"  - {r}\n" for r in resources)
         + "patches:\n" + "".join(f"  - path: {p}\n" for p in patches))
-    if config.get("access") is not None:
-        _access_files(s, files, config["access"])
+    apps_identities = _apps_project_identities(s, files, config)
+    if apps_identities:
+        config = dict(config, identities=(config.get("identities") or []) + apps_identities)
+    for entry in FOLDERS:
+        if config.get(entry) is not None:
+            _folder_files(s, files, entry, config[entry])
     proj = L.cluster_projects_path(c)
     listed = ["platform.yaml", "apps.yaml"]
     for obj in config["projects"]:

@@ -129,6 +129,8 @@ options:
     description:
       - More objects applied after the manifests, for example an Ingress for C(argocd-server). Namespaced objects without
         a namespace are placed in O(namespace). They are recorded with the install like the upstream objects.
+      - An extra object with the kind, namespace and name of an upstream object replaces it, for example the
+        application controller's ClusterRole reduced to reading.
     type: list
     elements: dict
     default: []

@@ -333,6 +333,14 @@ options:
             kind repeats) and listed under C(resources:).
         type: list
         elements: dict
+      patches:
+        description:
+          - Objects of the upstream install with the fields to change, such as the application controller's ClusterRole
+            reduced to reading from the C(gitops.bootstrap.argocd_controller_objects) filter, written to files of
+            C(clusters/<cluster>/argocd/) like O(argocd_config.objects) and listed under C(patches:) (a strategic merge
+            patch: a list without a merge key, such as a role's C(rules), is replaced whole).
+        type: list
+        elements: dict
       access:
         description:
           - The access the RBAC lock-down wants to exist (the read-only ClusterRole, the break-glass and developer
@@ -340,6 +348,17 @@ options:
             one List in C(clusters/<cluster>/access/access.yaml) and applied by the Application
             C(clusters/<cluster>/apps/access.yaml) (project C(platform), pruned and self-healed), so that an object
             the inventory no longer wants leaves Git and Argo CD removes it.
+          - Given, even empty, the folder is rendered; left out, the files are the scaffold's alone.
+        type: list
+        elements: dict
+      identities:
+        description:
+          - The identities Argo CD syncs team projects as (sync impersonation: per project and destination namespace a
+            ServiceAccount, a Role and its RoleBinding, and the namespaces, as the
+            C(gitops.bootstrap.argocd_sync_identity_objects) filter builds them with part V(teams)), written as one List
+            in C(clusters/<cluster>/sync-identities/identities.yaml) and applied by the Application
+            C(clusters/<cluster>/apps/sync-identities.yaml) (project C(platform), pruned and self-healed). Each object
+            keeps its namespace.
           - Given, even empty, the folder is rendered; left out, the files are the scaffold's alone.
         type: list
         elements: dict
@@ -1200,7 +1219,9 @@ def main():
             config_maps=dict(type="dict"),
             projects=dict(type="list", elements="dict"),
             objects=dict(type="list", elements="dict"),
+            patches=dict(type="list", elements="dict"),
             access=dict(type="list", elements="dict"),
+            identities=dict(type="list", elements="dict"),
         )),
     )
     argument_spec.update(PULL_REQUEST_ARG_SPEC)

@@ -23,7 +23,7 @@ NS = "argocd-keep"
 MANAGER = "gitops.bootstrap.argocd-install"
 
 
-def install(kc, existing="keep", check=False, version=VERSION, cm=None):
+def install(kc, existing="keep", check=False, version=VERSION, cm=None, extra_objects=None):
     params = {
         "kubeconfig": kc, "namespace": NS, "version": version, "flavour": "namespace",
         "source": os.path.join(ARGOCD_MANIFESTS, version), "verify_checksums": False, "wait": False,
@@ -32,6 +32,7 @@ def install(kc, existing="keep", check=False, version=VERSION, cm=None):
         "known_hosts": ["git.keep.example ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"],
         "bootstrap_objects": [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "keep-bootstrap"},
                                "data": {"root": "applied every run"}}],
+        "extra_objects": extra_objects or [],
     }
     playbook = ("- hosts: localhost\n  gather_facts: false\n  tasks:\n    - name: install\n"
                 "      gitops.bootstrap.argocd_install: %s\n      register: r\n" % json.dumps(params))
@@ -126,3 +127,20 @@ def test_keep_does_not_change_the_version_the_repository_manages(kc):
     assert any("does not install" in w for w in out.get("warnings", [])), out.get("warnings")
     assert get(kc, "deployment", "argocd-server")["spec"]["template"]["spec"]["containers"][0]["image"] == image
     assert get(kc, "configmap", "gitops-bootstrap-argocd-install")["data"] == record
+
+
+def test_an_extra_object_named_like_an_upstream_one_replaces_it(kc):
+    """The application controller's upstream Role given again with fewer rules: that one is applied, once."""
+    upstream = get(kc, "role", "argocd-application-controller")
+    assert any("create" in r["verbs"] for r in upstream["rules"]), upstream["rules"]
+    reduced = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "argocd-application-controller"},
+               "rules": [{"apiGroups": ["argoproj.io"], "resources": ["applications"], "verbs": ["get", "list", "watch"]}]}
+    out = install(kc, existing="update", extra_objects=[reduced])
+    assert out["changed"]
+    listed = [o for o in out["objects"] if o["kind"] == "Role" and o["name"] == "argocd-application-controller"]
+    assert len(listed) == 1, listed
+    assert get(kc, "role", "argocd-application-controller")["rules"] == reduced["rules"]
+    assert not install(kc, existing="update", extra_objects=[reduced])["changed"]
+    # Without it, upstream's Role is back.
+    install(kc, existing="update")
+    assert get(kc, "role", "argocd-application-controller")["rules"] == upstream["rules"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -166,6 +167,76 @@ def test_a_drift_run_reports_nothing_and_exits_0(demo):
     report = demo.drift_report()
     assert report["clusters"][CLUSTER]["drifted"] is False, report["clusters"][CLUSTER]
     assert report["clusters"][CLUSTER].get("changes") in ([], None)
+
+
+def task_outcomes(log_text, task):
+    """Per host, what the default callback printed for TASK (ok, changed, skipping, failed, fatal) in a playbook's log."""
+    outcomes, current = {}, None
+    for line in log_text.splitlines():
+        header = re.match(r"^TASK \[(.+)\] \*+$", line)
+        if header:
+            current = header.group(1)
+            continue
+        if line.startswith(("PLAY [", "PLAY RECAP")):
+            current = None
+        hit = re.match(r"^(ok|changed|skipping|failed|fatal): \[([^\]]+)\]", line)
+        if hit and current == task:
+            outcomes[hit.group(2)] = hit.group(1)
+    return outcomes
+
+
+def fresh_rbac_audit(demo):
+    """k8s_rbac_audit run once more against the cluster, as the summary of a real run runs it."""
+    env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json")
+    env.pop("ANSIBLE_CALLBACKS_ENABLED", None)
+    proc = subprocess.run(
+        ["ansible", "localhost", "-i", "localhost,", "-c", "local", "-e", f"ansible_python_interpreter={sys.executable}",
+         "-m", "gitops.bootstrap.k8s_rbac_audit", "-a", json.dumps({"include_rules": False, "kubeconfig": demo.kubeconfig(CLUSTER)})],
+        cwd=ROOT, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+
+
+def test_the_drift_runs_summary_reads_nothing_twice_and_reports_the_live_state(demo):
+    """In check mode the summary uses the reads the roles made in the same run (nothing changed since), and its fleet report
+    still tells what the cluster holds: each Application's status, Argo CD's components and RBAC as a fresh audit sees them."""
+    log_path = os.path.join(demo.dir, "logs", "drift.log")
+    if not os.path.exists(log_path):
+        pytest.skip("needs the drift run of the previous test")
+    with open(log_path, encoding="utf-8") as fh:
+        log = fh.read()
+    # The roles read the cluster in the drift run ...
+    assert task_outcomes(log, "gitops.bootstrap.argocd : Argo CD's comparison of the cluster with the repository is read").get(CLUSTER) == "ok"
+    assert task_outcomes(log, "gitops.bootstrap.rbac_lockdown : RBAC is audited, the lock-down planned and the lock-out guard passed") \
+        .get(CLUSTER) == "ok"
+    # ... and the summary started no module for the same reads again.
+    assert task_outcomes(log, "Argo CD status is read").get(CLUSTER) == "skipping"
+    assert task_outcomes(log, "RBAC is audited").get(CLUSTER) == "skipping"
+
+    with open(os.path.join(demo.dir, "fleet-report.json"), encoding="utf-8") as fh:
+        report = json.load(fh)
+    assert report["run"]["check_mode"] is True, "the fleet report is the drift run's"
+    entry = next(c for c in report["clusters"] if c["name"] == CLUSTER)
+    live_apps = {(a["metadata"]["name"], ((a.get("status") or {}).get("sync") or {}).get("status", "Unknown"),
+                  ((a.get("status") or {}).get("health") or {}).get("status", "Unknown"))
+                 for a in kubectl_json(demo, "-n", "argocd", "get", "applications.argoproj.io")["items"]}
+    assert {(a["name"], a["sync"], a["health"]) for a in entry["applications"]} == live_apps
+    assert entry["root_application"]["sync"] == "Synced" and entry["root_application"]["health"] == "Healthy"
+    assert entry["root_application"]["revision"] == repo_head(demo)
+    workloads = kubectl_json(demo, "-n", "argocd", "get", "deployments,statefulsets")["items"]
+    assert sorted(c["name"] for c in entry["argocd"]["components"]) == sorted(w["metadata"]["name"] for w in workloads)
+    assert entry["argocd"]["ready"] is True and entry["argocd"]["version"] == acd.ARGOCD_VERSION
+
+    audit = fresh_rbac_audit(demo)
+    rbac = entry["rbac"]
+    assert rbac["state"] == "locked down" and rbac["people_with_write"] == []
+    by_severity = {}
+    for finding in audit["findings"]:
+        by_severity[finding["severity"]] = by_severity.get(finding["severity"], 0) + 1
+    reported = {s: rbac["need_action"][s] + rbac["system_components"][s] + rbac["break_glass"][s] for s in rbac["need_action"]}
+    assert {s: n for s, n in reported.items() if n} == by_severity, (reported, by_severity)
+    assert sorted(rbac["break_glass_with_write"]) == sorted(p for p in audit["summary"]["people_with_write"])
 
 
 def test_a_second_run_reuses_the_bootstrap_and_the_running_controllers(demo):

@@ -38,7 +38,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from conftest import run_playbook  # noqa: E402
-from pullloop_env import ARGOCD_MANIFESTS, ARGOCD_NAMESPACE, MODULE_DEFAULTS, SHARED_CLUSTER, acd, shared_pull_loop  # noqa: E402
+from pullloop_env import APP, ARGOCD_MANIFESTS, ARGOCD_NAMESPACE, MODULE_DEFAULTS, SHARED_CLUSTER, acd, shared_pull_loop  # noqa: E402
 from pullloop_servers import git, processes_referring_to  # noqa: E402
 
 CLUSTER = SHARED_CLUSTER
@@ -138,6 +138,7 @@ ARGOCD_VARS = """
         argocd_root_app_path: "clusters/{{ cluster }}"
         argocd_self_manage_path: "clusters/{{ cluster }}/argocd"
         argocd_config_source: repository
+        argocd_sync_impersonation_enforced: "{{ inventory.enforced | default(false) }}"
         argocd_reconciliation_timeout: "{{ reconciliation }}"
         argocd_cm: "{{ ({'timeout.reconciliation.jitter': jitter} if jitter else {}) | combine(inventory.argocd_cm) }}"
         argocd_cmd_params: {controller.repo.error.grace.period.seconds: 0}
@@ -588,8 +589,11 @@ def test_inventory_change_is_a_commit_that_argocd_applies(loop):
     loop.wc.pull()
     assert loop.wc.head() == infra["commit"] != before
     changed_files = set(git("diff", "--name-only", before, infra["commit"], cwd=loop.wc.path).stdout.split())
-    wanted = {f"{ARGO_DIR}/argocd-cm.yaml", f"{ARGO_DIR}/argocd-rbac-cm.yaml", f"{PROJECTS_DIR}/{TEAM}.yaml"}
+    # The new namespace's sync identity (sync impersonation) comes with the project's new destination.
+    identities = f"clusters/{CLUSTER}/sync-identities/identities.yaml"
+    wanted = {f"{ARGO_DIR}/argocd-cm.yaml", f"{ARGO_DIR}/argocd-rbac-cm.yaml", f"{PROJECTS_DIR}/{TEAM}.yaml", identities}
     assert wanted <= changed_files <= wanted | {".gitops/managed.yaml"}, changed_files
+    assert f"argocd-sync-{TEAM}-{NEW_NAMESPACE}" in [o["metadata"]["name"] for o in read_yaml(loop, identities)["items"]]
     assert read_yaml(loop, f"{ARGO_DIR}/argocd-cm.yaml")["data"]["ui.bannercontent"] == BANNER
     policy = read_yaml(loop, f"{ARGO_DIR}/argocd-rbac-cm.yaml")["data"]["policy.csv"]
     assert any("role:team-h-viewer" in line and f"{TEAM}/*" in line for line in policy.splitlines()), policy
@@ -853,3 +857,91 @@ def test_out_of_sync_application_without_self_heal_is_synced_on_the_role_s_reque
     finally:
         loop.kubectl("-n", ARGOCD_NAMESPACE, "delete", "applications.argoproj.io", MANUAL_APP, "--ignore-not-found", "--wait=false")
         loop.kubectl("-n", DEV_NS, "delete", "configmap", MANUAL_CM, "--ignore-not-found")
+
+
+# --------------------------------------------------------------------------- 7. the agent with least privilege
+CONTROLLER = f"system:serviceaccount:{ARGOCD_NAMESPACE}:argocd-application-controller"
+READ_ONLY = [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list", "watch"]}, {"nonResourceURLs": ["*"], "verbs": ["get"]}]
+
+
+def can_i(loop, *args: str, who: str = CONTROLLER) -> str:
+    return loop.kubectl("auth", "can-i", *args, f"--as={who}", check=False).stdout.strip()
+
+
+def controller_rules(loop):
+    return (loop.get("clusterrole", "argocd-application-controller") or {}).get("rules")
+
+
+def run_with_new_argocd_files(loop):
+    """The repository step and the role, as the migration runs them: the argocd folder's kustomization is the
+    scaffold's while infra_repo writes (so that it may list new files), the offline install line right after."""
+    rel = f"{ARGO_DIR}/kustomization.yaml"
+    url = upstream_install_url(loop)
+    loop.wc.pull()
+    commit_and_push(loop, "argocd: the scaffold's kustomization", {rel: LOCAL_INSTALL.sub(rf"\g<1>{url}", loop.wc.read(rel))})
+    play(loop, REPOSITORY_TASKS)
+    loop.wc.pull()
+    commit_and_push(loop, "argocd: installed from a copy of the upstream manifest", {rel: offline_install(loop, loop.wc.read(rel))})
+    play(loop, ROLE_TASKS)
+    loop.wc.pull()
+
+
+def test_team_identities_come_through_git_and_the_controller_keeps_reading_only_when_syncs_are_enforced(loop):
+    """Repository mode: the team project's sync identity is committed and applied by Argo CD; with impersonation
+    enforced, Git also holds the controller's ClusterRole reduced to reading, which Argo CD applies to itself, and
+    every write of a sync goes through an impersonated account. Turned off again, upstream's ClusterRole is back."""
+    team_account = f"argocd-sync-{TEAM}-{DEV_NS}"
+    loop.wc.pull()
+    identities = read_yaml(loop, f"clusters/{CLUSTER}/sync-identities/identities.yaml")
+    assert ("ServiceAccount", team_account) in [(o["kind"], o["metadata"]["name"]) for o in identities["items"]]
+    sa = loop.wait_for(f"ServiceAccount {team_account} applied by Argo CD",
+                       lambda: loop.get("serviceaccount", team_account, ARGOCD_NAMESPACE), timeout=loop.reconcile_budget() + 60,
+                       app="sync-identities")
+    assert sa["metadata"]["annotations"]["argocd.argoproj.io/tracking-id"].startswith("sync-identities:"), sa["metadata"]
+    assert can_i(loop, "create", "configmaps", "-n", DEV_NS) == "yes", "upstream's ClusterRole writes everywhere"
+
+    INVENTORY["enforced"] = True
+    try:
+        run_with_new_argocd_files(loop)
+        assert read_yaml(loop, f"{ARGO_DIR}/clusterrole.yaml")["rules"] == READ_ONLY
+        assert {"path": "clusterrole.yaml"} in read_yaml(loop, f"{ARGO_DIR}/kustomization.yaml")["patches"]
+        loop.wait_for("the controller's ClusterRole reduced by Argo CD's own sync", lambda: controller_rules(loop) == READ_ONLY,
+                      timeout=loop.reconcile_budget() + SELF_SYNC_SLACK, app="argocd")
+        for args, expected in ((["create", "configmaps", "-n", DEV_NS], "no"), (["delete", "deployments", "-n", ARGOCD_NAMESPACE], "no"),
+                               (["create", "clusterroles"], "no"), (["list", "secrets", "-A"], "yes"),
+                               (["impersonate", "serviceaccounts/argocd-sync-platform", "-n", ARGOCD_NAMESPACE], "yes"),
+                               (["impersonate", f"serviceaccounts/{team_account}", "-n", ARGOCD_NAMESPACE], "yes"),
+                               (["impersonate", "serviceaccounts/argocd-server", "-n", ARGOCD_NAMESPACE], "no")):
+            assert can_i(loop, *args) == expected, (args, expected)
+        # The scaffold's apps project names an account per application once syncs are enforced: its Application
+        # self-heals through it.
+        apps = read_yaml(loop, f"{PROJECTS_DIR}/apps.yaml")
+        assert {"server": "https://kubernetes.default.svc", "namespace": APP,
+                "defaultServiceAccount": f"{ARGOCD_NAMESPACE}:argocd-sync-apps-{APP}"} in apps["spec"]["destinationServiceAccounts"]
+        loop.wait_for(f"ServiceAccount argocd-sync-apps-{APP} applied by Argo CD",
+                      lambda: loop.get("serviceaccount", f"argocd-sync-apps-{APP}", ARGOCD_NAMESPACE),
+                      timeout=loop.reconcile_budget() + 60, app="sync-identities")
+        assert can_i(loop, "create", "deployments", "-n", APP, who=f"system:serviceaccount:{ARGOCD_NAMESPACE}:argocd-sync-apps-{APP}") == "yes"
+        loop.kubectl("-n", APP, "scale", "deployment", APP, "--replicas=3")
+        loop.wait_for(f"Application {APP} heals its Deployment as its own account",
+                      lambda: (loop.get("deployment", APP, APP) or {}).get("spec", {}).get("replicas") != 3,
+                      timeout=loop.reconcile_budget() + 60, app=APP)
+        # Writes still happen, as the platform identity: an out-of-band change to a Git-managed object is healed.
+        loop.kubectl("-n", ARGOCD_NAMESPACE, "patch", "appprojects.argoproj.io", TEAM, "--type=merge",
+                     "-p", '{"spec": {"description": "changed by hand"}}')
+        loop.wait_for("the root application heals the AppProject through the platform identity",
+                      lambda: loop.get("appprojects.argoproj.io", TEAM, ARGOCD_NAMESPACE)["spec"]["description"] != "changed by hand",
+                      timeout=loop.reconcile_budget() + 60, app="root")
+        runs = []
+        for dummy in range(3):
+            runs.append(changed_tasks(play(loop, REPOSITORY_TASKS + ROLE_TASKS)))
+            if not runs[-1]:
+                break
+        assert not runs[-1], f"the runs with the reduced controller kept changing: {runs}"
+    finally:
+        INVENTORY["enforced"] = False
+        run_with_new_argocd_files(loop)
+    loop.wait_for("upstream's ClusterRole back after the patch left Git", lambda: controller_rules(loop) != READ_ONLY,
+                  timeout=loop.reconcile_budget() + SELF_SYNC_SLACK, app="argocd")
+    assert can_i(loop, "create", "configmaps", "-n", DEV_NS) == "yes"
+    wait_synced(loop)

@@ -60,6 +60,9 @@ class Install(ClusterStep):
         # The caller's objects keep the namespace they name (a RoleBinding in a team's namespace).
         extras = rewrite_namespace(self.params["extra_objects"], ns, namespaced=self.namespaced, keep_given=True)
         bootstrap = rewrite_namespace(self.params["bootstrap_objects"], ns, namespaced=self.namespaced, keep_given=True)
+        # A caller's object with the kind, namespace and name of an upstream one replaces it (a reduced ClusterRole).
+        replaced = {object_id(o) for o in extras + bootstrap}
+        docs = [d for d in docs if object_id(d) not in replaced]
         namespace_obj = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
         if self.params["namespace_labels"]:
             namespace_obj["metadata"]["labels"] = {k: str(v) for k, v in self.params["namespace_labels"].items()}

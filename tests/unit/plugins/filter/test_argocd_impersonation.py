@@ -10,6 +10,8 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.gitops.bootstrap.plugins.filter.argocd_impersonation import (
     FilterModule,
+    controller_least_privilege_errors,
+    controller_objects,
     guess_resource,
     sync_identity_errors,
     sync_identity_objects,
@@ -41,7 +43,8 @@ def by_kind(objects, kind):
 
 def test_filters_are_registered():
     assert set(FilterModule().filters()) == {"argocd_sync_identity_errors", "argocd_sync_identity_projects",
-                                             "argocd_sync_identity_objects", "argocd_sync_impersonation_keys"}
+                                             "argocd_sync_identity_objects", "argocd_sync_impersonation_keys",
+                                             "argocd_controller_least_privilege_errors", "argocd_controller_objects"}
 
 
 def test_team_project_gets_one_account_per_namespace_bound_to_its_allow_list():
@@ -161,15 +164,63 @@ def test_invalid_account_in_project_is_refused():
                                  "destination_service_accounts": [{"server": SERVER, "namespace": "*", "default_service_account": "*"}]}])
 
 
-def test_repository_mode_gives_the_platform_project_alone_an_identity():
+def test_repository_mode_splits_the_platform_identity_from_the_team_identities():
+    """Repository mode: the platform identity is a bootstrap object, the team identities go into the repository."""
     s = settings(config_source="repository")
     assert sync_identity_errors(settings(config_source="repository", projects=[
-        {"name": "c", "source_repos": ["x"], "destinations": [{"server": SERVER, "namespace": "team-*"}]}])) == []
+        {"name": "c", "source_repos": ["x"], "destinations": [{"server": SERVER, "namespace": "team-*"}]}]))
     projects = {p["name"]: p for p in sync_identity_projects(argocd_role_projects(s), s)}
-    assert "destination_service_accounts" not in projects["team-a"]
-    assert projects["platform"]["destination_service_accounts"][0]["default_service_account"] == "argocd:argocd-sync-platform"
-    assert [(o["kind"], o["metadata"]["name"]) for o in sync_identity_objects(argocd_role_projects(s), s)] == [
+    assert [d["default_service_account"] for d in projects["team-a"]["destination_service_accounts"]] == [
+        "argocd:argocd-sync-team-a-team-a", "argocd:argocd-sync-team-a-team-a-dev"]
+    platform = sync_identity_objects(argocd_role_projects(s), s, "platform")
+    assert [(o["kind"], o["metadata"]["name"]) for o in platform] == [
         ("ServiceAccount", "argocd-sync-platform"), ("ClusterRoleBinding", "gitops-bootstrap:argocd-sync:argocd:platform")]
+    teams = sync_identity_objects(argocd_role_projects(s), s, "teams")
+    assert set(by_kind(teams, "ServiceAccount")) == {("argocd", "argocd-sync-team-a-team-a"), ("argocd", "argocd-sync-team-a-team-a-dev")}
+    assert not by_kind(teams, "ClusterRoleBinding")
+    everything = sync_identity_objects(argocd_role_projects(s), s)
+    assert sorted(map(str, everything)) == sorted(map(str, platform + teams))
+    assert [o["kind"] for o in teams[:2]] == ["Namespace", "Namespace"], "a RoleBinding's namespace comes before it"
+    with pytest.raises(AnsibleFilterError, match="part must be all, platform or teams"):
+        sync_identity_objects([], s, "")
+
+
+def lp_settings(**over):
+    return settings(**dict({"config_source": "repository", "sync_impersonation_enforced": True, "controller_least_privilege": True,
+                            "self_manage": True}, **over))
+
+
+def test_controller_keeps_reading_and_may_impersonate_the_named_accounts_alone():
+    s = lp_settings()
+    projects = sync_identity_projects(argocd_role_projects(s), s)
+    projects.append({"name": "own", "destinations": [{"server": SERVER, "namespace": "own"}],
+                     "destination_service_accounts": [{"server": SERVER, "namespace": "own", "default_service_account": "own:deployer"},
+                                                      {"server": SERVER, "namespace": "own-2", "default_service_account": "deployer"}]})
+    out = controller_objects(projects, s)
+    (cluster_role,) = out["patches"]
+    assert cluster_role["kind"] == "ClusterRole" and cluster_role["metadata"]["name"] == "argocd-application-controller"
+    verbs = {v for rule in cluster_role["rules"] for v in rule["verbs"]}
+    assert verbs == {"get", "list", "watch"}, "the controller's own ClusterRole writes nothing"
+    roles = by_kind(out["objects"], "Role")
+    assert roles[("argocd", "argocd-application-controller-sync-identities")]["rules"] == [{
+        "apiGroups": [""], "resources": ["serviceaccounts"], "verbs": ["impersonate"],
+        "resourceNames": ["argocd-sync-platform", "argocd-sync-team-a-team-a", "argocd-sync-team-a-team-a-dev"]}]
+    assert roles[("own", "argocd-application-controller-sync-identities")]["rules"][0]["resourceNames"] == ["deployer"]
+    assert roles[("own-2", "argocd-application-controller-sync-identities")]["rules"][0]["resourceNames"] == ["deployer"]
+    for binding in by_kind(out["objects"], "RoleBinding").values():
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "argocd-application-controller", "namespace": "argocd"}]
+    assert controller_least_privilege_errors(s) == []
+
+
+def test_controller_least_privilege_off_or_impossible():
+    s = settings(controller_least_privilege=False)
+    assert controller_objects(argocd_role_projects(s), s) == {"patches": [], "objects": []}
+    assert controller_least_privilege_errors(s) == []
+    errors = controller_least_privilege_errors(lp_settings(sync_impersonation_enforced=False))
+    assert len(errors) == 1 and "argocd_sync_impersonation_enforced" in errors[0]
+    errors = controller_least_privilege_errors(dict(lp_settings(), config_source="inventory"))
+    assert len(errors) == 1 and "argocd_self_manage" in errors[0] and "upstream's ClusterRole back" in errors[0]
+    assert controller_least_privilege_errors(dict(lp_settings(), config_source="inventory", self_manage=False)) == []
 
 
 @pytest.mark.parametrize("kind, resource", [("Deployment", "deployments"), ("Ingress", "ingresses"), ("NetworkPolicy", "networkpolicies"),
