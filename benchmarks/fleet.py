@@ -22,10 +22,10 @@ the smallest size, and the 1-minute load average before and after. Forks are max
 run) unless --forks is given (it must then be at least the number of hosts). A table is printed as
 the runs end, a JSON summary at the end (and written to --json).
 
---profile adds, on the clusters of the smallest size, more no-op re-runs that are not part of
-the figures: one with the profile_tasks callback, every module run through an interpreter wrapper
-that records its CPU, and the controller's own CPU split from its children's; one under cProfile
-(the controller process only; with --cprofile). It also times a bare Python start-up and the imports a module of
+--profile adds, on the clusters of the smallest size, a no-op re-run that is not part of
+the figures, with the profile_tasks callback, every module run through an interpreter wrapper
+that records its CPU, and the controller's own CPU split from its children's; with --cprofile, one more
+under cProfile (the controller process only). It also times a bare Python start-up and the imports a module of
 this collection pays (-X importtime). Everything goes to --out (default .build/bench-fleet).
 
 Run it from a checkout after `make venv controlplane`; it uses the virtualenv's ansible-playbook
@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pstats
 import re
 import resource
 import shlex
@@ -334,7 +335,6 @@ def _profile_tasks(output: str) -> list[dict]:
 
 
 def _cprofile_top(path: str) -> list[dict]:
-    import pstats
     stats = pstats.Stats(path)
     rows = []
     for (filename, line, func), (_cc, nc, tt, ct, _callers) in stats.stats.items():
@@ -412,6 +412,9 @@ def main() -> int:
         parser.error("fleet sizes must be at least 1 and --spokes at least 0")
     if not re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?", args.prefix):
         parser.error(f"--prefix {args.prefix!r} is not a short DNS label (lower-case letters, digits, '-')")
+    largest = max(sizes + ([args.spokes + 1] if args.spokes else []))
+    if args.forks is not None and args.forks < largest:
+        parser.error(f"--forks {args.forks} is less than the {largest} hosts of the largest run: give at least {largest}, or leave it out")
     if not shutil.which("git"):
         parser.error("git is not on PATH")
     os.makedirs(args.out, exist_ok=True)
