@@ -337,8 +337,8 @@ options:
         description:
           - Objects of the upstream install with the fields to change, such as the application controller's ClusterRole
             reduced to reading from the C(gitops.bootstrap.argocd_controller_objects) filter, written to files of
-            C(clusters/<cluster>/argocd/) like O(argocd_config.objects) and listed under C(patches:) (a strategic merge
-            patch: a list without a merge key, such as a role's C(rules), is replaced whole).
+            C(clusters/<cluster>/argocd/) like O(argocd_config.objects) and listed under C(patches) of its
+            kustomization. A strategic merge patch replaces a list without a merge key, such as a role's C(rules), whole.
         type: list
         elements: dict
       access:
@@ -353,7 +353,7 @@ options:
         elements: dict
       identities:
         description:
-          - The identities Argo CD syncs team projects as (sync impersonation: per project and destination namespace a
+          - The identities Argo CD syncs team projects as (sync impersonation). Per project and destination namespace a
             ServiceAccount, a Role and its RoleBinding, and the namespaces, as the
             C(gitops.bootstrap.argocd_sync_identity_objects) filter builds them with part V(teams)), written as one List
             in C(clusters/<cluster>/sync-identities/identities.yaml) and applied by the Application
