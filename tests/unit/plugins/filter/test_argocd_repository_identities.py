@@ -117,9 +117,9 @@ A_READ_RULES = [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list"
 
 
 def enforced_files(**over):
+    cm = {"application.sync.impersonation.enabled": "true", "application.sync.impersonation.enforced": "true"}
     spec = {"cluster": "dev1", "repo_url": REPO, "apps": [{"name": "web"}, {"name": "shop"}], "platform_components": ["namespaces"],
-            "argocd_config": dict(repository_config(), config_maps={"argocd-cm": {"application.sync.impersonation.enabled": "true",
-                                                                                   "application.sync.impersonation.enforced": "true"}})}
+            "argocd_config": dict(repository_config(), config_maps={"argocd-cm": cm})}
     spec.update(over)
     return S.render_files(spec)
 
