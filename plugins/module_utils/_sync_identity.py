@@ -24,11 +24,15 @@ SYNC_VERBS = ["get", "list", "watch", "create", "update", "patch", "delete"]
 EVERY_NAMESPACED_RESOURCE = [{"apiGroups": ["*"], "resources": ["*"], "verbs": list(SYNC_VERBS)}]
 CONTROLLER_NAME = "argocd-application-controller"
 IMPERSONATE_ROLE = "argocd-application-controller-sync-identities"
+# Once out of Git, an object that Argo CD does not prune must not keep its Application OutOfSync.
+_EXTRANEOUS_IS_SYNCED = {"argocd.argoproj.io/compare-options": "IgnoreExtraneous"}
 # Applied by Argo CD before the reduced ClusterRole of the same sync: once that lands, every write of the sync
-# (the Role's own among them) needs the Role's impersonate right.
-EARLIER_WAVE = {"argocd.argoproj.io/sync-wave": "-1"}
+# (the Role's own among them) needs the Role's impersonate right. Turned off, they stay (the self-management
+# Application does not prune, and deleting them before upstream's ClusterRole is back would leave the controller
+# unable to sync it back); upstream's ClusterRole holds impersonate anyway.
+EARLIER_WAVE = {"argocd.argoproj.io/sync-wave": "-1", **_EXTRANEOUS_IS_SYNCED}
 # A namespace leaves the identities when its project goes; what runs in it must not go with it.
-NEVER_PRUNE = {"argocd.argoproj.io/sync-options": "Prune=false"}
+NEVER_PRUNE = {"argocd.argoproj.io/sync-options": "Prune=false", **_EXTRANEOUS_IS_SYNCED}
 _RBAC = "rbac.authorization.k8s.io/v1"
 
 

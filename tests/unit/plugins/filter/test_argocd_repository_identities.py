@@ -143,7 +143,8 @@ def test_enforced_the_scaffold_s_apps_project_names_an_account_per_application()
     # Without the namespaces component, the identities create the namespaces, never pruned.
     items = yaml.safe_load(enforced_files(platform_components=[])["clusters/dev1/sync-identities/identities.yaml"])["items"]
     web = [o for o in items if o["kind"] == "Namespace" and o["metadata"]["name"] == "web"]
-    assert web and web[0]["metadata"]["annotations"] == {"argocd.argoproj.io/sync-options": "Prune=false"}
+    assert web and web[0]["metadata"]["annotations"] == {"argocd.argoproj.io/sync-options": "Prune=false",
+                                                         "argocd.argoproj.io/compare-options": "IgnoreExtraneous"}
 
 
 def test_not_enforced_the_apps_project_is_the_scaffold_s():
