@@ -531,11 +531,15 @@ class Demo:
     def configmap(self) -> dict | None:
         return self.kube(self.dev).get("configmap", APP, APP)
 
+    # The waits below poll once a second, and each read is a kubectl process (about 0.1 s of CPU): the
+    # Application's status is read first, and the objects only once it says the step is done, so that a wait
+    # costs one read a second and leaves the CPU to the controllers it waits for.
     def app_live(self, revision: str) -> bool:
+        if self.app_status(self.dev, APP) != ("Synced", "Healthy", revision):
+            return False
         dep, cm = self.deployment(), self.configmap()
         return bool(dep and cm and (cm.get("data") or {}).get("greeting") == GREETING
-                    and (dep.get("status") or {}).get("availableReplicas") == 1
-                    and self.app_status(self.dev, APP) == ("Synced", "Healthy", revision))
+                    and (dep.get("status") or {}).get("availableReplicas") == 1)
 
     def commit_sample_app(self) -> str:
         self.clone()
@@ -575,10 +579,10 @@ class Demo:
 
         def healed():
             op = self.operation()
+            if op.get("startedAt") == before or op.get("phase") != "Succeeded":
+                return None
             dep, cm = self.deployment() or {}, self.configmap() or {}
-            return (op if op.get("startedAt") != before and op.get("phase") == "Succeeded"
-                    and (dep.get("spec") or {}).get("replicas") == 1 and (cm.get("data") or {}).get("greeting") == GREETING
-                    else None)
+            return op if (dep.get("spec") or {}).get("replicas") == 1 and (cm.get("data") or {}).get("greeting") == GREETING else None
 
         op = self.wait("self-heal restoring 1 replica and the ConfigMap from Git", healed, explain=self.explain_app(self.dev, APP))
         self.timings["self_heal"] = time.time() - t0
