@@ -25,8 +25,8 @@ from ansible_collections.gitops.bootstrap.plugins.module_utils._objects import I
 MANAGED_LABELS = I.MANAGED_LABELS
 SYNC_VERBS = I.SYNC_VERBS
 PLATFORM_CLUSTER_ROLE = "cluster-admin"
-IMPERSONATION_KEY = "application.sync.impersonation.enabled"
-ENFORCED_KEY = "application.sync.impersonation.enforced"
+IMPERSONATION_KEY = I.IMPERSONATION_KEY
+ENFORCED_KEY = I.ENFORCED_KEY
 _GLOB = re.compile(r"[*?\[\]{}!]")
 _IN_CLUSTER_NAME = "in-cluster"
 

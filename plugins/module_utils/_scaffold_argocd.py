@@ -334,7 +334,6 @@ def _project_file(obj: dict) -> str:
     return dump_object(ordered, comment)
 
 
-ENFORCED_KEY = "application.sync.impersonation.enforced"
 APPS_PROJECT = "apps"
 APPS_IMPERSONATE_ROLE = "argocd-application-controller-sync-apps"
 
@@ -349,7 +348,7 @@ def _apps_project_identities(s: dict, files: "dict[str, str]", config: dict) -> 
     Nothing when impersonation is not enforced (its Applications then sync as the application controller),
     without applications, or when the inventory gives its own apps project.
     """
-    if (config["config_maps"].get("argocd-cm") or {}).get(ENFORCED_KEY) != "true":
+    if (config["config_maps"].get("argocd-cm") or {}).get(I.ENFORCED_KEY) != "true":
         return []
     if not s.get("apps") or any(p["metadata"]["name"] == APPS_PROJECT for p in config["projects"]):
         return []

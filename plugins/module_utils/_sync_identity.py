@@ -34,6 +34,9 @@ EARLIER_WAVE = {"argocd.argoproj.io/sync-wave": "-1", **_EXTRANEOUS_IS_SYNCED}
 # A namespace leaves the identities when its project goes; what runs in it must not go with it.
 NEVER_PRUNE = {"argocd.argoproj.io/sync-options": "Prune=false", **_EXTRANEOUS_IS_SYNCED}
 _RBAC = "rbac.authorization.k8s.io/v1"
+# The argocd-cm keys of sync impersonation: the role writes them, the scaffold reads whether syncs are enforced.
+IMPERSONATION_KEY = "application.sync.impersonation.enabled"
+ENFORCED_KEY = "application.sync.impersonation.enforced"
 
 
 def account_name(project: str, namespace: str) -> str:
